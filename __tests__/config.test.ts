@@ -1,0 +1,104 @@
+import { loadEnv, loadAllEnvs, ENV_NAMES } from "../envs";
+import { validateEnv } from "../envs/schema";
+import { ConfigError } from "../modules/errors";
+import dev from "../envs/dev";
+
+/** GIVEN dev's config with one change, WHEN validated, THEN the error lines. */
+function problemsOf(patch: (env: any) => void, file = "envs/dev.ts"): string[] {
+  const raw = JSON.parse(JSON.stringify(dev));
+  patch(raw);
+  try {
+    validateEnv(raw, file, "dev");
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+  return [];
+}
+
+describe("environment config validation", () => {
+  it("accepts every env in envs/", () => {
+    expect(loadAllEnvs().map((e) => e.name)).toEqual([...ENV_NAMES]);
+  });
+
+  it.each([
+    ["memory above Lambda's limit", (e: any) => (e.websocket.function.memoryMiB = 99999),
+      "envs/dev.ts: websocket.function.memoryMiB is 99999; Lambda allows 128-10240 MiB"],
+    ["memory below Lambda's limit", (e: any) => (e.websocket.function.memoryMiB = 64),
+      "envs/dev.ts: websocket.function.memoryMiB is 64; Lambda allows 128-10240 MiB"],
+    ["a timeout of 0", (e: any) => (e.websocket.function.timeoutSeconds = 0),
+      "envs/dev.ts: websocket.function.timeoutSeconds is 0; Lambda allows 1-900 seconds"],
+    ["a timeout over 15 minutes", (e: any) => (e.websocket.function.timeoutSeconds = 901),
+      "envs/dev.ts: websocket.function.timeoutSeconds is 901; Lambda allows 1-900 seconds"],
+    ["an invalid function name", (e: any) => (e.websocket.deployment = { mode: "existing", functionName: "my function!" }),
+      `envs/dev.ts: websocket.deployment.functionName is "my function!"; Lambda function names are 1-64 characters of A-Z, a-z, 0-9, '-' and '_'`],
+    ["a function name over 64 characters", (e: any) => (e.websocket.deployment = { mode: "import", functionName: "f".repeat(65) }),
+      "envs/dev.ts: websocket.deployment.functionName is"],
+    ["an unknown mode", (e: any) => (e.websocket.deployment = { mode: "adopt" }),
+      `envs/dev.ts: websocket.deployment.mode is "adopt"; mode must be "create", "existing" or "import"`],
+    ["existing mode without a name", (e: any) => (e.websocket.deployment = { mode: "existing" }),
+      "envs/dev.ts: websocket.deployment.functionName is missing; it is required (string)"],
+    ["a log retention CloudWatch does not offer", (e: any) => (e.logRetentionDays = 10),
+      "envs/dev.ts: logRetentionDays is 10; CloudWatch Logs accepts 1, 3, 5, 7, 14, 30"],
+    ["an invalid region", (e: any) => (e.region = "europe"),
+      `envs/dev.ts: region is "europe"; an AWS region such as eu-west-1`],
+    ["a reserved environment variable", (e: any) => (e.websocket.function.environment = { AWS_REGION: "x" }),
+      `envs/dev.ts: websocket.function.environment.AWS_REGION is "x"; AWS_REGION is reserved by Lambda's runtime`],
+    ["environment variables over 4 KB", (e: any) => (e.websocket.function.environment = { BIG: "x".repeat(4094) }),
+      "envs/dev.ts: websocket.function.environment is {\"BIG\":"],
+    ["a non-string environment value", (e: any) => (e.websocket.function.environment = { PORT: 8080 }),
+      "envs/dev.ts: websocket.function.environment.PORT is 8080; expected string"],
+    ["a name prefix that would make names over 64", (e: any) => (e.namePrefix = "p".repeat(41)),
+      "envs/dev.ts: namePrefix is"],
+    ["an unknown architecture", (e: any) => (e.websocket.function.architecture = "arm"),
+      `envs/dev.ts: websocket.function.architecture is "arm"; Lambda runs arm64 or x86_64`],
+    ["negative reserved concurrency", (e: any) => (e.websocket.function.reservedConcurrency = -1),
+      "envs/dev.ts: websocket.function.reservedConcurrency is -1; use 0 to stop all invocations"],
+    ["a misspelt field", (e: any) => (e.websocket.function.memoryMb = 512),
+      "envs/dev.ts: websocket.function is"],
+    ["a handler not written as module.function", (e: any) => (e.websocket.handler.handler = "handler"),
+      `envs/dev.ts: websocket.handler.handler is "handler"; write it as <module>.<function>`],
+    ["a name that is not the file's", (e: any) => (e.name = "prod"),
+      `envs/dev.ts: name is "prod"; it must equal the file name: "dev"`],
+  ])("rejects %s, naming the file, field, value and fix", (_label, patch, expected) => {
+    const problems = problemsOf(patch);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(expected);
+  });
+
+  it("explains an unknown field by name", () => {
+    expect(problemsOf((e) => (e.websocket.function.memoryMb = 512))[0]).toMatch(/unknown field\(s\) memoryMb/);
+  });
+
+  it("names the variable that is too large in total, with the byte count and a fix", () => {
+    expect(problemsOf((e) => (e.websocket.function.environment = { BIG: "x".repeat(4094) }))[0]).toMatch(
+      /the variables take 4097 bytes; Lambda allows 4096 in all: move large values/,
+    );
+  });
+
+  it("reports every problem at once, one line each", () => {
+    const problems = problemsOf((e) => {
+      e.websocket.function.memoryMiB = 99999;
+      e.websocket.function.timeoutSeconds = 0;
+      e.logRetentionDays = 2;
+    });
+    expect(problems).toHaveLength(3);
+    const err = new ConfigError(problems);
+    expect(err.message.split("\n")).toEqual([
+      "3 problems in the environment config:",
+      expect.stringContaining("  - envs/dev.ts: logRetentionDays is 2"),
+      expect.stringContaining("  - envs/dev.ts: websocket.function.memoryMiB is 99999"),
+      expect.stringContaining("  - envs/dev.ts: websocket.function.timeoutSeconds is 0"),
+    ]);
+  });
+
+  it("rejects an unknown env name with the list of envs", () => {
+    expect(() => loadEnv("qa")).toThrow('unknown environment "qa"; choose one of dev, staging, prod, local');
+  });
+
+  it("applies defaults a user leaves out", () => {
+    const env = loadEnv("dev");
+    expect(env.websocket.roomQueryParam).toBe("room");
+    expect(env.websocket.connectionTtlSeconds).toBe(7200);
+  });
+});

@@ -1,0 +1,65 @@
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { envWith, PROJECT_ROOT, synthEnv } from "./helpers";
+
+describe("one stack per environment", () => {
+  it.each(["dev", "staging", "prod", "local"])("%s matches its snapshot", (name) => {
+    const env = envWith(name, name === "local" ? { emulator: { endpoint: "http://127.0.0.1:5000" } } : undefined);
+    expect(synthEnv(env).json).toMatchSnapshot();
+  });
+
+  it("tags everything with environment, app and managed-by through the provider's default tags", () => {
+    const { json } = synthEnv(envWith("dev"));
+    expect(json).toHaveProviderWithProperties(AwsProvider, {
+      region: "eu-west-1",
+      default_tags: [{ tags: { environment: "dev", app: "lambdaship", "managed-by": "cdktf", owner: "platform", "cost-center": "dev" } }],
+    });
+  });
+
+  it("keeps state in a local file by default, at a path that is the same on every machine", () => {
+    const { parsed } = synthEnv(envWith("dev"));
+    expect(parsed.terraform.backend).toEqual({ local: { path: "../../../terraform.lambdaship-dev.tfstate" } });
+  });
+
+  it("keeps state in S3, encrypted, one key per env, with S3 lock files, when the env names a bucket", () => {
+    const { parsed } = synthEnv(envWith("staging"));
+    expect(parsed.terraform.backend).toEqual({
+      s3: {
+        bucket: "lambdaship-terraform-state",
+        key: "lambdaship/lambdaship-staging.tfstate",
+        region: "eu-west-1",
+        encrypt: true,
+        use_lockfile: true,
+      },
+    });
+  });
+
+  it("accepts any aws provider 6.x from 6.25.0, the version the bindings were generated from", () => {
+    const { parsed } = synthEnv(envWith("dev"));
+    expect(parsed.terraform.required_providers).toEqual({ aws: { source: "aws", version: ">= 6.25.0, < 7.0.0" } });
+  });
+
+  it("points every service of the local env at the emulator, with AWS-only checks skipped", () => {
+    const { parsed } = synthEnv(envWith("local", { emulator: { endpoint: "http://127.0.0.1:5999" } }));
+    const [provider] = parsed.provider.aws;
+    expect(provider).toMatchObject({ skip_credentials_validation: true, s3_use_path_style: true, access_key: "test" });
+    const endpoints = (provider.endpoints as Array<Record<string, string>>)[0];
+    for (const service of ["lambda", "iam", "sts", "dynamodb", "apigatewayv2", "cloudwatchlogs", "s3"]) {
+      expect(endpoints[service]).toBe("http://127.0.0.1:5999");
+    }
+  });
+});
+
+describe("the app entry point", () => {
+  it("synthesizes every env with the fast loader and reports config errors without a stack trace", () => {
+    const out = path.join(PROJECT_ROOT, ".build", "test-synth");
+    const ok = spawnSync(process.execPath, ["-r", "./scripts/register.js", "main.ts"], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, CDKTF_OUTDIR: out },
+      encoding: "utf8",
+    });
+    expect(ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+  });
+});

@@ -1,0 +1,235 @@
+import { z } from "zod";
+import { ConfigError, problem } from "../modules/errors";
+
+/**
+ * The schema every `envs/<env>.ts` must satisfy. Limits are AWS's own (Lambda, IAM, CloudWatch Logs,
+ * DynamoDB, API Gateway), so a bad value fails at synth with the fix instead of at apply with an API error.
+ */
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Names Lambda reserves for its runtime; setting one fails CreateFunction. */
+export const RESERVED_ENV_VARS = new Set([
+  "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+  "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+  "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+  "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+  "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+]);
+
+/** Lambda's limit on the whole environment: keys plus values, in bytes. */
+export const ENV_VARS_MAX_BYTES = 4096;
+
+/** The longest name prefix that leaves room for the longest suffix we append (`-websocket-role`) in 64. */
+export const NAME_PREFIX_MAX = 40;
+
+const PYTHON_RUNTIMES = ["python3.10", "python3.11", "python3.12", "python3.13"] as const;
+
+const functionName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "Lambda function names are 1-64 characters of A-Z, a-z, 0-9, '-' and '_'");
+
+const envVars = z
+  .record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, "variable names start with a letter and hold only letters, digits and '_'"),
+    z.string({ invalid_type_error: "environment values must be strings (quote numbers and booleans)" }),
+  )
+  .superRefine((vars, ctx) => {
+    for (const key of Object.keys(vars)) {
+      if (RESERVED_ENV_VARS.has(key)) {
+        ctx.addIssue({ code: "custom", path: [key], message: `${key} is reserved by Lambda's runtime; choose another name` });
+      }
+    }
+    const bytes = Object.entries(vars).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    if (bytes > ENV_VARS_MAX_BYTES) {
+      ctx.addIssue({
+        code: "custom",
+        message: `the variables take ${bytes} bytes; Lambda allows ${ENV_VARS_MAX_BYTES} in all: move large values to SSM Parameter Store or S3`,
+      });
+    }
+  });
+
+/** Settings every function takes, whatever module deploys it. */
+export const functionSettingsSchema = z
+  .object({
+    memoryMiB: z.number().int("memory is a whole number of MiB").min(128, "Lambda allows 128-10240 MiB").max(10240, "Lambda allows 128-10240 MiB"),
+    timeoutSeconds: z.number().int("timeout is a whole number of seconds").min(1, "Lambda allows 1-900 seconds").max(900, "Lambda allows 1-900 seconds"),
+    environment: envVars.default({}),
+    reservedConcurrency: z
+      .number()
+      .int("reserved concurrency is a whole number")
+      .min(0, "use 0 to stop all invocations, a positive number to reserve, or leave it out for unreserved")
+      .max(10000, "the account's concurrency quota is the upper bound; 10000 is the largest this config accepts")
+      .optional(),
+    architecture: z.enum(["arm64", "x86_64"], { message: "Lambda runs arm64 or x86_64" }).default("arm64"),
+  })
+  .strict();
+
+/**
+ * How a module gets its function: `create` manages it here; `existing` only references one by name
+ * (data source); `import` adopts an existing one into this stack's state with an import block.
+ */
+export const deploymentSchema = z.discriminatedUnion(
+  "mode",
+  [
+    z.object({ mode: z.literal("create") }).strict(),
+    z.object({ mode: z.literal("existing"), functionName }).strict(),
+    z
+      .object({
+        mode: z.literal("import"),
+        functionName,
+        /** Adopt the function's `/aws/lambda/<name>` log group too (it exists once the function has run). */
+        importLogGroup: z.boolean().default(true),
+      })
+      .strict(),
+  ],
+  { errorMap: () => ({ message: 'mode must be "create", "existing" or "import"' }) },
+);
+
+const routeKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,128}$/, "named routes are 1-128 characters of letters, digits, '-' and '_' (the $ routes are always present)");
+
+export const websocketSchema = z
+  .object({
+    /** Partition key of the connections table: the room a connection joined (seed 003's `booking_id`). */
+    roomKey: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,254}$/, "an attribute name of letters, digits and '_'").default("room_id"),
+    /** Query string parameter `$connect` reads the room from. */
+    roomQueryParam: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a query parameter name of letters, digits, '-' and '_'").default("room"),
+    /** Seconds after which an idle connection item expires through DynamoDB TTL. */
+    connectionTtlSeconds: z.number().int().min(60, "at least 60 seconds").max(86400 * 7, "at most 7 days").default(7200),
+    routes: z.array(routeKey).default([]).superRefine((routes, ctx) => {
+      const seen = new Set<string>();
+      routes.forEach((r, i) => {
+        if (seen.has(r)) ctx.addIssue({ code: "custom", path: [i], message: "each named route once" });
+        seen.add(r);
+      });
+    }),
+    handler: z
+      .object({
+        /** Folder holding the handler, relative to the project root. */
+        source: z.string().min(1, "a folder relative to the project root, e.g. lambda-src/websocket"),
+        /** `<module>.<function>` */
+        handler: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$/, "write it as <module>.<function>, e.g. handler.lambda_handler"),
+        runtime: z.enum(PYTHON_RUNTIMES, { message: `supported: ${PYTHON_RUNTIMES.join(", ")}` }),
+      })
+      .strict(),
+    function: functionSettingsSchema,
+    deployment: deploymentSchema.default({ mode: "create" }),
+    stage: z
+      .object({
+        name: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "a stage name of letters, digits, '-' and '_'").default("live"),
+        throttlingBurstLimit: z.number().int().min(0, "a burst of 0-5000 requests").max(5000, "a burst of 0-5000 requests").default(100),
+        throttlingRateLimit: z.number().min(0, "0-10000 requests per second").max(10000, "0-10000 requests per second").default(50),
+      })
+      .strict()
+      .default({}),
+    table: z
+      .object({
+        pointInTimeRecovery: z.boolean(),
+        deletionProtection: z.boolean(),
+      })
+      .strict(),
+  })
+  .strict();
+
+const stateBackendSchema = z
+  .object({
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'"),
+    region: z.string().optional(),
+    /** The key is `<keyPrefix>/<stack>.tfstate`. */
+    keyPrefix: z.string().regex(/^[A-Za-z0-9!_.*'()/-]*$/, "an S3 key prefix without spaces").default("lambdaship"),
+  })
+  .strict();
+
+/** Points the AWS provider at an emulator instead of AWS (the `local` env). */
+const emulatorSchema = z
+  .object({
+    endpoint: z.string().url("a URL such as http://127.0.0.1:5000"),
+  })
+  .strict();
+
+const region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, "an AWS region such as eu-west-1");
+
+export const envSchema = z
+  .object({
+    /** Must equal the file name: `envs/<name>.ts`. */
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, "a short lowercase name such as dev"),
+    region,
+    /** Prefix of every resource name: `<namePrefix>-websocket`, `<namePrefix>-connections`, ... */
+    namePrefix: z
+      .string()
+      .regex(new RegExp(`^[A-Za-z0-9-]{1,${NAME_PREFIX_MAX}}$`), `1-${NAME_PREFIX_MAX} characters of letters, digits and '-' (Lambda and IAM names are at most 64 with our suffixes)`),
+    tags: z
+      .record(
+        z.string().min(1).max(128, "tag keys are 1-128 characters").refine((k) => !k.toLowerCase().startsWith("aws:"), "the aws: prefix is reserved"),
+        z.string().max(256, "tag values are at most 256 characters"),
+      )
+      .default({})
+      .refine((t) => Object.keys(t).length <= 47, "AWS allows 50 tags; 3 are taken by the default tags (environment, app, managed-by)"),
+    logRetentionDays: z
+      .number()
+      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `CloudWatch Logs accepts ${LOG_RETENTION_DAYS.join(", ")}`),
+    /** Remote state; leave out for a local state file. */
+    stateBackend: stateBackendSchema.optional(),
+    emulator: emulatorSchema.optional(),
+    websocket: websocketSchema,
+  })
+  .strict();
+
+export type EnvInput = z.input<typeof envSchema>;
+export type EnvConfig = z.output<typeof envSchema>;
+export type FunctionSettings = z.output<typeof functionSettingsSchema>;
+export type Deployment = z.output<typeof deploymentSchema>;
+export type WebsocketConfig = z.output<typeof websocketSchema>;
+
+/** Identity function that gives env files type checking and completion. */
+export function defineEnv(input: EnvInput): EnvInput {
+  return input;
+}
+
+function valueAt(root: unknown, path: readonly (string | number)[]): unknown {
+  let v: unknown = root;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string | number, unknown>)[key];
+  }
+  return v;
+}
+
+function fieldName(path: readonly (string | number)[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${k}` : k), "");
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.received === "undefined" ? `it is required (${issue.expected})` : `expected ${issue.expected}`;
+    case "unrecognized_keys":
+      return `unknown field(s) ${issue.keys.join(", ")}: remove them or check the spelling`;
+    default:
+      return issue.message;
+  }
+}
+
+/**
+ * Validates one env's raw config. Throws a ConfigError with one line per problem, each naming the
+ * file, the field, the value and the fix.
+ */
+export function validateEnv(raw: unknown, file: string, expectedName?: string): EnvConfig {
+  const result = envSchema.safeParse(raw);
+  const problems: string[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.code === "unrecognized_keys" ? issue.path : issue.path;
+      problems.push(problem(file, fieldName(path), valueAt(raw, path), describeIssue(issue)));
+    }
+  } else if (expectedName !== undefined && result.data.name !== expectedName) {
+    problems.push(problem(file, "name", result.data.name, `it must equal the file name: "${expectedName}"`));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return (result as z.SafeParseSuccess<EnvConfig>).data;
+}

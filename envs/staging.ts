@@ -1,0 +1,29 @@
+import { defineEnv } from "./schema";
+
+/**
+ * Staging: production-like settings. The WebSocket function was first deployed by hand; this env adopts
+ * it with an import block (the plan shows an import, never a create or a replace).
+ */
+export default defineEnv({
+  name: "staging",
+  region: "eu-west-1",
+  namePrefix: "lambdaship-staging",
+  tags: { owner: "platform", "cost-center": "staging" },
+  logRetentionDays: 30,
+  stateBackend: { bucket: "lambdaship-terraform-state", region: "eu-west-1" },
+  websocket: {
+    roomKey: "booking_id",
+    routes: ["sendmessage"],
+    handler: { source: "lambda-src/websocket", handler: "handler.lambda_handler", runtime: "python3.12" },
+    function: {
+      memoryMiB: 512,
+      timeoutSeconds: 15,
+      environment: { LOG_LEVEL: "INFO" },
+      reservedConcurrency: 20,
+      architecture: "arm64",
+    },
+    deployment: { mode: "import", functionName: "lambdaship-staging-websocket", importLogGroup: true },
+    stage: { name: "staging", throttlingBurstLimit: 200, throttlingRateLimit: 100 },
+    table: { pointInTimeRecovery: true, deletionProtection: false },
+  },
+});

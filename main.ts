@@ -1,0 +1,26 @@
+import { App } from "cdktf";
+import * as path from "path";
+import { loadAllEnvs } from "./envs";
+import { ConfigError } from "./modules/errors";
+import { LambdaStack } from "./modules/stack";
+
+/** Builds the app: one stack per environment in envs/. Throws a ConfigError before anything is synthesized. */
+export function buildApp(options: { outdir?: string; projectRoot?: string; stateDir?: string } = {}): App {
+  const projectRoot = options.projectRoot ?? path.resolve(__dirname, path.basename(__dirname) === "dist" ? ".." : ".");
+  const envs = loadAllEnvs();
+  const app = new App({ outdir: options.outdir, skipValidation: false });
+  for (const env of envs) new LambdaStack(app, { env, projectRoot, stateDir: options.stateDir ?? process.env.LAMBDASHIP_STATE_DIR });
+  return app;
+}
+
+if (require.main === module) {
+  try {
+    buildApp().synth();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`\n${e.message}\n\nNothing was synthesized.\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,162 @@
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { DataAwsLambdaFunction } from "@cdktf/provider-aws/lib/data-aws-lambda-function";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import type { Deployment, FunctionSettings } from "../../envs/schema";
+
+/**
+ * What other constructs need of a function, whether it was created here, imported or only referenced:
+ * a created, an imported and an existing function are interchangeable behind it.
+ */
+export interface ILambdaTarget {
+  readonly functionName: string;
+  readonly functionArn: string;
+  /** ARN API Gateway integrations call (`.../functions/<arn>/invocations`). */
+  readonly invokeArn: string;
+}
+
+/** One IAM statement; wildcards in actions are not accepted (least privilege). */
+export interface PolicyStatement {
+  readonly sid: string;
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+}
+
+/** The function's code: a local zip and the hash that tells Terraform when it changed. */
+export interface FunctionCode {
+  /** Path of the zip, relative to the stack's working directory (stable across machines). */
+  readonly filename: string;
+  /** base64 SHA-256 the provider compares to decide a code update. */
+  readonly sourceCodeHash: string;
+}
+
+/** Settings shared by every module that deploys functions (rust_lambda, websocket_lambda). */
+export interface FunctionOptions {
+  /** Memory, timeout, environment, reserved concurrency and architecture. */
+  readonly settings: FunctionSettings;
+  /** Days CloudWatch keeps the function's logs. */
+  readonly logRetentionDays: number;
+  /** create, existing or import. @default - create */
+  readonly deployment?: Deployment;
+}
+
+export interface ManagedFunctionProps extends FunctionOptions {
+  /** Name of the function when this stack creates it (import and existing modes name their own). */
+  readonly functionName: string;
+  /** Name of the function's execution role (at most 64 characters). */
+  readonly roleName: string;
+  readonly description: string;
+  /** Lambda runtime, e.g. `python3.12` or `provided.al2023`. */
+  readonly runtime: string;
+  /** Handler entry point (`module.function` for Python; `bootstrap` for custom runtimes). */
+  readonly handler: string;
+  readonly code: FunctionCode;
+  /** Statements besides writing its own log group, which every function gets. */
+  readonly policyStatements: readonly PolicyStatement[];
+  /** Extra environment variables computed by the module (table names, ...), merged under the user's. @default - none */
+  readonly moduleEnvironment?: Record<string, string>;
+  /** Resources the function waits for, such as a builder. @default - none */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/**
+ * A Lambda function in one of three modes, chosen as data:
+ * - `create`: function, execution role with an inline least-privilege policy, and log group;
+ * - `import`: the same resources, with import blocks adopting the existing function (and its log
+ *   group) so the plan shows an import and never a create or a replace;
+ * - `existing`: nothing is created; a data source looks the function up by name.
+ */
+export class ManagedFunction extends Construct implements ILambdaTarget {
+  public readonly functionName: string;
+  public readonly functionArn: string;
+  public readonly invokeArn: string;
+  public readonly mode: Deployment["mode"];
+  /** The managed function, absent in `existing` mode. */
+  public readonly resource?: LambdaFunction;
+  public readonly role?: IamRole;
+  public readonly logGroup?: CloudwatchLogGroup;
+
+  constructor(scope: Construct, id: string, props: ManagedFunctionProps) {
+    super(scope, id);
+    const deployment: Deployment = props.deployment ?? { mode: "create" };
+    this.mode = deployment.mode;
+
+    if (deployment.mode === "existing") {
+      const existing = new DataAwsLambdaFunction(this, "existing", { functionName: deployment.functionName });
+      this.functionName = existing.functionName;
+      this.functionArn = existing.arn;
+      this.invokeArn = existing.invokeArn;
+      return;
+    }
+
+    const name = deployment.mode === "import" ? deployment.functionName : props.functionName;
+    const logGroupName = `/aws/lambda/${name}`;
+    this.logGroup = new CloudwatchLogGroup(this, "log-group", {
+      name: logGroupName,
+      retentionInDays: props.logRetentionDays,
+    });
+    if (deployment.mode === "import" && deployment.importLogGroup) this.logGroup.importFrom(logGroupName);
+
+    const assume = new DataAwsIamPolicyDocument(this, "assume-role", {
+      statement: [
+        {
+          effect: "Allow",
+          actions: ["sts:AssumeRole"],
+          principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
+        },
+      ],
+    });
+    this.role = new IamRole(this, "role", {
+      name: props.roleName,
+      description: `Execution role of ${name}`,
+      assumeRolePolicy: assume.json,
+    });
+    const statements: PolicyStatement[] = [
+      {
+        sid: "WriteOwnLogs",
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources: [`${this.logGroup.arn}:*`],
+      },
+      ...props.policyStatements,
+    ];
+    for (const s of statements) {
+      const wildcard = s.actions.find((a) => a.includes("*"));
+      if (wildcard) throw new Error(`${this.node.path}: policy statement ${s.sid} has the wildcard action ${wildcard}; name each action`);
+    }
+    const policy = new DataAwsIamPolicyDocument(this, "policy", {
+      statement: statements.map((s) => ({ sid: s.sid, effect: "Allow", actions: [...s.actions], resources: [...s.resources] })),
+    });
+    const rolePolicy = new IamRolePolicy(this, "role-policy", {
+      name: "least-privilege",
+      role: this.role.id,
+      policy: policy.json,
+    });
+
+    const variables = { ...(props.moduleEnvironment ?? {}), ...props.settings.environment };
+    const fn = new LambdaFunction(this, "function", {
+      functionName: name,
+      description: props.description,
+      role: this.role.arn,
+      runtime: props.runtime,
+      handler: props.handler,
+      filename: props.code.filename,
+      sourceCodeHash: props.code.sourceCodeHash,
+      architectures: [props.settings.architecture],
+      memorySize: props.settings.memoryMiB,
+      timeout: props.settings.timeoutSeconds,
+      environment: Object.keys(variables).length > 0 ? { variables } : undefined,
+      reservedConcurrentExecutions: props.settings.reservedConcurrency,
+      // The role's policy and the log group must exist before the first invocation can log.
+      dependsOn: [this.logGroup, rolePolicy, ...(props.dependsOn ?? [])],
+    });
+    if (deployment.mode === "import") fn.importFrom(deployment.functionName);
+    this.resource = fn;
+    this.functionName = fn.functionName;
+    this.functionArn = fn.arn;
+    this.invokeArn = fn.invokeArn;
+  }
+}

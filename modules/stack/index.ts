@@ -1,0 +1,125 @@
+import { AwsProvider, AwsProviderConfig } from "@cdktf/provider-aws/lib/provider";
+import { LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import * as path from "path";
+import type { EnvConfig } from "../../envs/schema";
+import { envFile } from "../../envs";
+import { WebsocketLambda } from "../websocket_lambda";
+
+export const APP_NAME = "lambdaship";
+
+/** Provider versions the synthesized stacks accept. */
+export const AWS_PROVIDER_CONSTRAINT = ">= 6.25.0, < 7.0.0";
+
+/** Every AWS service the stacks call, for pointing the provider at an emulator. */
+export const EMULATED_SERVICES = [
+  "apigateway", "apigatewayv2", "cloudwatchlogs", "dynamodb", "iam", "lambda", "s3", "s3control", "sts",
+] as const;
+
+export interface LambdaStackProps {
+  readonly env: EnvConfig;
+  /** Project root: handler sources and the build folder are resolved from here. */
+  readonly projectRoot: string;
+  /**
+   * Folder for local state files.
+   * @default - the project root (`terraform.<stack>.tfstate`)
+   */
+  readonly stateDir?: string;
+}
+
+/** The stack name of an env: `<app>-<env>`. */
+export function stackName(env: string): string {
+  return `${APP_NAME}-${env}`;
+}
+
+/** One environment: provider with default tags, backend, and the modules it composes. */
+export class LambdaStack extends TerraformStack {
+  public readonly websocket: WebsocketLambda;
+
+  constructor(scope: Construct, props: LambdaStackProps) {
+    const { env } = props;
+    const name = stackName(env.name);
+    super(scope, name);
+
+    const providerConfig: AwsProviderConfig = {
+      region: env.region,
+      defaultTags: [{ tags: { ...env.tags, environment: env.name, app: APP_NAME, "managed-by": "cdktf" } }],
+    };
+    new AwsProvider(this, "aws", env.emulator ? { ...providerConfig, ...emulatorProviderConfig(env.emulator.endpoint) } : providerConfig);
+    // The bindings pin the exact provider they were generated from (6.25.0). Any later 6.x accepts the
+    // same configuration, and the lock file records the one actually used.
+    this.addOverride("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT);
+
+    if (env.stateBackend) {
+      const backend = new S3Backend(this, {
+        bucket: env.stateBackend.bucket,
+        key: `${env.stateBackend.keyPrefix}/${name}.tfstate`,
+        region: env.stateBackend.region ?? env.region,
+        encrypt: true,
+        ...(env.emulator ? emulatorBackendConfig(env.emulator.endpoint) : {}),
+      });
+      // S3-native locking (a conditional write of <key>.tflock); cdktf 0.21's typings predate the option.
+      backend.addOverride("use_lockfile", true);
+    } else {
+      // Relative to the stack's working directory (cdktf.out/stacks/<stack>), so the synthesized JSON
+      // is the same on every machine; LAMBDASHIP_STATE_DIR moves it (the end-to-end tests do).
+      const file = `terraform.${name}.tfstate`;
+      new LocalBackend(this, { path: props.stateDir ? path.join(props.stateDir, file) : `../../../${file}` });
+    }
+
+    const file = envFile(env.name);
+    const ws = env.websocket;
+    this.websocket = new WebsocketLambda(this, "websocket", {
+      namePrefix: env.namePrefix,
+      buildDir: path.join(props.projectRoot, ".build", "packages"),
+      handler: {
+        sourceDir: path.resolve(props.projectRoot, ws.handler.source),
+        handler: ws.handler.handler,
+        runtime: ws.handler.runtime,
+        configField: `${file}: websocket.handler.source`,
+      },
+      settings: ws.function,
+      logRetentionDays: env.logRetentionDays,
+      deployment: ws.deployment,
+      roomKey: ws.roomKey,
+      roomQueryParam: ws.roomQueryParam,
+      connectionTtlSeconds: ws.connectionTtlSeconds,
+      routes: ws.routes,
+      stageName: ws.stage.name,
+      throttlingBurstLimit: ws.stage.throttlingBurstLimit,
+      throttlingRateLimit: ws.stage.throttlingRateLimit,
+      pointInTimeRecovery: ws.table.pointInTimeRecovery,
+      deletionProtection: ws.table.deletionProtection,
+    });
+
+    new TerraformOutput(this, "websocket_url", { value: this.websocket.stage.invokeUrl, description: "wss:// URL of the WebSocket stage" });
+    new TerraformOutput(this, "websocket_function", { value: this.websocket.target.functionName });
+    new TerraformOutput(this, "connections_table", { value: this.websocket.table.name });
+  }
+}
+
+/** Provider settings that point every service at one emulator endpoint, with the checks AWS-only APIs need skipped. */
+export function emulatorProviderConfig(endpoint: string): Partial<AwsProviderConfig> {
+  return {
+    accessKey: "test",
+    secretKey: "test",
+    skipCredentialsValidation: true,
+    skipMetadataApiCheck: "true",
+    skipRegionValidation: true,
+    s3UsePathStyle: true,
+    endpoints: [Object.fromEntries(EMULATED_SERVICES.map((s) => [s, endpoint]))],
+  };
+}
+
+function emulatorBackendConfig(endpoint: string) {
+  return {
+    accessKey: "test",
+    secretKey: "test",
+    skipCredentialsValidation: true,
+    skipMetadataApiCheck: true,
+    skipRegionValidation: true,
+    skipRequestingAccountId: true,
+    usePathStyle: true,
+    endpoints: { s3: endpoint, sts: endpoint, iam: endpoint, dynamodb: endpoint },
+  };
+}

@@ -1,0 +1,248 @@
+import { Apigatewayv2Api } from "@cdktf/provider-aws/lib/apigatewayv2-api";
+import { Apigatewayv2Integration } from "@cdktf/provider-aws/lib/apigatewayv2-integration";
+import { Apigatewayv2Route } from "@cdktf/provider-aws/lib/apigatewayv2-route";
+import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
+import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import { Annotations, TerraformAsset, AssetType } from "cdktf";
+import { Construct } from "constructs";
+import * as fs from "fs";
+import * as path from "path";
+import { packagePythonHandler, PythonPackage } from "../../build/python-package";
+import { ConfigError } from "../errors";
+import { FunctionOptions, ILambdaTarget, ManagedFunction, PolicyStatement } from "../lambda_function";
+
+/** The Python handler that serves every route. */
+export interface PythonHandlerProps {
+  /** Absolute path of the folder holding the handler. */
+  readonly sourceDir: string;
+  /** `<module>.<function>`, e.g. `handler.lambda_handler`. */
+  readonly handler: string;
+  /** Lambda runtime, e.g. `python3.12`. */
+  readonly runtime: string;
+  /** Where the folder was configured, for errors: e.g. `envs/dev.ts: websocket.handler.source`. @default - "websocket.handler.source" */
+  readonly configField?: string;
+}
+
+export interface WebsocketLambdaProps extends FunctionOptions {
+  /** Prefix of every resource name (`<prefix>-websocket`, `<prefix>-connections`, ...). */
+  readonly namePrefix: string;
+  readonly handler: PythonHandlerProps;
+  /** Folder for built packages (content-addressed file names). */
+  readonly buildDir: string;
+  /** Partition key of the connections table: the room a connection joined. @default "room_id" */
+  readonly roomKey?: string;
+  /** Query string parameter `$connect` reads the room from. @default "room" */
+  readonly roomQueryParam?: string;
+  /** Seconds until an idle connection item expires (DynamoDB TTL). @default 7200 */
+  readonly connectionTtlSeconds?: number;
+  /** Route keys besides `$connect`, `$disconnect` and `$default`. @default - none */
+  readonly routes?: readonly string[];
+  /** Stage name. @default "live" */
+  readonly stageName?: string;
+  /** Stage throttling: burst. @default 100 */
+  readonly throttlingBurstLimit?: number;
+  /** Stage throttling: steady requests per second. @default 50 */
+  readonly throttlingRateLimit?: number;
+  /** Point-in-time recovery on the connections table. @default false */
+  readonly pointInTimeRecovery?: boolean;
+  /** Deletion protection on the connections table. @default false */
+  readonly deletionProtection?: boolean;
+}
+
+/** The route keys every WebSocket API gets, with the construct ID suffix each one keeps. */
+const BUILT_IN_ROUTES: ReadonlyArray<[string, string]> = [
+  ["$connect", "connect"],
+  ["$disconnect", "disconnect"],
+  ["$default", "default"],
+];
+
+export const CONNECTION_INDEX = "connection_id-index";
+export const TTL_ATTRIBUTE = "expires_at";
+
+/**
+ * An API Gateway v2 WebSocket API backed by one Lambda handler and a DynamoDB connections table
+ * (seed 003's setup): routes `$connect` / `$disconnect` / `$default` plus named ones, AWS_PROXY
+ * integration, an auto-deployed stage with throttling and access logs, and a least-privilege role.
+ * The function is created, imported or referenced, per `deployment`.
+ */
+export class WebsocketLambda extends Construct {
+  public readonly api: Apigatewayv2Api;
+  public readonly stage: Apigatewayv2Stage;
+  public readonly table: DynamodbTable;
+  public readonly function: ManagedFunction;
+  /** The target every route invokes. */
+  public readonly target: ILambdaTarget;
+  /** The built package; absent in `existing` mode, which deploys no code. */
+  public readonly package?: PythonPackage;
+  public readonly accessLogGroup: CloudwatchLogGroup;
+
+  constructor(scope: Construct, id: string, props: WebsocketLambdaProps) {
+    super(scope, id);
+    const prefix = props.namePrefix;
+    const roomKey = props.roomKey ?? "room_id";
+    const stageName = props.stageName ?? "live";
+    const deployment = props.deployment ?? { mode: "create" };
+
+    this.table = new DynamodbTable(this, "connections", {
+      name: `${prefix}-connections`,
+      billingMode: "PAY_PER_REQUEST",
+      hashKey: roomKey,
+      rangeKey: "connection_id",
+      attribute: [
+        { name: roomKey, type: "S" },
+        { name: "connection_id", type: "S" },
+      ],
+      globalSecondaryIndex: [{ name: CONNECTION_INDEX, hashKey: "connection_id", projectionType: "KEYS_ONLY" }],
+      ttl: { attributeName: TTL_ATTRIBUTE, enabled: true },
+      pointInTimeRecovery: { enabled: props.pointInTimeRecovery ?? false },
+      deletionProtectionEnabled: props.deletionProtection ?? false,
+      serverSideEncryption: { enabled: true },
+    });
+
+    this.api = new Apigatewayv2Api(this, "api", {
+      name: `${prefix}-websocket`,
+      protocolType: "WEBSOCKET",
+      routeSelectionExpression: "$request.body.action",
+      description: `WebSocket API of ${prefix}`,
+    });
+
+    const managementArn = `${this.api.executionArn}/${stageName}/POST/@connections/*`;
+    const statements: PolicyStatement[] = [
+      {
+        sid: "ConnectionsTable",
+        actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+        resources: [this.table.arn],
+      },
+      {
+        sid: "ConnectionsIndex",
+        actions: ["dynamodb:Query"],
+        resources: [`${this.table.arn}/index/${CONNECTION_INDEX}`],
+      },
+      { sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [managementArn] },
+    ];
+
+    if (deployment.mode !== "existing") {
+      this.package = this.buildPackage(props);
+      const asset = new TerraformAsset(this, "package", {
+        path: this.package.zipPath,
+        type: AssetType.FILE,
+        assetHash: this.package.sha256Hex.slice(0, 32),
+      });
+      this.function = new ManagedFunction(this, "handler", {
+        functionName: `${prefix}-websocket`,
+        roleName: `${prefix}-websocket-role`,
+        description: `WebSocket handler of ${prefix}`,
+        runtime: props.handler.runtime,
+        handler: props.handler.handler,
+        code: { filename: asset.path, sourceCodeHash: this.package.sourceCodeHash },
+        settings: props.settings,
+        logRetentionDays: props.logRetentionDays,
+        deployment,
+        policyStatements: statements,
+        moduleEnvironment: {
+          TABLE_NAME: this.table.name,
+          ROOM_KEY: roomKey,
+          ROOM_QUERY_PARAM: props.roomQueryParam ?? "room",
+          CONNECTION_INDEX,
+          TTL_ATTRIBUTE,
+          CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7200),
+        },
+      });
+    } else {
+      this.function = new ManagedFunction(this, "handler", {
+        functionName: deployment.functionName,
+        roleName: `${prefix}-websocket-role`,
+        description: "",
+        runtime: props.handler.runtime,
+        handler: props.handler.handler,
+        code: { filename: "", sourceCodeHash: "" },
+        settings: props.settings,
+        logRetentionDays: props.logRetentionDays,
+        deployment,
+        policyStatements: [],
+      });
+      Annotations.of(this).addWarning(
+        `websocket function "${deployment.functionName}" is referenced, not managed: its role must allow ` +
+          statements.map((s) => `${s.actions.join(", ")}`).join("; ") +
+          ` on the connections table, its index and this API's @connections, and its environment must name the table.`,
+      );
+    }
+    this.target = this.function;
+
+    const integration = new Apigatewayv2Integration(this, "integration", {
+      apiId: this.api.id,
+      integrationType: "AWS_PROXY",
+      integrationMethod: "POST",
+      integrationUri: this.target.invokeArn,
+      description: "Every route goes to the WebSocket handler",
+    });
+
+    const routes: Array<[string, string]> = [
+      ...BUILT_IN_ROUTES,
+      ...(props.routes ?? []).map((r): [string, string] => [r, `named-${r}`]),
+    ];
+    const routeResources = routes.map(
+      ([routeKey, idSuffix]) =>
+        new Apigatewayv2Route(this, `route-${idSuffix}`, {
+          apiId: this.api.id,
+          routeKey,
+          target: `integrations/${integration.id}`,
+        }),
+    );
+
+    this.accessLogGroup = new CloudwatchLogGroup(this, "access-logs", {
+      name: `/aws/apigateway/${prefix}-websocket/${stageName}`,
+      retentionInDays: props.logRetentionDays,
+    });
+
+    this.stage = new Apigatewayv2Stage(this, "stage", {
+      apiId: this.api.id,
+      name: stageName,
+      autoDeploy: true,
+      defaultRouteSettings: {
+        throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
+        throttlingRateLimit: props.throttlingRateLimit ?? 50,
+      },
+      accessLogSettings: {
+        destinationArn: this.accessLogGroup.arn,
+        format: JSON.stringify({
+          requestId: "$context.requestId",
+          connectionId: "$context.connectionId",
+          routeKey: "$context.routeKey",
+          eventType: "$context.eventType",
+          status: "$context.status",
+          requestTime: "$context.requestTimeEpoch",
+          integrationError: "$context.integrationErrorMessage",
+        }),
+      },
+      dependsOn: routeResources,
+    });
+
+    new LambdaPermission(this, "invoke-permission", {
+      statementId: "AllowWebsocketApiInvoke",
+      action: "lambda:InvokeFunction",
+      functionName: this.target.functionName,
+      principal: "apigateway.amazonaws.com",
+      sourceArn: `${this.api.executionArn}/${stageName}/*`,
+    });
+  }
+
+  private buildPackage(props: WebsocketLambdaProps): PythonPackage {
+    const field = props.handler.configField ?? "websocket.handler.source";
+    const dir = props.handler.sourceDir;
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      throw new ConfigError([
+        `${field} names ${dir}, which does not exist or is not a folder; point it at the folder holding the handler (relative to the project root).`,
+      ]);
+    }
+    const moduleFile = `${props.handler.handler.split(".").slice(0, -1).join("/")}.py`;
+    if (!fs.existsSync(path.join(dir, moduleFile))) {
+      throw new ConfigError([
+        `${field} names ${dir}, which has no ${moduleFile} for the handler "${props.handler.handler}"; add the file or fix websocket.handler.handler.`,
+      ]);
+    }
+    return packagePythonHandler(dir, props.buildDir, "websocket");
+  }
+}
