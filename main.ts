@@ -1,4 +1,5 @@
 import { App } from "cdktf";
+import * as fs from "fs";
 import * as path from "path";
 import { loadAllEnvs } from "./envs";
 import { ConfigError } from "./modules/errors";
@@ -8,7 +9,9 @@ import { LambdaStack } from "./modules/stack";
 export function buildApp(options: { outdir?: string; projectRoot?: string; stateDir?: string } = {}): App {
   const projectRoot = options.projectRoot ?? path.resolve(__dirname, path.basename(__dirname) === "dist" ? ".." : ".");
   const envs = loadAllEnvs();
-  const app = new App({ outdir: options.outdir, skipValidation: false });
+  const outdir = options.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
+  fs.mkdirSync(outdir, { recursive: true });
+  const app = new App({ outdir, skipValidation: false });
   for (const env of envs) new LambdaStack(app, { env, projectRoot, stateDir: options.stateDir ?? process.env.LAMBDASHIP_STATE_DIR });
   return app;
 }

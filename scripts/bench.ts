@@ -1,0 +1,117 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { PROJECT_ROOT } from "./toolchain";
+
+/**
+ * `npm run bench`: synth of every env stack, wall time and peak memory, ours next to the cdktf
+ * template way (package-root provider imports + ts-node) measured in the same run.
+ */
+
+interface Sample {
+  readonly seconds: number;
+  readonly peakMB: number;
+}
+
+const TIME = "/usr/bin/time";
+
+/** Runs a command under GNU time and returns wall seconds and peak RSS. */
+function measure(cmd: string[], cwd: string, env: NodeJS.ProcessEnv): Sample {
+  if (!fs.existsSync(TIME)) throw new Error(`${TIME} (GNU time) is needed to read peak memory: apt-get install time`);
+  const r = spawnSync(TIME, ["-f", "%e %M", ...cmd], { cwd, env, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  const last = r.stderr.trim().split("\n").pop()!;
+  const [seconds, kb] = last.split(" ").map(Number);
+  return { seconds, peakMB: kb / 1024 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function summarise(samples: Sample[]): Sample {
+  return { seconds: median(samples.map((s) => s.seconds)), peakMB: median(samples.map((s) => s.peakMB)) };
+}
+
+function camel(file: string): string {
+  return file.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Rewrites per-resource provider imports into the template's package-root form, keeping types:
+ *   import { A } from "@cdktf/provider-aws/lib/lambda-function";
+ * becomes
+ *   import { lambdaFunction } from "@cdktf/provider-aws"; import A = lambdaFunction.A;
+ */
+export function toPackageRootImports(source: string): string {
+  return source.replace(
+    /import \{([^}]+)\} from "@cdktf\/provider-(aws|null|archive)\/lib\/([a-z0-9-]+)";/g,
+    (_m, names: string, pkg: string, file: string) => {
+      const ns = camel(file);
+      const aliases = names
+        .split(",")
+        .map((n) => n.trim())
+        .filter(Boolean)
+        .map((n) => `import ${n} = ${ns}.${n};`)
+        .join(" ");
+      return `import { ${ns} } from "@cdktf/provider-${pkg}"; ${aliases}`;
+    },
+  );
+}
+
+/** A copy of the app's TypeScript with package-root imports, run the way `cdktf init` sets it up. */
+function templateCopy(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-template-"));
+  const copy = (rel: string) => {
+    const src = path.join(PROJECT_ROOT, rel);
+    const dst = path.join(dir, rel);
+    if (fs.statSync(src).isDirectory()) {
+      for (const name of fs.readdirSync(src)) copy(path.join(rel, name));
+      return;
+    }
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    if (rel.endsWith(".ts")) fs.writeFileSync(dst, toPackageRootImports(fs.readFileSync(src, "utf8")));
+    else fs.copyFileSync(src, dst);
+  };
+  for (const rel of ["main.ts", "envs", "modules", "build", "lambda-src/websocket/handler.py", "cdktf.json"]) copy(rel);
+  fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  fs.writeFileSync(
+    path.join(dir, "tsconfig.json"),
+    JSON.stringify({ compilerOptions: { target: "ES2018", module: "commonjs", strict: true, esModuleInterop: true, skipLibCheck: true, types: ["node"] } }),
+  );
+  return dir;
+}
+
+function main(): void {
+  const runs = Number(process.env.BENCH_RUNS ?? 5);
+  const templateRuns = Number(process.env.BENCH_TEMPLATE_RUNS ?? 2);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-bench-out-"));
+  const env = { ...process.env, CDKTF_OUTDIR: out };
+  process.stdout.write(`synth of all env stacks (${os.cpus().length} cores, node ${process.version}); median of ${runs} runs, template ${templateRuns}\n`);
+
+  const ours = summarise(
+    Array.from({ length: runs }, () => measure([process.execPath, "-r", "./scripts/register.js", "main.ts"], PROJECT_ROOT, env)),
+  );
+  const dir = templateCopy();
+  try {
+    const tsNode = path.join(PROJECT_ROOT, "node_modules", "ts-node", "dist", "bin.js");
+    const template = summarise(Array.from({ length: templateRuns }, () => measure([process.execPath, tsNode, "main.ts"], dir, env)));
+    const rows = [
+      ["ours: per-resource imports + swc loader", ours],
+      ["template: package-root imports + ts-node", template],
+    ] as const;
+    for (const [label, s] of rows) process.stdout.write(`  ${label.padEnd(44)} ${s.seconds.toFixed(2).padStart(6)} s  ${s.peakMB.toFixed(0).padStart(5)} MB\n`);
+    process.stdout.write(
+      `  speed-up ${(template.seconds / ours.seconds).toFixed(1)}x, memory ${(template.peakMB / ours.peakMB).toFixed(1)}x less` +
+        `  (targets: < 0.8 s, < 150 MB, >= 12x)\n`,
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+main();

@@ -1,0 +1,38 @@
+import { ensurePythonEnv } from "./python-env";
+import { ensureToolchain, log } from "./toolchain";
+
+const HELP = `Usage: npm run setup [-- --only python|engine]
+
+Installs what the project needs beyond node_modules, idempotently (seconds when warm):
+  python   .venv with moto server, boto3 and pytest (requirements-dev.txt)
+  engine   Terraform engine (terraform/tofu on PATH if >= 1.10, else OpenTofu built from the Go
+           module proxy) and the aws provider built from the Go module proxy, served from a local
+           provider mirror. Cached in $LAMBDASHIP_CACHE (default ~/.cache/lambdaship), keyed by version.
+
+Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine).`;
+
+function main(argv: string[]): void {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const i = argv.indexOf("--only");
+  const only = i >= 0 ? argv[i + 1] : undefined;
+  if (only !== undefined && only !== "python" && only !== "engine") {
+    throw new Error(`--only takes python or engine, not ${JSON.stringify(only)}`);
+  }
+  const started = Date.now();
+  if (!only || only === "python") ensurePythonEnv();
+  if (!only || only === "engine") {
+    const t = ensureToolchain();
+    log(`CLI config: ${t.cliConfigFile}`);
+  }
+  log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`[setup] error: ${(e as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,98 @@
+import * as fs from "fs";
+import * as path from "path";
+import { buildApp } from "../main";
+import { ConfigError } from "../modules/errors";
+import { stackName } from "../modules/stack";
+
+/** Reads a synthesized stack's Terraform JSON. */
+export interface StackJson {
+  resource?: Record<string, Record<string, Record<string, unknown>>>;
+  data?: Record<string, Record<string, Record<string, unknown>>>;
+  import?: Array<{ to: string; id: string }>;
+}
+
+export const OUTDIR = path.join(__dirname, "..", "cdktf.out");
+
+/** Synthesizes every env into cdktf.out (in process: no CLI start-up). Exits 1 on a config error. */
+export function synthAll(outdir = OUTDIR): void {
+  try {
+    buildApp({ outdir }).synth();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`\n${e.message}\n\nNothing was synthesized.\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}
+
+export function stackDir(env: string, outdir = OUTDIR): string {
+  return path.join(outdir, "stacks", stackName(env));
+}
+
+export function readStack(env: string, outdir = OUTDIR): StackJson {
+  return JSON.parse(fs.readFileSync(path.join(stackDir(env, outdir), "cdk.tf.json"), "utf8")) as StackJson;
+}
+
+export interface FunctionSummary {
+  readonly address: string;
+  readonly name: string;
+  readonly mode: "create" | "import" | "existing";
+  readonly runtime?: string;
+  readonly architecture?: string;
+  readonly packageBytes?: number;
+}
+
+/** The functions of a synthesized stack, created, imported or referenced. */
+export function functionsOf(env: string, outdir = OUTDIR): FunctionSummary[] {
+  const s = readStack(env, outdir);
+  const imports = new Map((s.import ?? []).map((i) => [i.to, i.id]));
+  const out: FunctionSummary[] = [];
+  for (const [id, fn] of Object.entries(s.resource?.aws_lambda_function ?? {})) {
+    const address = `aws_lambda_function.${id}`;
+    const file = path.join(stackDir(env, outdir), String(fn.filename));
+    out.push({
+      address,
+      name: String(fn.function_name),
+      mode: imports.has(address) ? "import" : "create",
+      runtime: String(fn.runtime),
+      architecture: (fn.architectures as string[] | undefined)?.[0] ?? "x86_64",
+      packageBytes: fs.existsSync(file) ? fs.statSync(file).size : undefined,
+    });
+  }
+  for (const [id, fn] of Object.entries(s.data?.aws_lambda_function ?? {})) {
+    out.push({ address: `data.aws_lambda_function.${id}`, name: String(fn.function_name), mode: "existing" });
+  }
+  return out;
+}
+
+export function resourceCount(env: string, outdir = OUTDIR): number {
+  const s = readStack(env, outdir);
+  return Object.values(s.resource ?? {}).reduce((n, byId) => n + Object.keys(byId).length, 0);
+}
+
+export function formatBytes(n: number | undefined): string {
+  if (n === undefined) return "-";
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`;
+}
+
+/** A fixed-width table for terminal summaries. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+if (require.main === module) {
+  const started = Date.now();
+  synthAll();
+  const { ENV_NAMES } = require("../envs") as typeof import("../envs");
+  const rows: string[][] = [];
+  for (const env of ENV_NAMES) {
+    for (const f of functionsOf(env)) {
+      rows.push([stackName(env), String(resourceCount(env)), f.name, f.mode, f.runtime ?? "-", f.architecture ?? "-", formatBytes(f.packageBytes)]);
+    }
+  }
+  process.stdout.write(`Synthesized ${ENV_NAMES.length} stacks into cdktf.out/stacks in ${Date.now() - started} ms\n\n`);
+  process.stdout.write(`${table(["stack", "resources", "function", "mode", "runtime", "arch", "package"], rows)}\n`);
+}

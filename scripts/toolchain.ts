@@ -1,0 +1,292 @@
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+/**
+ * The Terraform engine and providers, without the Terraform registry: an engine already on PATH when it
+ * is recent enough, otherwise OpenTofu built from the Go module proxy; the aws provider built from the
+ * Go module proxy; both cached outside the clone, keyed by version, and served to the engine through a
+ * filesystem mirror and a CLI config that uses nothing else.
+ */
+
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+/** A Go program fetched from the module proxy and built with its own go.mod (replace and godebug lines honoured). */
+export interface GoProgram {
+  readonly name: string;
+  readonly module: string;
+  /** What to ask the proxy for: a tag, or a pseudo-version for majors without a /vN module path. */
+  readonly goVersion: string;
+  /** The version the program reports, and the mirror folder name for providers. */
+  readonly version: string;
+  readonly pkg: string;
+  readonly ldflags: string;
+}
+
+export const OPENTOFU: GoProgram = {
+  name: "tofu",
+  module: "github.com/opentofu/opentofu",
+  goVersion: "v1.11.14",
+  version: "1.11.14",
+  pkg: "./cmd/tofu",
+  ldflags: "-s -w -X github.com/opentofu/opentofu/version.dev=no",
+};
+
+/**
+ * hashicorp/aws. The bindings (@cdktf/provider-aws 21.22.1) were generated from 6.25.0, but this
+ * workplace's Go module proxy serves only one 6.x source of the provider: commit 5f2286d6d836
+ * (2026-06-02), whose version/VERSION says 6.47.1. The stacks accept >= 6.25.0, < 7.0.0.
+ */
+export const AWS_PROVIDER: GoProgram = {
+  name: "terraform-provider-aws",
+  module: "github.com/hashicorp/terraform-provider-aws",
+  goVersion: "v1.60.1-0.20260602190131-5f2286d6d836",
+  version: "6.47.1",
+  pkg: ".",
+  ldflags: "-s -w -X github.com/hashicorp/terraform-provider-aws/version.ProviderVersion=6.47.1",
+};
+
+/** Oldest engine versions with everything the stacks use (import blocks, S3 `use_lockfile`). */
+export const MIN_TERRAFORM = [1, 10, 0] as const;
+export const MIN_TOFU = [1, 10, 0] as const;
+
+export function cacheRoot(): string {
+  return process.env.LAMBDASHIP_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lambdaship");
+}
+
+export function mirrorDir(): string {
+  return path.join(cacheRoot(), "provider-mirror");
+}
+
+export function cliConfigFile(): string {
+  return path.join(cacheRoot(), "tf", "cli.tfrc");
+}
+
+export interface Engine {
+  readonly kind: "terraform" | "tofu";
+  readonly path: string;
+  readonly version: string;
+}
+
+/** What the project's scripts and tests need to run the engine: written by setup, read by everyone else. */
+export interface Toolchain {
+  readonly engine: Engine;
+  readonly cliConfigFile: string;
+  readonly mirror: string;
+  readonly providers: Record<string, string>;
+}
+
+export const TOOLCHAIN_FILE = path.join(PROJECT_ROOT, ".build", "toolchain.json");
+
+export function log(message: string): void {
+  process.stderr.write(`[setup] ${message}\n`);
+}
+
+function parseVersion(text: string): number[] | undefined {
+  const m = /v?(\d+)\.(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+function atLeast(v: number[], min: readonly number[]): boolean {
+  for (let i = 0; i < 3; i++) if (v[i] !== min[i]) return v[i] > min[i];
+  return true;
+}
+
+function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    const p = path.join(dir, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+function engineVersion(bin: string): number[] | undefined {
+  const r = spawnSync(bin, ["version", "-json"], { encoding: "utf8", env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null" } });
+  if (r.status !== 0) return undefined;
+  try {
+    return parseVersion(JSON.parse(r.stdout).terraform_version);
+  } catch {
+    return parseVersion(r.stdout);
+  }
+}
+
+/** An engine already on PATH, if recent enough; LAMBDASHIP_ENGINE=tofu forces the OpenTofu build. */
+export function findInstalledEngine(): Engine | undefined {
+  const wanted = process.env.LAMBDASHIP_ENGINE;
+  const candidates: Array<["terraform" | "tofu", readonly number[]]> =
+    wanted === "tofu" ? [["tofu", MIN_TOFU]] : wanted === "terraform" ? [["terraform", MIN_TERRAFORM]] : [["tofu", MIN_TOFU], ["terraform", MIN_TERRAFORM]];
+  for (const [kind, min] of candidates) {
+    const bin = which(kind);
+    if (!bin) continue;
+    const v = engineVersion(bin);
+    if (v && atLeast(v, min)) return { kind, path: bin, version: v.join(".") };
+    log(`${bin} is ${v ? v.join(".") : "of unknown version"}; the stacks need ${kind} >= ${min.join(".")}, so it is not used`);
+  }
+  return undefined;
+}
+
+function goEnv(): NodeJS.ProcessEnv {
+  const root = cacheRoot();
+  return {
+    ...process.env,
+    GOMODCACHE: path.join(root, "go", "mod"),
+    GOCACHE: path.join(root, "go", "build"),
+    GOTOOLCHAIN: "local",
+    GOFLAGS: "-mod=mod",
+    CGO_ENABLED: "0",
+  };
+}
+
+function requireGo(): string {
+  const go = which("go");
+  if (!go) {
+    throw new Error(
+      "Go is needed to build the Terraform engine and providers from the Go module proxy, and `go` is not on PATH. " +
+        "Install Go >= 1.26.3 (Debian: apt-get install golang-go from bookworm-backports, or the tarball from go.dev), then run `npm run setup` again.",
+    );
+  }
+  return go;
+}
+
+/**
+ * Builds a Go program from the module proxy into `out` (atomically: a failed or interrupted build
+ * leaves no binary). Returns seconds taken.
+ */
+export function buildGoProgram(program: GoProgram, out: string): number {
+  const go = requireGo();
+  const env = goEnv();
+  const started = Date.now();
+  log(`downloading ${program.module}@${program.goVersion} from the Go module proxy`);
+  const info = JSON.parse(execFileSync(go, ["mod", "download", "-json", `${program.module}@${program.goVersion}`], { env, encoding: "utf8" }));
+  if (info.Error) throw new Error(`go mod download ${program.module}@${program.goVersion}: ${info.Error}`);
+  const src = path.join(cacheRoot(), "src", `${program.name}-${program.version}`);
+  if (!fs.existsSync(path.join(src, "go.mod"))) {
+    const tmp = `${src}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.cpSync(info.Dir, tmp, { recursive: true });
+    execFileSync("chmod", ["-R", "u+w", tmp]);
+    fs.renameSync(tmp, src);
+  }
+  log(`downloading ${program.name}'s dependencies`);
+  execFileSync(go, ["mod", "download"], { cwd: src, env, stdio: ["ignore", "inherit", "inherit"] });
+  log(`building ${program.name} ${program.version} (cold: the aws provider takes tens of minutes on 2 cores)`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const tmpOut = `${out}.tmp-${process.pid}`;
+  const r = spawnSync(go, ["build", "-p", String(Math.max(1, Math.min(os.cpus().length, 4))), "-trimpath", "-ldflags", program.ldflags, "-o", tmpOut, program.pkg], {
+    cwd: src,
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (r.status !== 0) {
+    fs.rmSync(tmpOut, { force: true });
+    throw new Error(`go build of ${program.name} ${program.version} failed (exit ${r.status}); its output is above`);
+  }
+  fs.renameSync(tmpOut, out);
+  const seconds = (Date.now() - started) / 1000;
+  log(`built ${program.name} ${program.version} in ${seconds.toFixed(0)} s (${(fs.statSync(out).size / 1e6).toFixed(0)} MB)`);
+  return seconds;
+}
+
+/** The engine: on PATH when recent enough, otherwise OpenTofu from the cache, built when missing. */
+export function ensureEngine(): Engine {
+  const installed = findInstalledEngine();
+  if (installed) {
+    log(`engine: ${installed.kind} ${installed.version} at ${installed.path}`);
+    return installed;
+  }
+  const bin = path.join(cacheRoot(), "bin", `tofu-${OPENTOFU.version}`, "tofu");
+  if (!fs.existsSync(bin)) buildGoProgram(OPENTOFU, bin);
+  log(`engine: tofu ${OPENTOFU.version} at ${bin}`);
+  return { kind: "tofu", path: bin, version: OPENTOFU.version };
+}
+
+const PLATFORM = `${process.platform}_${process.arch === "x64" ? "amd64" : process.arch}`;
+
+/**
+ * The provider in the mirror, under both registry hosts (cdktf writes sources without a host, which
+ * Terraform resolves to registry.terraform.io and OpenTofu to registry.opentofu.org).
+ */
+export function ensureProvider(program: GoProgram): string {
+  const type = program.name.replace(/^terraform-provider-/, "");
+  const file = `${program.name}_v${program.version}_x5`;
+  const primary = path.join(mirrorDir(), "registry.terraform.io", "hashicorp", type, program.version, PLATFORM, file);
+  if (!fs.existsSync(primary)) buildGoProgram(program, primary);
+  else log(`provider: hashicorp/${type} ${program.version} (cached)`);
+  const second = path.join(mirrorDir(), "registry.opentofu.org", "hashicorp", type, program.version, PLATFORM, file);
+  if (!fs.existsSync(second)) {
+    fs.mkdirSync(path.dirname(second), { recursive: true });
+    try {
+      fs.linkSync(primary, second);
+    } catch {
+      fs.copyFileSync(primary, second);
+    }
+  }
+  return primary;
+}
+
+/** A CLI config that installs hashicorp/* providers from the mirror only, never from a registry. */
+export function writeCliConfig(): string {
+  const file = cliConfigFile();
+  const text = [
+    "# Written by lambdaship's `npm run setup`: providers come from the local mirror only.",
+    "provider_installation {",
+    "  filesystem_mirror {",
+    `    path    = ${JSON.stringify(mirrorDir())}`,
+    '    include = ["*/hashicorp/*"]',
+    "  }",
+    "  direct {",
+    '    exclude = ["*/hashicorp/*"]',
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) fs.writeFileSync(file, text);
+  return file;
+}
+
+/** Sets up engine, providers and CLI config, and records them in .build/toolchain.json. */
+export function ensureToolchain(): Toolchain {
+  const engine = ensureEngine();
+  const aws = ensureProvider(AWS_PROVIDER);
+  const toolchain: Toolchain = {
+    engine,
+    cliConfigFile: writeCliConfig(),
+    mirror: mirrorDir(),
+    providers: { "hashicorp/aws": `${AWS_PROVIDER.version} (${aws})` },
+  };
+  fs.mkdirSync(path.dirname(TOOLCHAIN_FILE), { recursive: true });
+  fs.writeFileSync(TOOLCHAIN_FILE, `${JSON.stringify(toolchain, null, 2)}\n`);
+  return toolchain;
+}
+
+/** Reads what setup recorded; throws with the fix when setup has not run. */
+export function readToolchain(): Toolchain {
+  if (!fs.existsSync(TOOLCHAIN_FILE)) {
+    throw new Error(`${TOOLCHAIN_FILE} is missing: the Terraform engine and providers are not set up. Run \`npm run setup\` (idempotent; cold, it builds the aws provider from source).`);
+  }
+  const t = JSON.parse(fs.readFileSync(TOOLCHAIN_FILE, "utf8")) as Toolchain;
+  if (!fs.existsSync(t.engine.path) || !fs.existsSync(t.cliConfigFile)) {
+    throw new Error(`the toolchain recorded in ${TOOLCHAIN_FILE} is gone (${t.engine.path}); run \`npm run setup\` again.`);
+  }
+  return t;
+}
+
+/** Environment for running the engine or cdktf with this toolchain. */
+export function engineEnv(t: Toolchain, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    TF_CLI_CONFIG_FILE: t.cliConfigFile,
+    TERRAFORM_BINARY_NAME: t.engine.path,
+    TF_IN_AUTOMATION: "1",
+    TF_INPUT: "0",
+    CHECKPOINT_DISABLE: "1",
+    ...extra,
+  };
+}
