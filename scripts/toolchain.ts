@@ -235,6 +235,7 @@ export function writeCliConfig(): string {
   const file = cliConfigFile();
   const text = [
     "# Written by lambdaship's `npm run setup`: providers come from the local mirror only.",
+    `plugin_cache_dir = ${JSON.stringify(path.join(cacheRoot(), "tf", "plugin-cache"))}`,
     "provider_installation {",
     "  filesystem_mirror {",
     `    path    = ${JSON.stringify(mirrorDir())}`,
@@ -246,7 +247,7 @@ export function writeCliConfig(): string {
     "}",
     "",
   ].join("\n");
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.join(cacheRoot(), "tf", "plugin-cache"), { recursive: true });
   if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) fs.writeFileSync(file, text);
   return file;
 }

@@ -1,0 +1,174 @@
+import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
+import { CreateFunctionCommand, LambdaClient, GetFunctionCommand } from "@aws-sdk/client-lambda";
+import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import * as fs from "fs";
+import * as path from "path";
+import { packagePythonHandler } from "../../build/python-package";
+import { run, sdkConfig, Workspace } from "./workspace";
+
+/**
+ * The cycle users care about, for real: OpenTofu/Terraform with the aws provider against moto server.
+ * Each case gets a fresh copy of the project, a fresh emulator and empty state.
+ */
+jest.setTimeout(10 * 60 * 1000);
+
+const FN_ADDRESS = /^aws_lambda_function\.websocket_handler_function_[0-9A-F]+$/;
+
+/** Creates a Lambda function in the emulator the way a user would have, outside Terraform. */
+async function createFunctionOutside(ws: Workspace, name: string): Promise<string> {
+  const iam = new IAMClient(sdkConfig(ws));
+  const role = await iam.send(
+    new CreateRoleCommand({
+      RoleName: `${name}-manual-role`,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+    }),
+  );
+  const pkg = packagePythonHandler(path.join(ws.root, "lambda-src", "websocket"), path.join(ws.root, ".build", "manual"), "manual");
+  const lambda = new LambdaClient(sdkConfig(ws));
+  const fn = await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: name,
+      Runtime: "python3.12",
+      Handler: "handler.lambda_handler",
+      Role: role.Role!.Arn!,
+      Code: { ZipFile: fs.readFileSync(pkg.zipPath) },
+      Architectures: ["x86_64"],
+      MemorySize: 128,
+      Timeout: 3,
+    }),
+  );
+  return fn.FunctionArn!;
+}
+
+describe("end to end against the local AWS emulator", () => {
+  let ws: Workspace;
+  afterEach(async () => {
+    await ws?.dispose();
+  });
+
+  it("applies the local stack, then plans no changes", async () => {
+    ws = await Workspace.create();
+    const applied = await ws.deploy();
+    expect(applied.added).toBeGreaterThanOrEqual(14);
+    expect(applied.changed + applied.destroyed).toBe(0);
+    const again = await ws.plan();
+    expect(again.actions).toEqual({});
+    expect(again.exitCode).toBe(0);
+  });
+
+  it("changes nothing when a handler file is only touched, and updates exactly that function when it changes", async () => {
+    ws = await Workspace.create();
+    await ws.deploy();
+    const handler = path.join(ws.root, "lambda-src", "websocket", "handler.py");
+    const later = new Date(Date.now() + 3600_000);
+    fs.utimesSync(handler, later, later);
+    fs.chmodSync(handler, 0o755);
+    await ws.synthOrThrow();
+    expect((await ws.plan()).exitCode).toBe(0);
+
+    fs.appendFileSync(handler, "\n# a comment changes the package\n");
+    await ws.synthOrThrow();
+    const p = await ws.plan();
+    expect(p.exitCode).toBe(2);
+    expect(Object.keys(p.actions)).toEqual(["update"]);
+    expect(p.actions.update).toEqual([expect.stringMatching(FN_ADDRESS)]);
+    const change = p.json.resource_changes!.find((rc) => FN_ADDRESS.test(rc.address))!;
+    expect(change.change.before!.source_code_hash).not.toEqual(change.change.after!.source_code_hash);
+    const applied = await ws.apply();
+    expect(applied).toEqual({ added: 0, changed: 1, destroyed: 0, imported: 0 });
+    expect((await ws.plan()).exitCode).toBe(0);
+  });
+
+  it("imports a function created outside Terraform: one import, no create or replace, then a clean re-plan", async () => {
+    ws = await Workspace.create();
+    await createFunctionOutside(ws, "lambdaship-local-websocket");
+    ws.patchLocalEnv({ websocket: { deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } } });
+    await ws.synthOrThrow();
+    await ws.init();
+    const p = await ws.plan();
+    expect(p.import).toBe(1);
+    expect(p.actions.import).toEqual([expect.stringMatching(FN_ADDRESS)]);
+    const fnChange = p.json.resource_changes!.find((rc) => FN_ADDRESS.test(rc.address))!;
+    expect(fnChange.change.importing).toEqual({ id: "lambdaship-local-websocket" });
+    expect(fnChange.change.actions).not.toContain("create");
+    expect(fnChange.change.actions).not.toContain("delete");
+    const applied = await ws.apply();
+    expect(applied.imported).toBe(1);
+    expect((await ws.plan()).exitCode).toBe(0);
+    // Adopted, then brought to the configured settings.
+    const fn = await new LambdaClient(sdkConfig(ws)).send(new GetFunctionCommand({ FunctionName: "lambdaship-local-websocket" }));
+    expect(fn.Configuration).toMatchObject({ MemorySize: 256, Architectures: ["arm64"] });
+  });
+
+  it("references an existing function: the data source finds it and the API integration targets it", async () => {
+    ws = await Workspace.create();
+    const arn = await createFunctionOutside(ws, "legacy-websocket");
+    ws.patchLocalEnv({ websocket: { deployment: { mode: "existing", functionName: "legacy-websocket" } } });
+    await ws.deploy();
+    const s = await ws.state();
+    expect(s.resources.filter((r) => r.type === "aws_lambda_function")).toEqual([]);
+    expect(s.resources.filter((r) => r.type === "aws_iam_role")).toEqual([]);
+    const integration = s.resources.find((r) => r.type === "aws_apigatewayv2_integration")!;
+    expect(integration.values.integration_uri).toBe(`arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${arn}/invocations`);
+    const permission = s.resources.find((r) => r.type === "aws_lambda_permission")!;
+    expect(permission.values.function_name).toBe("legacy-websocket");
+    expect((await ws.plan()).exitCode).toBe(0);
+  });
+
+  it("applies from a second clean clone, with no build output, against the state the first wrote", async () => {
+    ws = await Workspace.create();
+    await ws.deploy();
+    const second = await Workspace.create(ws);
+    try {
+      expect(fs.existsSync(path.join(second.root, ".build"))).toBe(false);
+      expect(fs.existsSync(path.join(second.root, "cdktf.out"))).toBe(false);
+      await second.synthOrThrow();
+      await second.init();
+      const p = await second.plan();
+      expect(p.actions).toEqual({});
+      const applied = await second.apply();
+      expect(applied).toEqual({ added: 0, changed: 0, destroyed: 0, imported: 0 });
+    } finally {
+      await second.dispose({ keepEmulator: true });
+    }
+  });
+
+  it("keeps state in S3 on the emulator with a lock file: of two applies started together, one waits or fails on the lock, and the state stays valid", async () => {
+    ws = await Workspace.create();
+    const s3 = new S3Client(sdkConfig(ws));
+    await s3.send(new CreateBucketCommand({ Bucket: "lambdaship-state" }));
+    ws.patchLocalEnv({ stateBackend: { bucket: "lambdaship-state" } });
+    await ws.synthOrThrow();
+    await ws.init();
+    const args = ["apply", "-auto-approve", "-input=false", "-no-color"];
+    const [a, b] = await Promise.all([ws.engine(args, [0, 1]), ws.engine(args, [0, 1])]);
+    const results = [a, b];
+    const lockErrors = results.filter((r) => r.code !== 0);
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+    expect(lockErrors).toHaveLength(1);
+    expect(lockErrors[0].stderr).toMatch(/Error acquiring the state lock/);
+    const stateObject = await s3.send(new GetObjectCommand({ Bucket: "lambdaship-state", Key: "lambdaship/lambdaship-local.tfstate" }));
+    const stateJson = JSON.parse(await stateObject.Body!.transformToString());
+    expect(stateJson.resources.length).toBeGreaterThanOrEqual(14);
+    expect((await ws.plan()).exitCode).toBe(0);
+  });
+
+  it("stops a config error before the engine runs and writes nothing to state", async () => {
+    ws = await Workspace.create();
+    await ws.deploy();
+    const before = fs.readFileSync(ws.stateFile);
+    const stackJson = fs.readFileSync(path.join(ws.stackDir, "cdk.tf.json"));
+    ws.patchLocalEnv({ websocket: { function: { memoryMiB: 99999 } } });
+    const r = await run(process.execPath, ["-r", "./scripts/register.js", "scripts/start.ts"], ws.root, ws.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("envs/local.ts: websocket.function.memoryMiB is 99999; Lambda allows 128-10240 MiB");
+    expect(r.stderr).toContain("Nothing was started, synthesized or applied.");
+    expect(r.stdout).not.toContain("[1/4]");
+    expect(fs.readFileSync(ws.stateFile)).toEqual(before);
+    expect(fs.readFileSync(path.join(ws.stackDir, "cdk.tf.json"))).toEqual(stackJson);
+    expect(fs.existsSync(path.join(ws.root, ".build", "local-aws"))).toBe(false);
+  });
+});

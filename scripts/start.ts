@@ -1,0 +1,101 @@
+import * as fs from "fs";
+import * as path from "path";
+import { loadAllEnvs } from "../envs";
+import { ConfigError } from "../modules/errors";
+import { stackName } from "../modules/stack";
+import { apply, init, plan, PLAN_FILE, state } from "./engine";
+import { sharedEmulator } from "./emulator";
+import { ensurePythonEnv } from "./python-env";
+import { formatBytes, stackDir, synthAll, table } from "./synth";
+import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
+
+const HELP = `Usage: npm start
+
+The main job, end to end, on this machine only (never a real AWS account):
+  1. setup: .venv, Terraform engine and aws provider (cached; seconds when warm)
+  2. the local AWS emulator (moto server on a free loopback port; kept running between runs,
+     stop it with \`npm run emulator -- stop\`)
+  3. synth of every env stack
+  4. plan and apply of the \`local\` stack (envs/local.ts) to the emulator
+  5. a summary: resources, each function's runtime, architecture and package size, the WebSocket URL
+A second run with nothing changed plans no changes and applies nothing.`;
+
+const ENV = "local";
+
+function step(n: number, text: string): void {
+  process.stdout.write(`\n[${n}/4] ${text}\n`);
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const started = Date.now();
+  // Config first: a bad env stops here, before anything is installed, started or applied.
+  try {
+    loadAllEnvs();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`\n${e.message}\n\nNothing was started, synthesized or applied.\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  step(1, "setup");
+  ensurePythonEnv();
+  const t = ensureToolchain();
+
+  step(2, "local AWS emulator");
+  const emu = await sharedEmulator();
+  const stateFile = path.join(PROJECT_ROOT, `terraform.${stackName(ENV)}.tfstate`);
+  if (emu.fresh && fs.existsSync(stateFile)) {
+    // The emulator keeps everything in memory: a new one is empty, so old state describes nothing.
+    fs.renameSync(stateFile, `${stateFile}.stale-${Date.now()}`);
+    log(`moved aside ${path.basename(stateFile)}: it described an emulator that is no longer running`);
+  }
+  process.stdout.write(`moto server at ${emu.endpoint} (pid ${emu.pid}, ${emu.fresh ? "started" : "already running"})\n`);
+
+  step(3, "synth");
+  process.env.LAMBDASHIP_AWS_ENDPOINT = emu.endpoint;
+  synthAll();
+  const cwd = stackDir(ENV);
+  process.stdout.write(`synthesized every env into cdktf.out/stacks\n`);
+
+  step(4, `plan and apply ${stackName(ENV)} with ${t.engine.kind} ${t.engine.version}`);
+  await init(t, cwd);
+  const p = await plan(t, cwd, { keep: true });
+  if (p.exitCode === 0) {
+    process.stdout.write("No changes: the emulator matches the configuration.\n");
+  } else {
+    process.stdout.write(`plan: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy, ${p.import} to import\n`);
+    const a = await apply(t, cwd, { planFile: PLAN_FILE });
+    process.stdout.write(`applied: ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed, ${a.imported} imported\n`);
+  }
+
+  const s = await state(t, cwd);
+  const counts = new Map<string, number>();
+  for (const r of s.resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+  process.stdout.write(`\n${stackName(ENV)}: ${s.resources.length} resources (${[...counts].map(([k, v]) => `${v} ${k}`).join(", ")})\n\n`);
+  const fns = s.resources.filter((r) => r.type === "aws_lambda_function");
+  process.stdout.write(
+    `${table(
+      ["function", "runtime", "architecture", "package", "memory", "timeout"],
+      fns.map((f) => [
+        String(f.values.function_name),
+        String(f.values.runtime),
+        (f.values.architectures as string[]).join(","),
+        formatBytes(fs.existsSync(path.join(cwd, String(f.values.filename))) ? fs.statSync(path.join(cwd, String(f.values.filename))).size : undefined),
+        `${f.values.memory_size} MB`,
+        `${f.values.timeout} s`,
+      ]),
+    )}\n`,
+  );
+  process.stdout.write(`\nWebSocket API endpoint: ${String(s.outputs.websocket_url)} (emulated; API id from moto)\n`);
+  process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Emulator still running at ${emu.endpoint}: \`npm run emulator -- stop\` stops it.\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`\nnpm start failed: ${(e as Error).message}\n`);
+  process.exit(1);
+});
