@@ -156,6 +156,26 @@ describe("end to end against the local AWS emulator", () => {
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
+  it("npm start deploys the local env, and a second run changes nothing", async () => {
+    ws = await Workspace.create();
+    const start = () => run(process.execPath, ["-r", "./scripts/register.js", "scripts/start.ts"], ws.root, { LAMBDASHIP_STATE_DIR: "" });
+    try {
+      const first = await start();
+      expect(first.stderr).not.toMatch(/failed/);
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/applied: \d+ added, 0 changed, 0 destroyed/);
+      expect(first.stdout).toMatch(/lambdaship-local-websocket\s+python3\.12\s+arm64\s+\d+\.\d kB/);
+      expect(first.stdout).toMatch(/WebSocket API endpoint: wss:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/local/);
+      const second = await start();
+      expect(second.code).toBe(0);
+      expect(second.stdout).toContain("already running");
+      expect(second.stdout).toContain("No changes: the emulator matches the configuration.");
+      expect(second.stdout).not.toContain("applied:");
+    } finally {
+      await run(process.execPath, ["-r", "./scripts/register.js", "scripts/emulator.ts", "stop"], ws.root);
+    }
+  });
+
   it("stops a config error before the engine runs and writes nothing to state", async () => {
     ws = await Workspace.create();
     await ws.deploy();
