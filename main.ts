@@ -11,7 +11,9 @@ export function buildApp(options: { outdir?: string; projectRoot?: string; state
   const envs = loadAllEnvs();
   const outdir = options.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
   fs.mkdirSync(outdir, { recursive: true });
-  const app = new App({ outdir, skipValidation: false });
+  // cdktf's validations would spawn `terraform version` for every import block (hundreds of ms, and a
+  // failure where the engine is tofu or lives outside PATH); setup enforces the engine version instead.
+  const app = new App({ outdir, skipValidation: true });
   for (const env of envs) new LambdaStack(app, { env, projectRoot, stateDir: options.stateDir ?? process.env.LAMBDASHIP_STATE_DIR });
   return app;
 }

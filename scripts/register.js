@@ -1,9 +1,13 @@
-// A fast TypeScript loader for the cdktf app command: strips types with swc, file by file, in
-// memory. Type checking is `npm run typecheck` (part of `npm test`), not part of every synth.
+// A fast TypeScript loader for the cdktf app command and the project's scripts: swc strips types
+// file by file, in memory. Results are cached by content in node_modules/.cache, so a warm start
+// does not even load swc. Type checking is `npm run typecheck` (part of `npm test`).
 "use strict";
+const crypto = require("crypto");
 const fs = require("fs");
-const { transformSync } = require("@swc/core");
+const path = require("path");
 
+const swcVersion = require("@swc/core/package.json").version;
+const cacheDir = path.join(__dirname, "..", "node_modules", ".cache", "lambdaship-ts");
 const options = {
   jsc: { parser: { syntax: "typescript" }, target: "es2022" },
   module: { type: "commonjs" },
@@ -11,8 +15,29 @@ const options = {
   swcrc: false,
   configFile: false,
 };
+let swc;
+
+function compile(source, filename) {
+  const key = crypto.createHash("sha256").update(`${swcVersion}\0${filename}\0${source}`).digest("hex");
+  const cached = path.join(cacheDir, `${key}.js`);
+  try {
+    return fs.readFileSync(cached, "utf8");
+  } catch {
+    /* miss */
+  }
+  swc ??= require("@swc/core");
+  const { code } = swc.transformSync(source, { ...options, filename });
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const tmp = `${cached}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, code);
+    fs.renameSync(tmp, cached);
+  } catch {
+    /* a read-only node_modules only costs speed */
+  }
+  return code;
+}
 
 require.extensions[".ts"] = function compileTs(module, filename) {
-  const { code } = transformSync(fs.readFileSync(filename, "utf8"), { ...options, filename });
-  module._compile(code, filename);
+  module._compile(compile(fs.readFileSync(filename, "utf8"), filename), filename);
 };
