@@ -44,8 +44,9 @@ export interface FunctionOptions {
   readonly deployment?: Deployment;
 }
 
-export interface ManagedFunctionProps extends FunctionOptions {
-  /** Name of the function when this stack creates it (import and existing modes name their own). */
+/** What a function is when this stack creates or adopts it (not needed to reference an existing one). */
+export interface FunctionDefinition {
+  /** Name of the function when this stack creates it (import mode uses the adopted function's name). */
   readonly functionName: string;
   /** Name of the function's execution role (at most 64 characters). */
   readonly roleName: string;
@@ -57,10 +58,15 @@ export interface ManagedFunctionProps extends FunctionOptions {
   readonly code: FunctionCode;
   /** Statements besides writing its own log group, which every function gets. */
   readonly policyStatements: readonly PolicyStatement[];
-  /** Extra environment variables computed by the module (table names, ...), merged under the user's. @default - none */
+  /** Environment variables computed by the module (table names, ...); the user's win on a clash. @default - none */
   readonly moduleEnvironment?: Record<string, string>;
   /** Resources the function waits for, such as a builder. @default - none */
   readonly dependsOn?: ITerraformDependable[];
+}
+
+export interface ManagedFunctionProps extends FunctionOptions {
+  /** Required in create and import modes; ignored in existing mode, which deploys nothing. */
+  readonly definition?: FunctionDefinition;
 }
 
 /**
@@ -93,7 +99,9 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       return;
     }
 
-    const name = deployment.mode === "import" ? deployment.functionName : props.functionName;
+    const def = props.definition;
+    if (!def) throw new Error(`${this.node.path}: a function in ${deployment.mode} mode needs its definition (code, runtime, handler, role)`);
+    const name = deployment.mode === "import" ? deployment.functionName : def.functionName;
     const logGroupName = `/aws/lambda/${name}`;
     this.logGroup = new CloudwatchLogGroup(this, "log-group", {
       name: logGroupName,
@@ -111,7 +119,7 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       ],
     });
     this.role = new IamRole(this, "role", {
-      name: props.roleName,
+      name: def.roleName,
       description: `Execution role of ${name}`,
       assumeRolePolicy: assume.json,
     });
@@ -121,7 +129,7 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
         actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
         resources: [`${this.logGroup.arn}:*`],
       },
-      ...props.policyStatements,
+      ...def.policyStatements,
     ];
     for (const s of statements) {
       const wildcard = s.actions.find((a) => a.includes("*"));
@@ -136,22 +144,22 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       policy: policy.json,
     });
 
-    const variables = { ...(props.moduleEnvironment ?? {}), ...props.settings.environment };
+    const variables = { ...(def.moduleEnvironment ?? {}), ...props.settings.environment };
     const fn = new LambdaFunction(this, "function", {
       functionName: name,
-      description: props.description,
+      description: def.description,
       role: this.role.arn,
-      runtime: props.runtime,
-      handler: props.handler,
-      filename: props.code.filename,
-      sourceCodeHash: props.code.sourceCodeHash,
+      runtime: def.runtime,
+      handler: def.handler,
+      filename: def.code.filename,
+      sourceCodeHash: def.code.sourceCodeHash,
       architectures: [props.settings.architecture],
       memorySize: props.settings.memoryMiB,
       timeout: props.settings.timeoutSeconds,
       environment: Object.keys(variables).length > 0 ? { variables } : undefined,
       reservedConcurrentExecutions: props.settings.reservedConcurrency,
       // The role's policy and the log group must exist before the first invocation can log.
-      dependsOn: [this.logGroup, rolePolicy, ...(props.dependsOn ?? [])],
+      dependsOn: [this.logGroup, rolePolicy, ...(def.dependsOn ?? [])],
     });
     if (deployment.mode === "import") fn.importFrom(deployment.functionName);
     this.resource = fn;

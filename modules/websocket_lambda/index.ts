@@ -131,37 +131,32 @@ export class WebsocketLambda extends Construct {
         assetHash: this.package.sha256Hex.slice(0, 32),
       });
       this.function = new ManagedFunction(this, "handler", {
-        functionName: `${prefix}-websocket`,
-        roleName: `${prefix}-websocket-role`,
-        description: `WebSocket handler of ${prefix}`,
-        runtime: props.handler.runtime,
-        handler: props.handler.handler,
-        code: { filename: asset.path, sourceCodeHash: this.package.sourceCodeHash },
         settings: props.settings,
         logRetentionDays: props.logRetentionDays,
         deployment,
-        policyStatements: statements,
-        moduleEnvironment: {
-          TABLE_NAME: this.table.name,
-          ROOM_KEY: roomKey,
-          ROOM_QUERY_PARAM: props.roomQueryParam ?? "room",
-          CONNECTION_INDEX,
-          TTL_ATTRIBUTE,
-          CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7200),
+        definition: {
+          functionName: `${prefix}-websocket`,
+          roleName: `${prefix}-websocket-role`,
+          description: `WebSocket handler of ${prefix}`,
+          runtime: props.handler.runtime,
+          handler: props.handler.handler,
+          code: { filename: asset.path, sourceCodeHash: this.package.sourceCodeHash },
+          policyStatements: statements,
+          moduleEnvironment: {
+            TABLE_NAME: this.table.name,
+            ROOM_KEY: roomKey,
+            ROOM_QUERY_PARAM: props.roomQueryParam ?? "room",
+            CONNECTION_INDEX,
+            TTL_ATTRIBUTE,
+            CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7200),
+          },
         },
       });
     } else {
       this.function = new ManagedFunction(this, "handler", {
-        functionName: deployment.functionName,
-        roleName: `${prefix}-websocket-role`,
-        description: "",
-        runtime: props.handler.runtime,
-        handler: props.handler.handler,
-        code: { filename: "", sourceCodeHash: "" },
         settings: props.settings,
         logRetentionDays: props.logRetentionDays,
         deployment,
-        policyStatements: [],
       });
       Annotations.of(this).addWarning(
         `websocket function "${deployment.functionName}" is referenced, not managed: its role must allow ` +

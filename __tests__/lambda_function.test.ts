@@ -1,0 +1,40 @@
+import { Testing, TerraformStack } from "cdktf";
+import { ManagedFunction, ManagedFunctionProps } from "../modules/lambda_function";
+import { loadEnv } from "../envs";
+
+function props(overrides: Partial<ManagedFunctionProps> = {}): ManagedFunctionProps {
+  return {
+    settings: loadEnv("dev").websocket.function,
+    logRetentionDays: 7,
+    definition: {
+      functionName: "fn",
+      roleName: "fn-role",
+      description: "test",
+      runtime: "python3.12",
+      handler: "handler.lambda_handler",
+      code: { filename: "assets/x.zip", sourceCodeHash: "abc=" },
+      policyStatements: [{ sid: "Table", actions: ["dynamodb:*"], resources: ["arn:aws:dynamodb:eu-west-1:1:table/t"] }],
+    },
+    ...overrides,
+  };
+}
+
+describe("ManagedFunction", () => {
+  it("refuses a wildcard action, naming the statement", () => {
+    const stack = new TerraformStack(Testing.app(), "s");
+    expect(() => new ManagedFunction(stack, "f", props())).toThrow("policy statement Table has the wildcard action dynamodb:*; name each action");
+  });
+
+  it("needs a definition to create or import a function", () => {
+    const stack = new TerraformStack(Testing.app(), "s");
+    expect(() => new ManagedFunction(stack, "f", { ...props(), definition: undefined })).toThrow(/a function in create mode needs its definition/);
+  });
+
+  it("references an existing function without a definition", () => {
+    const stack = new TerraformStack(Testing.app(), "s");
+    const fn = new ManagedFunction(stack, "f", { ...props(), definition: undefined, deployment: { mode: "existing", functionName: "legacy" } });
+    expect(fn.resource).toBeUndefined();
+    expect(fn.role).toBeUndefined();
+    expect(Testing.synth(stack)).toContain('"function_name": "legacy"');
+  });
+});
