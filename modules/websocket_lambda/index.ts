@@ -123,44 +123,37 @@ export class WebsocketLambda extends Construct {
       { sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [managementArn] },
     ];
 
-    if (deployment.mode !== "existing") {
-      this.package = this.buildPackage(props);
-      const asset = new TerraformAsset(this, "package", {
-        path: this.package.zipPath,
-        type: AssetType.FILE,
-        assetHash: this.package.sha256Hex.slice(0, 32),
-      });
-      this.function = new ManagedFunction(this, "handler", {
-        settings: props.settings,
-        logRetentionDays: props.logRetentionDays,
-        deployment,
-        definition: {
-          functionName: `${prefix}-websocket`,
-          roleName: `${prefix}-websocket-role`,
-          description: `WebSocket handler of ${prefix}`,
-          runtime: props.handler.runtime,
-          handler: props.handler.handler,
-          code: { filename: asset.path, sourceCodeHash: this.package.sourceCodeHash },
-          policyStatements: statements,
-          moduleEnvironment: {
-            TABLE_NAME: this.table.name,
-            ROOM_KEY: roomKey,
-            ROOM_QUERY_PARAM: props.roomQueryParam ?? "room",
-            CONNECTION_INDEX,
-            TTL_ATTRIBUTE,
-            CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7200),
-          },
+    // Existing mode deploys no code, so it needs no handler source.
+    this.package = deployment.mode === "existing" ? undefined : this.buildPackage(props);
+    const asset =
+      this.package &&
+      new TerraformAsset(this, "package", { path: this.package.zipPath, type: AssetType.FILE, assetHash: this.package.sha256Hex.slice(0, 32) });
+    this.function = new ManagedFunction(this, "handler", {
+      settings: props.settings,
+      logRetentionDays: props.logRetentionDays,
+      deployment,
+      definition: asset && {
+        functionName: `${prefix}-websocket`,
+        roleName: `${prefix}-websocket-role`,
+        description: `WebSocket handler of ${prefix}`,
+        runtime: props.handler.runtime,
+        handler: props.handler.handler,
+        code: { filename: asset.path, sourceCodeHash: this.package!.sourceCodeHash },
+        policyStatements: statements,
+        moduleEnvironment: {
+          TABLE_NAME: this.table.name,
+          ROOM_KEY: roomKey,
+          ROOM_QUERY_PARAM: props.roomQueryParam ?? "room",
+          CONNECTION_INDEX,
+          TTL_ATTRIBUTE,
+          CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7200),
         },
-      });
-    } else {
-      this.function = new ManagedFunction(this, "handler", {
-        settings: props.settings,
-        logRetentionDays: props.logRetentionDays,
-        deployment,
-      });
+      },
+    });
+    if (deployment.mode === "existing") {
       Annotations.of(this).addWarning(
         `websocket function "${deployment.functionName}" is referenced, not managed: its role must allow ` +
-          statements.map((s) => `${s.actions.join(", ")}`).join("; ") +
+          statements.map((s) => s.actions.join(", ")).join("; ") +
           ` on the connections table, its index and this API's @connections, and its environment must name the table.`,
       );
     }
