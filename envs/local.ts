@@ -2,8 +2,8 @@ import dev from "./dev";
 import { defineEnv } from "./schema";
 
 /**
- * dev, aimed at the local AWS emulator (moto server). `npm start` and the end-to-end tests set
- * LAMBDASHIP_AWS_ENDPOINT to the port they started it on.
+ * dev, aimed at the local AWS emulator (moto server). The endpoint is read when the stack is built:
+ * `npm start` and the end-to-end tests set LAMBDASHIP_AWS_ENDPOINT to the port they started moto on.
  */
 export default defineEnv({
   ...dev,
@@ -11,7 +11,7 @@ export default defineEnv({
   region: "us-east-1",
   namePrefix: "lambdaship-local",
   tags: { owner: "platform", "cost-center": "local" },
-  emulator: { endpoint: process.env.LAMBDASHIP_AWS_ENDPOINT ?? "http://127.0.0.1:5000" },
+  emulator: {},
   websocket: {
     ...dev.websocket,
     stage: { name: "local", throttlingBurstLimit: 50, throttlingRateLimit: 20 },

@@ -145,10 +145,14 @@ const stateBackendSchema = z
   })
   .strict();
 
-/** Points the AWS provider at an emulator instead of AWS (the `local` env). */
+/**
+ * Points the AWS provider at an emulator instead of AWS (the `local` env). Without `endpoint`, the
+ * stack reads LAMBDASHIP_AWS_ENDPOINT when it is built (npm start and the tests set it to the port
+ * they started moto on), else moto's default http://127.0.0.1:5000.
+ */
 const emulatorSchema = z
   .object({
-    endpoint: z.string().url("a URL such as http://127.0.0.1:5000"),
+    endpoint: z.string().url("a URL such as http://127.0.0.1:5000").optional(),
   })
   .strict();
 

@@ -36,7 +36,7 @@ export function freePort(): Promise<number> {
 
 async function isUp(endpoint: string): Promise<boolean> {
   try {
-    const r = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) });
+    const r = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(2000) });
     return r.ok;
   } catch {
     return false;

@@ -22,6 +22,10 @@ export interface GoProgram {
   readonly version: string;
   readonly pkg: string;
   readonly ldflags: string;
+  /** Cache key beside the version, when one version can be built several ways. @default - none */
+  readonly variant?: string;
+  /** Adjusts the downloaded source before the build (in the cache's copy, never the module cache). @default - none */
+  readonly prepare?: (srcDir: string) => void;
 }
 
 export const OPENTOFU: GoProgram = {
@@ -38,14 +42,65 @@ export const OPENTOFU: GoProgram = {
  * workplace's Go module proxy serves only one 6.x source of the provider: commit 5f2286d6d836
  * (2026-06-02), whose version/VERSION says 6.47.1. The stacks accept >= 6.25.0, < 7.0.0.
  */
-export const AWS_PROVIDER: GoProgram = {
+const AWS_PROVIDER_SOURCE = {
   name: "terraform-provider-aws",
   module: "github.com/hashicorp/terraform-provider-aws",
   goVersion: "v1.60.1-0.20260602190131-5f2286d6d836",
   version: "6.47.1",
   pkg: ".",
   ldflags: "-s -w -X github.com/hashicorp/terraform-provider-aws/version.ProviderVersion=6.47.1",
-};
+} as const;
+
+/**
+ * The provider's service packages the stacks use (resources and data sources), plus `meta`
+ * (partition, region, caller identity). Building only these takes a fraction of the full build's
+ * time; a resource of another service fails at plan with "provider does not support resource type":
+ * add its package here, or set LAMBDASHIP_AWS_PROVIDER=full.
+ */
+export const AWS_SERVICES = ["apigateway", "apigatewayv2", "dynamodb", "iam", "kms", "lambda", "logs", "meta", "s3", "sns", "sqs", "sts"];
+
+const SERVICE_REGISTRY = path.join("internal", "provider", "sdkv2", "service_packages_gen.go");
+
+/** Rewrites the provider's generated service registry to register only `services`. */
+export function trimServiceRegistry(source: string, services: readonly string[]): string {
+  const keep = new Set(services);
+  const out: string[] = [];
+  let registered = 0;
+  for (const line of source.split("\n")) {
+    const imp = /^\t"github\.com\/hashicorp\/terraform-provider-aws\/internal\/service\/([a-z0-9]+)"$/.exec(line);
+    const reg = /^\t\t([a-z0-9]+)\.ServicePackage\(ctx\),$/.exec(line);
+    if (imp && !keep.has(imp[1])) continue;
+    if (reg) {
+      if (!keep.has(reg[1])) continue;
+      registered++;
+    }
+    out.push(line);
+  }
+  if (registered !== keep.size) {
+    throw new Error(`${SERVICE_REGISTRY}: found ${registered} of the ${keep.size} service packages ${[...keep].join(", ")}; the provider's layout changed`);
+  }
+  return out.join("\n");
+}
+
+/**
+ * hashicorp/aws. The bindings (@cdktf/provider-aws 21.22.1) were generated from 6.25.0, but this
+ * workplace's Go module proxy serves only one 6.x source of the provider: commit 5f2286d6d836
+ * (2026-06-02), whose version/VERSION says 6.47.1. The stacks accept >= 6.25.0, < 7.0.0.
+ * LAMBDASHIP_AWS_PROVIDER=services (default) builds the services in AWS_SERVICES; `full` builds all.
+ */
+export function awsProvider(): GoProgram {
+  const variant = process.env.LAMBDASHIP_AWS_PROVIDER ?? "services";
+  if (variant === "full") return { ...AWS_PROVIDER_SOURCE, variant: "full" };
+  if (variant !== "services") throw new Error(`LAMBDASHIP_AWS_PROVIDER is ${JSON.stringify(variant)}; use services (default) or full`);
+  return {
+    ...AWS_PROVIDER_SOURCE,
+    variant: `services-${AWS_SERVICES.join("_")}`,
+    prepare: (dir) => {
+      const file = path.join(dir, SERVICE_REGISTRY);
+      fs.writeFileSync(file, trimServiceRegistry(fs.readFileSync(file, "utf8"), AWS_SERVICES));
+    },
+  };
+}
 
 /** Oldest engine versions with everything the stacks use (import blocks, S3 `use_lockfile`). */
 export const MIN_TERRAFORM = [1, 10, 0] as const;
@@ -55,12 +110,13 @@ export function cacheRoot(): string {
   return process.env.LAMBDASHIP_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lambdaship");
 }
 
-export function mirrorDir(): string {
-  return path.join(cacheRoot(), "provider-mirror");
+/** One mirror per provider build variant, so a full and a trimmed build of one version never mix. */
+export function mirrorDir(program: GoProgram = awsProvider()): string {
+  return path.join(cacheRoot(), "provider-mirror", program.variant ?? "default");
 }
 
-export function cliConfigFile(): string {
-  return path.join(cacheRoot(), "tf", "cli.tfrc");
+export function cliConfigFile(program: GoProgram = awsProvider()): string {
+  return path.join(cacheRoot(), "tf", `cli-${program.variant ?? "default"}.tfrc`);
 }
 
 export interface Engine {
@@ -165,12 +221,13 @@ export function buildGoProgram(program: GoProgram, out: string): number {
   log(`downloading ${program.module}@${program.goVersion} from the Go module proxy`);
   const info = JSON.parse(execFileSync(go, ["mod", "download", "-json", `${program.module}@${program.goVersion}`], { env, encoding: "utf8" }));
   if (info.Error) throw new Error(`go mod download ${program.module}@${program.goVersion}: ${info.Error}`);
-  const src = path.join(cacheRoot(), "src", `${program.name}-${program.version}`);
+  const src = path.join(cacheRoot(), "src", `${program.name}-${program.version}${program.variant ? `-${program.variant}` : ""}`);
   if (!fs.existsSync(path.join(src, "go.mod"))) {
     const tmp = `${src}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.cpSync(info.Dir, tmp, { recursive: true });
     execFileSync("chmod", ["-R", "u+w", tmp]);
+    program.prepare?.(tmp);
     fs.renameSync(tmp, src);
   }
   log(`downloading ${program.name}'s dependencies`);
@@ -215,10 +272,10 @@ const PLATFORM = `${process.platform}_${process.arch === "x64" ? "amd64" : proce
 export function ensureProvider(program: GoProgram): string {
   const type = program.name.replace(/^terraform-provider-/, "");
   const file = `${program.name}_v${program.version}_x5`;
-  const primary = path.join(mirrorDir(), "registry.terraform.io", "hashicorp", type, program.version, PLATFORM, file);
+  const primary = path.join(mirrorDir(program), "registry.terraform.io", "hashicorp", type, program.version, PLATFORM, file);
   if (!fs.existsSync(primary)) buildGoProgram(program, primary);
   else log(`provider: hashicorp/${type} ${program.version} (cached)`);
-  const second = path.join(mirrorDir(), "registry.opentofu.org", "hashicorp", type, program.version, PLATFORM, file);
+  const second = path.join(mirrorDir(program), "registry.opentofu.org", "hashicorp", type, program.version, PLATFORM, file);
   if (!fs.existsSync(second)) {
     fs.mkdirSync(path.dirname(second), { recursive: true });
     try {
@@ -231,23 +288,23 @@ export function ensureProvider(program: GoProgram): string {
 }
 
 /** A CLI config that installs hashicorp/* providers from the mirror only, never from a registry. */
-export function writeCliConfig(): string {
-  const file = cliConfigFile();
+export function writeCliConfig(program: GoProgram): string {
+  const file = cliConfigFile(program);
   const text = [
     "# Written by lambdaship's `npm run setup`: providers come from the local mirror only.",
-    `plugin_cache_dir = ${JSON.stringify(path.join(cacheRoot(), "tf", "plugin-cache"))}`,
+    `plugin_cache_dir = ${JSON.stringify(path.join(cacheRoot(), "tf", `plugin-cache-${program.variant ?? "default"}`))}`,
     "provider_installation {",
     "  filesystem_mirror {",
-    `    path    = ${JSON.stringify(mirrorDir())}`,
-    '    include = ["*/hashicorp/*"]',
+    `    path    = ${JSON.stringify(mirrorDir(program))}`,
+    '    include = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"]',
     "  }",
     "  direct {",
-    '    exclude = ["*/hashicorp/*"]',
+    '    exclude = ["registry.terraform.io/hashicorp/*", "registry.opentofu.org/hashicorp/*"]',
     "  }",
     "}",
     "",
   ].join("\n");
-  fs.mkdirSync(path.join(cacheRoot(), "tf", "plugin-cache"), { recursive: true });
+  fs.mkdirSync(path.join(cacheRoot(), "tf", `plugin-cache-${program.variant ?? "default"}`), { recursive: true });
   if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) fs.writeFileSync(file, text);
   return file;
 }
@@ -255,12 +312,13 @@ export function writeCliConfig(): string {
 /** Sets up engine, providers and CLI config, and records them in .build/toolchain.json. */
 export function ensureToolchain(): Toolchain {
   const engine = ensureEngine();
-  const aws = ensureProvider(AWS_PROVIDER);
+  const program = awsProvider();
+  const aws = ensureProvider(program);
   const toolchain: Toolchain = {
     engine,
-    cliConfigFile: writeCliConfig(),
-    mirror: mirrorDir(),
-    providers: { "hashicorp/aws": `${AWS_PROVIDER.version} (${aws})` },
+    cliConfigFile: writeCliConfig(program),
+    mirror: mirrorDir(program),
+    providers: { "hashicorp/aws": `${program.version} ${program.variant === "full" ? "(all services)" : `(services: ${AWS_SERVICES.join(", ")})`} ${aws}` },
   };
   fs.mkdirSync(path.dirname(TOOLCHAIN_FILE), { recursive: true });
   fs.writeFileSync(TOOLCHAIN_FILE, `${JSON.stringify(toolchain, null, 2)}\n`);

@@ -45,7 +45,8 @@ export class LambdaStack extends TerraformStack {
       region: env.region,
       defaultTags: [{ tags: { ...env.tags, environment: env.name, app: APP_NAME, "managed-by": "cdktf" } }],
     };
-    new AwsProvider(this, "aws", env.emulator ? { ...providerConfig, ...emulatorProviderConfig(env.emulator.endpoint) } : providerConfig);
+    const emulator = env.emulator && (env.emulator.endpoint ?? process.env.LAMBDASHIP_AWS_ENDPOINT ?? "http://127.0.0.1:5000");
+    new AwsProvider(this, "aws", emulator ? { ...providerConfig, ...emulatorProviderConfig(emulator) } : providerConfig);
     // The bindings pin the exact provider they were generated from (6.25.0). Any later 6.x accepts the
     // same configuration, and the lock file records the one actually used.
     this.addOverride("terraform.required_providers.aws.version", AWS_PROVIDER_CONSTRAINT);
@@ -56,7 +57,7 @@ export class LambdaStack extends TerraformStack {
         key: `${env.stateBackend.keyPrefix}/${name}.tfstate`,
         region: env.stateBackend.region ?? env.region,
         encrypt: true,
-        ...(env.emulator ? emulatorBackendConfig(env.emulator.endpoint) : {}),
+        ...(emulator ? emulatorBackendConfig(emulator) : {}),
       });
       // S3-native locking (a conditional write of <key>.tflock); cdktf 0.21's typings predate the option.
       backend.addOverride("use_lockfile", true);
