@@ -14,7 +14,11 @@ jest.setTimeout(10 * 60 * 1000);
 
 const FN_ADDRESS = /^aws_lambda_function\.websocket_handler_function_[0-9A-F]+$/;
 
-/** Creates a Lambda function in the emulator the way a user would have, outside Terraform. */
+/**
+ * Creates a Lambda function in the emulator the way a user would have, outside Terraform. It is arm64
+ * like the config: moto's UpdateFunctionCode ignores Architectures (AWS applies it), so adopting an
+ * x86_64 function would re-plan the architecture forever on the emulator.
+ */
 async function createFunctionOutside(ws: Workspace, name: string): Promise<string> {
   const iam = new IAMClient(sdkConfig(ws));
   const role = await iam.send(
@@ -35,7 +39,7 @@ async function createFunctionOutside(ws: Workspace, name: string): Promise<strin
       Handler: "handler.lambda_handler",
       Role: role.Role!.Arn!,
       Code: { ZipFile: fs.readFileSync(pkg.zipPath) },
-      Architectures: ["x86_64"],
+      Architectures: ["arm64"],
       MemorySize: 128,
       Timeout: 3,
     }),
@@ -100,7 +104,8 @@ describe("end to end against the local AWS emulator", () => {
     expect((await ws.plan()).exitCode).toBe(0);
     // Adopted, then brought to the configured settings.
     const fn = await new LambdaClient(sdkConfig(ws)).send(new GetFunctionCommand({ FunctionName: "lambdaship-local-websocket" }));
-    expect(fn.Configuration).toMatchObject({ MemorySize: 256, Architectures: ["arm64"] });
+    expect(fn.Configuration).toMatchObject({ MemorySize: 256, Timeout: 10, Architectures: ["arm64"] });
+    expect(fn.Configuration!.Role).toMatch(/role\/lambdaship-local-websocket-role$/);
   });
 
   it("references an existing function: the data source finds it and the API integration targets it", async () => {

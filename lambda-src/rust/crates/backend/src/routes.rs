@@ -36,10 +36,7 @@ fn match_path(path: &str) -> Result<Option<Resource>, Reply> {
             let id = percent_decode(raw_id)
                 .ok_or_else(|| Reply::error(400, "item id is not valid percent-encoded UTF-8"))?;
             if id.is_empty() || id.len() > MAX_ID_BYTES {
-                return Err(Reply::error(
-                    400,
-                    format!("item id must be 1 to {MAX_ID_BYTES} bytes long"),
-                ));
+                return Err(Reply::error(400, format!("item id must be 1 to {MAX_ID_BYTES} bytes long")));
             }
             Resource::Item(id)
         }

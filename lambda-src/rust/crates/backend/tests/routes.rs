@@ -41,9 +41,13 @@ impl ItemStore for MemoryItemStore {
 }
 
 fn error_of(reply: &Reply) -> String {
-    reply.body.as_ref().and_then(|b| b.get("error")).and_then(Value::as_str).unwrap_or_else(|| {
-        panic!("expected an error body, got {reply:?}")
-    }).to_string()
+    reply
+        .body
+        .as_ref()
+        .and_then(|b| b.get("error"))
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("expected an error body, got {reply:?}"))
+        .to_string()
 }
 
 // ---------------------------------------------------------------- routing
@@ -102,7 +106,8 @@ async fn health_is_ok() {
 #[tokio::test]
 async fn put_get_delete_round_trip() {
     let store = MemoryItemStore::default();
-    let put = handle(&store, &Method::PUT, "/items/k1", br#"{"name": "x", "n": [1, 2]}"#, 1_700_000_000).await;
+    let put =
+        handle(&store, &Method::PUT, "/items/k1", br#"{"name": "x", "n": [1, 2]}"#, 1_700_000_000).await;
     assert_eq!(put.status, 200);
     let expected = json!({"id": "k1", "body": {"name": "x", "n": [1, 2]}, "updated_at": 1_700_000_000});
     assert_eq!(put.body, Some(expected.clone()));
@@ -215,7 +220,8 @@ async fn http_api_v2_events() {
     let (status, ct, body) = call(&store, &http_api_event("GET", "/health", None, false)).await;
     assert_eq!((status, ct.as_deref(), body), (200, Some("application/json"), json!({"status": "ok"})));
 
-    let (status, _, body) = call(&store, &http_api_event("PUT", "/items/e1", Some(r#"{"v":1}"#), false)).await;
+    let (status, _, body) =
+        call(&store, &http_api_event("PUT", "/items/e1", Some(r#"{"v":1}"#), false)).await;
     assert_eq!((status, body["body"].clone(), body["updated_at"].clone()), (200, json!({"v": 1}), json!(42)));
 
     // base64 body ({"v":2}) as API Gateway sends binary payloads

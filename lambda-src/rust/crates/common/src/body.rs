@@ -43,9 +43,8 @@ pub fn parse_event_body(body: Option<&str>, is_base64_encoded: bool) -> Result<V
         Some(raw) => raw,
     };
     if is_base64_encoded {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(raw)
-            .map_err(|_| BodyError::InvalidBase64)?;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(raw).map_err(|_| BodyError::InvalidBase64)?;
         parse_json_bytes(&bytes)
     } else {
         parse_json_bytes(raw.as_bytes())
@@ -77,10 +76,7 @@ mod tests {
     #[test]
     fn base64_bodies() {
         // {"message":"hi"}
-        assert_eq!(
-            parse_event_body(Some("eyJtZXNzYWdlIjoiaGkifQ=="), true),
-            Ok(json!({"message": "hi"}))
-        );
+        assert_eq!(parse_event_body(Some("eyJtZXNzYWdlIjoiaGkifQ=="), true), Ok(json!({"message": "hi"})));
         assert_eq!(parse_event_body(Some("***"), true), Err(BodyError::InvalidBase64));
         // 0xff 0xfe is not UTF-8
         assert_eq!(parse_event_body(Some("//4="), true), Err(BodyError::InvalidUtf8));

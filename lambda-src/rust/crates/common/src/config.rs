@@ -19,10 +19,7 @@ impl Lookup for Env {
 /// A fixed set of variables (tests).
 impl<const N: usize> Lookup for [(&str, &str); N] {
     fn get(&self, name: &str) -> Option<String> {
-        self.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-            .filter(|v| !v.is_empty())
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()).filter(|v| !v.is_empty())
     }
 }
 
@@ -40,8 +37,7 @@ impl std::error::Error for ConfigError {}
 
 /// A required variable.
 pub fn required(env: &impl Lookup, name: &str) -> Result<String, ConfigError> {
-    env.get(name)
-        .ok_or_else(|| ConfigError(format!("environment variable {name} is not set")))
+    env.get(name).ok_or_else(|| ConfigError(format!("environment variable {name} is not set")))
 }
 
 /// A variable with a default.
@@ -66,9 +62,6 @@ mod tests {
         assert_eq!(or_default(&env, "EMPTY", "d"), "d");
         assert_eq!(or_default(&env, "MISSING", "d"), "d");
         let none: [(&str, &str); 0] = [];
-        assert_eq!(
-            table_name(&none).unwrap_err().to_string(),
-            "environment variable TABLE_NAME is not set"
-        );
+        assert_eq!(table_name(&none).unwrap_err().to_string(), "environment variable TABLE_NAME is not set");
     }
 }

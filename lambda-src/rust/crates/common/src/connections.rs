@@ -51,9 +51,7 @@ impl ConnectionTableConfig {
         let ttl = match env.get("CONNECTION_TTL_SECONDS") {
             None => DEFAULT_CONNECTION_TTL_SECONDS,
             Some(raw) => raw.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-                ConfigError(format!(
-                    "CONNECTION_TTL_SECONDS must be a positive integer, got {raw:?}"
-                ))
+                ConfigError(format!("CONNECTION_TTL_SECONDS must be a positive integer, got {raw:?}"))
             })?,
         };
         Ok(Self {
@@ -196,10 +194,7 @@ impl ConnectionStore for DynamoConnectionStore {
             .try_collect()
             .await
             .map_err(|e| sdk_error("Query (room)", e))?;
-        Ok(items
-            .iter()
-            .filter_map(|item| string_attr(item, CONNECTION_ID_ATTRIBUTE))
-            .collect())
+        Ok(items.iter().filter_map(|item| string_attr(item, CONNECTION_ID_ATTRIBUTE)).collect())
     }
 
     async fn delete(&self, room: &str, connection_id: &str) -> Result<(), StoreError> {
@@ -253,10 +248,8 @@ mod tests {
     #[test]
     fn config_errors() {
         assert!(ConnectionTableConfig::from_lookup(&[("ROOM_KEY", "x")]).is_err());
-        let bad = ConnectionTableConfig::from_lookup(&[
-            ("TABLE_NAME", "t"),
-            ("CONNECTION_TTL_SECONDS", "soon"),
-        ]);
+        let bad =
+            ConnectionTableConfig::from_lookup(&[("TABLE_NAME", "t"), ("CONNECTION_TTL_SECONDS", "soon")]);
         assert!(bad.unwrap_err().0.contains("CONNECTION_TTL_SECONDS"));
     }
 

@@ -30,10 +30,7 @@ impl MemoryConnectionStore {
     }
 
     pub fn insert(&self, r: Registration) {
-        self.rows
-            .lock()
-            .unwrap()
-            .insert((r.room.clone(), r.connection_id.clone()), r);
+        self.rows.lock().unwrap().insert((r.room.clone(), r.connection_id.clone()), r);
     }
 
     /// Every registration, ordered by (room, connection id).
@@ -81,22 +78,12 @@ impl ConnectionStore for MemoryConnectionStore {
 
     async fn connections_in(&self, room: &str) -> Result<Vec<String>, StoreError> {
         self.check()?;
-        Ok(self
-            .rows
-            .lock()
-            .unwrap()
-            .keys()
-            .filter(|(r, _)| r == room)
-            .map(|(_, c)| c.clone())
-            .collect())
+        Ok(self.rows.lock().unwrap().keys().filter(|(r, _)| r == room).map(|(_, c)| c.clone()).collect())
     }
 
     async fn delete(&self, room: &str, connection_id: &str) -> Result<(), StoreError> {
         self.check()?;
-        self.rows
-            .lock()
-            .unwrap()
-            .remove(&(room.to_string(), connection_id.to_string()));
+        self.rows.lock().unwrap().remove(&(room.to_string(), connection_id.to_string()));
         Ok(())
     }
 }

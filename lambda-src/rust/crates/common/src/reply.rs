@@ -53,10 +53,7 @@ impl Reply {
 
     /// The value of a header, if set.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The response of an API Gateway (REST or WebSocket) proxy integration.
@@ -69,9 +66,7 @@ impl Reply {
             );
         }
         for (name, value) in &self.headers {
-            if let (Ok(n), Ok(v)) =
-                (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
-            {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
                 headers.insert(n, v);
             }
         }
