@@ -152,9 +152,9 @@ export class WebsocketLambda extends Construct {
     });
     if (deployment.mode === "existing") {
       Annotations.of(this).addWarning(
-        `websocket function "${deployment.functionName}" is referenced, not managed: its role must allow ` +
-          statements.map((s) => s.actions.join(", ")).join("; ") +
-          ` on the connections table, its index and this API's @connections, and its environment must name the table.`,
+        `websocket function "${deployment.functionName}" is referenced, not managed, so its role is not either: it must allow ` +
+          `dynamodb:GetItem, PutItem, DeleteItem and Query on ${prefix}-connections, dynamodb:Query on its index ${CONNECTION_INDEX}, ` +
+          `and execute-api:ManageConnections on ${prefix}-websocket's @connections; and its environment must set TABLE_NAME=${prefix}-connections.`,
       );
     }
     this.target = this.function;

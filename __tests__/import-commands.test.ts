@@ -1,0 +1,27 @@
+import { spawnSync } from "child_process";
+import { PROJECT_ROOT } from "./helpers";
+
+function importCommands(...args: string[]) {
+  return spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/import-commands.ts", ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
+}
+
+describe("npm run import-commands", () => {
+  it("prints the exact terraform import line with the CDKTF address of each function", () => {
+    const r = importCommands("dev");
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(
+      /^cd cdktf\.out\/stacks\/lambdaship-dev && terraform init && terraform import 'aws_lambda_function\.websocket_handler_function_[0-9A-F]{8}' lambdaship-dev-websocket$/,
+    );
+  });
+
+  it("says when a function is only referenced and there is nothing to import", () => {
+    expect(importCommands("prod").stdout).toContain("# shelf-websocket-proxy: referenced through data.aws_lambda_function.");
+  });
+
+  it("uses the engine it is told to, and refuses an unknown env with the list", () => {
+    expect(importCommands("staging", "--engine", "tofu").stdout).toMatch(/&& tofu import 'aws_lambda_function\.[^']+' lambdaship-staging-websocket/);
+    const bad = importCommands("qa");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('unknown environment "qa"; choose one of dev, staging, prod, local');
+  });
+});
