@@ -232,7 +232,7 @@ export function buildGoProgram(program: GoProgram, out: string): number {
   }
   log(`downloading ${program.name}'s dependencies`);
   execFileSync(go, ["mod", "download"], { cwd: src, env, stdio: ["ignore", "inherit", "inherit"] });
-  log(`building ${program.name} ${program.version} (cold: the aws provider takes tens of minutes on 2 cores)`);
+  log(`building ${program.name} ${program.version} from source (cold on 2 cores: OpenTofu about 3 min, the aws provider about 17 min)`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const tmpOut = `${out}.tmp-${process.pid}`;
   const r = spawnSync(go, ["build", "-p", String(Math.max(1, Math.min(os.cpus().length, 4))), "-trimpath", "-ldflags", program.ldflags, "-o", tmpOut, program.pkg], {

@@ -1,0 +1,88 @@
+import * as path from "path";
+import { LambdaArchitecture } from "./elf";
+import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultCargoTargetDir, functionInputs, inputHash } from "./rust";
+
+const HELP = `Usage: npm run build:lambda [-- --clean] [--bin NAME ...] [--arch arm64|x86_64] [--require-arch] [--workspace DIR]
+
+Builds the Rust Lambda functions of a cargo workspace (default lambda-src/rust): every [[bin]] that
+\`cargo metadata\` lists, in one cargo invocation, for arm64 (aarch64-unknown-linux-gnu) by default.
+Writes target/lambda/<bin>/bootstrap and a deterministic zip whose name carries the function's input
+hash; a function whose zip for that hash exists (built by the same toolchain) is skipped.
+
+  --clean          rebuild everything, ignoring existing artifacts
+  --bin NAME       only this function (repeatable)
+  --arch ARCH      arm64 (default) or x86_64
+  --require-arch   fail instead of falling back to x86_64 when no toolchain can build ARCH`;
+
+export interface CliOptions {
+  clean: boolean;
+  bins: string[];
+  arch: LambdaArchitecture;
+  requireArch: boolean;
+  workspace: string;
+}
+
+export function parseArgs(argv: string[], projectRoot: string): CliOptions | "help" {
+  const o: CliOptions = { clean: false, bins: [], arch: "arm64", requireArch: false, workspace: path.join(projectRoot, "lambda-src", "rust") };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--help" || a === "-h") return "help";
+    else if (a === "--clean") o.clean = true;
+    else if (a === "--require-arch") o.requireArch = true;
+    else if (a === "--bin") o.bins.push(value());
+    else if (a === "--workspace") o.workspace = path.resolve(value());
+    else if (a === "--arch") {
+      const v = value();
+      if (v !== "arm64" && v !== "x86_64") throw new Error(`--arch is ${JSON.stringify(v)}; use arm64 or x86_64`);
+      o.arch = v;
+    } else throw new Error(`unknown option ${a}; see --help`);
+  }
+  return o;
+}
+
+function main(): number {
+  const projectRoot = path.resolve(__dirname, "..");
+  const opts = parseArgs(process.argv.slice(2), projectRoot);
+  if (opts === "help") {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const meta = cargoMetadata(opts.workspace);
+  const all = binsFromMetadata(meta);
+  const unknown = opts.bins.filter((b) => !all.some((f) => f.name === b));
+  if (unknown.length) throw new Error(`no bin named ${unknown.join(", ")} in ${opts.workspace}; the bins are ${all.map((f) => f.name).join(", ")}`);
+  const selected = opts.bins.length ? all.filter((f) => opts.bins.includes(f.name)) : all;
+  const choice = chooseToolchain(opts.arch, opts.requireArch);
+  if (choice.fallbackWarning) process.stderr.write(`\nWARNING: ${choice.fallbackWarning}\n\n`);
+  const t = choice.toolchain;
+  const hashes = Object.fromEntries(selected.map((f) => [f.name, inputHash(meta.workspace_root, functionInputs(meta, f, all), t.target, "release")]));
+  const built = buildFunctions({
+    workspaceDir: opts.workspace,
+    functions: selected,
+    toolchain: t,
+    hashes,
+    cargoTargetDir: process.env.CARGO_TARGET_DIR ?? defaultCargoTargetDir(opts.workspace),
+    clean: opts.clean,
+    log: (l) => process.stderr.write(`[build:lambda] ${l}\n`),
+  });
+  const rows = built.map((b) => [b.name, b.architecture, `${(b.zipBytes / 1e6).toFixed(2)} MB`, b.skipped ? "skipped" : "built", b.skipped ? "-" : `${b.seconds.toFixed(1)} s`]);
+  const header = ["function", "arch", "zip", "status", "time"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  process.stdout.write(`${[line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n")}\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  try {
+    process.exitCode = main();
+  } catch (e) {
+    process.stderr.write(`build:lambda: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

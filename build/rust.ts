@@ -1,0 +1,337 @@
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { LambdaArchitecture, readElfFile, RUST_TARGETS } from "./elf";
+import { base64Sha256, createZip, writeFileAtomic } from "./zip";
+
+/**
+ * The Rust builder: discovers `[[bin]]` targets with `cargo metadata`, picks a toolchain that has the
+ * target's standard library, builds every selected function in one cargo invocation, checks each
+ * binary's real architecture in its ELF header, and packages `bootstrap` into a deterministic zip
+ * whose path carries the function's input hash. Pure parts take their inputs as arguments and are
+ * unit-tested without a compiler.
+ */
+
+export interface RustFunction {
+  /** The bin target's name: the function's name in the workspace. */
+  readonly name: string;
+  readonly package: string;
+  /** The bin's main source file. */
+  readonly srcPath: string;
+}
+
+/** The subset of `cargo metadata --no-deps --format-version 1` the builder reads. */
+export interface CargoMetadata {
+  readonly workspace_root: string;
+  readonly workspace_members: readonly string[];
+  readonly packages: ReadonlyArray<{
+    readonly id: string;
+    readonly name: string;
+    readonly manifest_path: string;
+    readonly dependencies: ReadonlyArray<{ readonly name: string; readonly path?: string }>;
+    readonly targets: ReadonlyArray<{ readonly name: string; readonly kind: readonly string[]; readonly src_path: string }>;
+  }>;
+}
+
+/** Every bin target of the workspace's members, sorted by name; duplicates are an error. */
+export function binsFromMetadata(meta: CargoMetadata): RustFunction[] {
+  const members = new Set(meta.workspace_members);
+  const bins: RustFunction[] = [];
+  for (const pkg of meta.packages) {
+    if (!members.has(pkg.id)) continue;
+    for (const t of pkg.targets) if (t.kind.includes("bin")) bins.push({ name: t.name, package: pkg.name, srcPath: t.src_path });
+  }
+  bins.sort((a, b) => a.name.localeCompare(b.name));
+  for (let i = 1; i < bins.length; i++) {
+    if (bins[i].name === bins[i - 1].name) throw new Error(`two packages define the bin ${bins[i].name}; Lambda function names must be unique`);
+  }
+  return bins;
+}
+
+export function cargoMetadata(workspaceDir: string, cargo = "cargo"): CargoMetadata {
+  const r = spawnSync(cargo, ["metadata", "--no-deps", "--format-version", "1", "--offline"], { cwd: workspaceDir, encoding: "utf8" });
+  if (r.error) throw new Error(`cargo is needed to read ${workspaceDir}'s functions and is not on PATH: install Rust (https://rustup.rs or apt-get install cargo)`);
+  if (r.status !== 0) throw new Error(`cargo metadata failed in ${workspaceDir}:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as CargoMetadata;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Input hashes
+
+/** Files that can change a binary: manifests, the lock file, Rust sources, build scripts, cargo config. */
+function isBuildInput(rel: string): boolean {
+  const base = path.posix.basename(rel);
+  return base === "Cargo.toml" || base === "Cargo.lock" || rel.endsWith(".rs") || /^\.cargo\/config(\.toml)?$/.test(rel) || /^rust-toolchain(\.toml)?$/.test(base);
+}
+
+function listFiles(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    if (name === "target" || (name.startsWith(".") && name !== ".cargo")) continue;
+    const st = fs.statSync(path.join(dir, r));
+    if (st.isDirectory()) out.push(...listFiles(dir, r));
+    else if (st.isFile()) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * The input files of each function: the workspace's Cargo.toml and Cargo.lock, and the sources of its
+ * package and of the path dependencies it reaches, without tests, benches, examples, and without the
+ * main files of the package's other bins (so editing one bin changes only that function's hash).
+ */
+export function functionInputs(meta: CargoMetadata, fn: RustFunction, allBins: readonly RustFunction[]): string[] {
+  const root = meta.workspace_root;
+  const byName = new Map(meta.packages.map((p) => [p.name, p]));
+  const dirs = new Set<string>();
+  const visit = (name: string) => {
+    const pkg = byName.get(name);
+    if (!pkg) return;
+    const dir = path.dirname(pkg.manifest_path);
+    if (dirs.has(dir)) return;
+    dirs.add(dir);
+    for (const d of pkg.dependencies) if (d.path) visit(byName.has(d.name) ? d.name : path.basename(d.path));
+  };
+  visit(fn.package);
+  const otherBins = new Set(allBins.filter((b) => b.name !== fn.name).map((b) => path.resolve(b.srcPath)));
+  const files = new Set<string>();
+  for (const top of ["Cargo.toml", "Cargo.lock", ".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml"]) {
+    if (fs.existsSync(path.join(root, top))) files.add(top);
+  }
+  for (const dir of dirs) {
+    for (const rel of listFiles(dir)) {
+      const first = rel.split("/")[0];
+      if (first === "tests" || first === "benches" || first === "examples") continue;
+      const abs = path.join(dir, rel);
+      if (!isBuildInput(rel) || otherBins.has(path.resolve(abs))) continue;
+      files.add(path.relative(root, abs).split(path.sep).join("/"));
+    }
+  }
+  return [...files].sort();
+}
+
+/**
+ * A function's input hash (hex SHA-256): its input files' paths and bytes, the target and the profile.
+ * The same on every machine for the same checkout: this is what the plan carries.
+ */
+export function inputHash(root: string, files: readonly string[], target: string, profile: string): string {
+  const h = crypto.createHash("sha256").update(`lambdaship-rust-v1\0${target}\0${profile}\0`);
+  for (const rel of files) {
+    const data = fs.readFileSync(path.join(root, rel));
+    h.update(`${rel}\0${data.length}\0`).update(data);
+  }
+  return h.digest("hex");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Toolchains
+
+export interface RustToolchain {
+  /** Where the standard library for the target comes from. */
+  readonly kind: "rustup" | "debian";
+  readonly cargo: string;
+  /** Extra environment for cargo (RUSTC, linker, C compiler for crates with C inside). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly target: string;
+  readonly architecture: LambdaArchitecture;
+  /** `rustc --version` */
+  readonly version: string;
+}
+
+/** What toolchain detection needs to ask the machine; swapped for a fake in unit tests. */
+export interface Probe {
+  which(cmd: string): string | undefined;
+  run(cmd: string, args: string[], env?: Record<string, string>): string | undefined;
+  exists(p: string): boolean;
+}
+
+export const realProbe: Probe = {
+  which(cmd) {
+    if (cmd.includes("/")) return fs.existsSync(cmd) ? cmd : undefined;
+    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+      const p = path.join(dir, cmd);
+      if (fs.existsSync(p)) return p;
+    }
+    return undefined;
+  },
+  run(cmd, args, env) {
+    const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env } });
+    return r.status === 0 ? r.stdout.trim() : undefined;
+  },
+  exists: (p) => fs.existsSync(p),
+};
+
+const ARM64_GCC = "aarch64-linux-gnu-gcc";
+const ARM64_ENV = {
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER: ARM64_GCC,
+  CC_aarch64_unknown_linux_gnu: ARM64_GCC,
+  AR_aarch64_unknown_linux_gnu: "aarch64-linux-gnu-ar",
+};
+
+export const ARM64_FIX =
+  "install an arm64 Rust toolchain: `npm run setup -- --only rust` (Debian: rustc-web, cargo-web, libstd-rust-web-dev:arm64, " +
+  "gcc-aarch64-linux-gnu), or `rustup target add aarch64-unknown-linux-gnu` plus a gcc-aarch64-linux-gnu cross linker";
+
+/** Toolchains that can build `arch`, best first: rustup with the target installed, then Debian's rustc-web. */
+export function toolchainsFor(arch: LambdaArchitecture, probe: Probe = realProbe): RustToolchain[] {
+  const target = RUST_TARGETS[arch];
+  const found: RustToolchain[] = [];
+  const linkerOk = arch === "x86_64" || probe.which(ARM64_GCC) !== undefined;
+  const env = arch === "arm64" ? ARM64_ENV : {};
+  const rustup = probe.which("rustup");
+  const cargo = probe.which("cargo");
+  if (rustup && cargo && linkerOk) {
+    const installed = probe.run("rustup", ["target", "list", "--installed"]) ?? "";
+    const version = probe.run("rustc", ["--version"]);
+    if (installed.split("\n").includes(target) && version) found.push({ kind: "rustup", cargo, env, target, architecture: arch, version });
+  }
+  if (probe.exists("/usr/bin/cargo") && probe.exists("/usr/bin/rustc") && linkerOk) {
+    const sysroot = probe.run("/usr/bin/rustc", ["--print", "sysroot"]);
+    const version = probe.run("/usr/bin/rustc", ["--version"]);
+    if (sysroot && version && probe.exists(path.join(sysroot, "lib", "rustlib", target, "lib"))) {
+      found.push({ kind: "debian", cargo: "/usr/bin/cargo", env: { ...env, RUSTC: "/usr/bin/rustc" }, target, architecture: arch, version });
+    }
+  }
+  return found;
+}
+
+export interface ToolchainChoice {
+  readonly toolchain: RustToolchain;
+  /** Set when the wanted architecture could not be built and the native one is used instead. */
+  readonly fallbackWarning?: string;
+}
+
+/**
+ * The toolchain for `want`. Without one, falls back to x86_64 with a warning, or, when the env
+ * requires the architecture, throws with the fix.
+ */
+export function chooseToolchain(want: LambdaArchitecture, requireArchitecture: boolean, probe: Probe = realProbe): ToolchainChoice {
+  const exact = toolchainsFor(want, probe)[0];
+  if (exact) return { toolchain: exact };
+  const why = `no Rust toolchain here can build ${RUST_TARGETS[want]} (its standard library or linker is missing)`;
+  if (requireArchitecture) throw new Error(`${why}, and this env requires ${want}: ${ARM64_FIX}.`);
+  const native = want === "x86_64" ? undefined : toolchainsFor("x86_64", probe)[0];
+  if (!native) throw new Error(`${why}, nor for x86_64: install Rust (https://rustup.rs or apt-get install cargo)`);
+  return {
+    toolchain: native,
+    fallbackWarning: `${why}; building x86_64 instead, and the functions are deployed as x86_64. To build ${want}: ${ARM64_FIX}.`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Building
+
+export interface BuildRequest {
+  readonly workspaceDir: string;
+  readonly functions: readonly RustFunction[];
+  readonly toolchain: RustToolchain;
+  /** Hex input hash per function name. */
+  readonly hashes: Readonly<Record<string, string>>;
+  readonly profile?: "release";
+  /** cargo's own output folder (kept outside the clone so CI reuses it). */
+  readonly cargoTargetDir: string;
+  readonly clean?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface BuiltFunction {
+  readonly name: string;
+  readonly architecture: LambdaArchitecture;
+  readonly bootstrap: string;
+  readonly zipPath: string;
+  readonly zipBytes: number;
+  /** base64 SHA-256 of the zip bytes. */
+  readonly zipSha256: string;
+  readonly skipped: boolean;
+  readonly seconds: number;
+}
+
+/** `target/lambda/<bin>/<bin>-<hash16>.zip`: the path the stacks reference. */
+export function zipPathFor(workspaceDir: string, name: string, hash: string): string {
+  return path.join(workspaceDir, "target", "lambda", name, `${name}-${hash.slice(0, 16)}.zip`);
+}
+
+export function defaultCargoTargetDir(workspaceDir: string): string {
+  const key = crypto.createHash("sha256").update(path.resolve(workspaceDir)).digest("hex").slice(0, 12);
+  const cache = process.env.LAMBDASHIP_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lambdaship");
+  return path.join(cache, "cargo-target", key);
+}
+
+/**
+ * Builds the functions whose zip for their input hash is missing, in one cargo invocation, then
+ * checks each binary's ELF machine against the toolchain's target and packages it. A binary of the
+ * wrong architecture is an error: nothing is packaged for it.
+ */
+export function buildFunctions(req: BuildRequest): BuiltFunction[] {
+  const log = req.log ?? (() => undefined);
+  const profile = req.profile ?? "release";
+  const lambdaDir = path.join(req.workspaceDir, "target", "lambda");
+  if (req.clean) {
+    fs.rmSync(lambdaDir, { recursive: true, force: true });
+    fs.rmSync(path.join(req.cargoTargetDir, req.toolchain.target, profile), { recursive: true, force: true });
+  }
+  // An artifact counts only with the toolchain that built it: a compiler upgrade rebuilds.
+  const stampOf = (f: RustFunction) => `${zipPathFor(req.workspaceDir, f.name, req.hashes[f.name])}.toolchain`;
+  const stamp = `${req.toolchain.version}\n${req.toolchain.target}\n`;
+  const todo = req.functions.filter(
+    (f) =>
+      req.clean ||
+      !fs.existsSync(zipPathFor(req.workspaceDir, f.name, req.hashes[f.name])) ||
+      !fs.existsSync(path.join(lambdaDir, f.name, "bootstrap")) ||
+      !fs.existsSync(stampOf(f)) ||
+      fs.readFileSync(stampOf(f), "utf8") !== stamp,
+  );
+  const started = Date.now();
+  if (todo.length > 0) {
+    const args = ["build", `--${profile}`, "--locked", "--target", req.toolchain.target, ...todo.flatMap((f) => ["--bin", f.name])];
+    log(`cargo ${args.join(" ")}  (${req.toolchain.kind} ${req.toolchain.version})`);
+    const r = spawnSync(req.toolchain.cargo, args, {
+      cwd: req.workspaceDir,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, ...req.toolchain.env, CARGO_TARGET_DIR: req.cargoTargetDir, SOURCE_DATE_EPOCH: "315532800" },
+    });
+    if (r.status !== 0) throw new Error(`cargo build for ${req.toolchain.target} failed (exit ${r.status}); its output is above. No function was packaged.`);
+  }
+  const buildSeconds = (Date.now() - started) / 1000;
+  const out: BuiltFunction[] = [];
+  // Check every new binary before packaging any: a wrong architecture leaves nothing half-done.
+  const checked = todo.map((f) => {
+    const bin = path.join(req.cargoTargetDir, req.toolchain.target, profile, f.name);
+    const elf = readElfFile(bin);
+    if (elf.architecture !== req.toolchain.architecture) {
+      throw new Error(`${bin} is ${elf.architecture ?? `ELF machine 0x${elf.machine.toString(16)}`}, not ${req.toolchain.architecture} as built for ${req.toolchain.target}; nothing was packaged.`);
+    }
+    return { f, bin };
+  });
+  for (const { f, bin } of checked) {
+    const dir = path.join(lambdaDir, f.name);
+    const data = fs.readFileSync(bin);
+    writeFileAtomic(path.join(dir, "bootstrap"), data);
+    fs.chmodSync(path.join(dir, "bootstrap"), 0o755);
+    const zip = createZip([{ name: "bootstrap", data, executable: true }]);
+    const zipPath = zipPathFor(req.workspaceDir, f.name, req.hashes[f.name]);
+    for (const old of fs.readdirSync(dir)) if (old.endsWith(".zip") || old.endsWith(".toolchain")) fs.rmSync(path.join(dir, old));
+    writeFileAtomic(zipPath, zip);
+    writeFileAtomic(stampOf(f), Buffer.from(stamp));
+  }
+  for (const f of req.functions) {
+    const zipPath = zipPathFor(req.workspaceDir, f.name, req.hashes[f.name]);
+    const zip = fs.readFileSync(zipPath);
+    const bootstrap = path.join(lambdaDir, f.name, "bootstrap");
+    const built = todo.includes(f);
+    out.push({
+      name: f.name,
+      architecture: built ? req.toolchain.architecture : (readElfFile(bootstrap).architecture ?? req.toolchain.architecture),
+      bootstrap,
+      zipPath,
+      zipBytes: zip.length,
+      zipSha256: base64Sha256(zip),
+      skipped: !built,
+      seconds: built ? buildSeconds : 0,
+    });
+  }
+  return out;
+}
