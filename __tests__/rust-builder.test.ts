@@ -4,7 +4,7 @@ import * as path from "path";
 import { readElfHeader } from "../build/elf";
 import { parseArgs } from "../build/cli";
 import {
-  binsFromMetadata, buildFunctions, CargoMetadata, chooseToolchain, functionInputs, inputHash, Probe, RustToolchain, zipPathFor,
+  binsFromMetadata, buildFunctions, CargoMetadata, chooseToolchain, functionInputs, inputHash, Probe, reproducibleRustflags, RustToolchain, zipPathFor,
 } from "../build/rust";
 
 /** A workspace on disk shaped like lambda-src/rust: a library, a package with one bin, a package with two. */
@@ -180,7 +180,7 @@ describe("Rust builder: skipping", () => {
       const zip = zipPathFor(ws.root, b.name, h[b.name]);
       fs.mkdirSync(path.dirname(zip), { recursive: true });
       fs.writeFileSync(zip, "zip");
-      fs.writeFileSync(`${zip}.toolchain`, `${toolchain.version}\n${toolchain.target}\n`);
+      fs.writeFileSync(`${zip}.toolchain`, `${toolchain.version}\n${toolchain.target}\n${reproducibleRustflags()}\n`);
       fs.writeFileSync(path.join(path.dirname(zip), "bootstrap"), elf);
     }
     const out = buildFunctions({ workspaceDir: ws.root, functions: bins, toolchain, hashes: h, cargoTargetDir: path.join(ws.root, "t") });

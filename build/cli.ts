@@ -66,7 +66,7 @@ function main(): number {
     functions: selected,
     toolchain: t,
     hashes,
-    cargoTargetDir: process.env.CARGO_TARGET_DIR ?? defaultCargoTargetDir(opts.workspace),
+    cargoTargetDir: process.env.CARGO_TARGET_DIR ?? defaultCargoTargetDir(),
     clean: opts.clean,
     log: (l) => process.stderr.write(`[build:lambda] ${l}\n`),
   });

@@ -254,10 +254,23 @@ export function zipPathFor(workspaceDir: string, name: string, hash: string): st
   return path.join(workspaceDir, "target", "lambda", name, `${name}-${hash.slice(0, 16)}.zip`);
 }
 
-export function defaultCargoTargetDir(workspaceDir: string): string {
-  const key = crypto.createHash("sha256").update(path.resolve(workspaceDir)).digest("hex").slice(0, 12);
+/**
+ * cargo's output folder, shared by every clone on the machine (outside the clone, so a fresh CI clone
+ * reuses compiled dependencies; cargo locks it between concurrent builds).
+ */
+export function defaultCargoTargetDir(): string {
   const cache = process.env.LAMBDASHIP_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lambdaship");
-  return path.join(cache, "cargo-target", key);
+  return path.join(cache, "cargo-target");
+}
+
+/**
+ * rustc flags that keep machine-specific paths out of the binaries: registry sources live under
+ * CARGO_HOME, which differs between users and machines. Workspace crates are compiled with paths
+ * relative to the workspace root already.
+ */
+export function reproducibleRustflags(): string {
+  const cargoHome = process.env.CARGO_HOME ?? path.join(os.homedir(), ".cargo");
+  return [`--remap-path-prefix=${path.join(cargoHome, "registry", "src")}=/cargo/registry/src`, `--remap-path-prefix=${path.join(cargoHome, "git", "checkouts")}=/cargo/git/checkouts`].join(" ");
 }
 
 /**
@@ -275,7 +288,8 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
   }
   // An artifact counts only with the toolchain that built it: a compiler upgrade rebuilds.
   const stampOf = (f: RustFunction) => `${zipPathFor(req.workspaceDir, f.name, req.hashes[f.name])}.toolchain`;
-  const stamp = `${req.toolchain.version}\n${req.toolchain.target}\n`;
+  const rustflags = reproducibleRustflags();
+  const stamp = `${req.toolchain.version}\n${req.toolchain.target}\n${rustflags}\n`;
   const todo = req.functions.filter(
     (f) =>
       req.clean ||
@@ -291,7 +305,7 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
     const r = spawnSync(req.toolchain.cargo, args, {
       cwd: req.workspaceDir,
       stdio: ["ignore", "inherit", "inherit"],
-      env: { ...process.env, ...req.toolchain.env, CARGO_TARGET_DIR: req.cargoTargetDir, SOURCE_DATE_EPOCH: "315532800" },
+      env: { ...process.env, ...req.toolchain.env, CARGO_TARGET_DIR: req.cargoTargetDir, RUSTFLAGS: rustflags, SOURCE_DATE_EPOCH: "315532800" },
     });
     if (r.status !== 0) throw new Error(`cargo build for ${req.toolchain.target} failed (exit ${r.status}); its output is above. No function was packaged.`);
   }

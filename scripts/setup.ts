@@ -1,13 +1,18 @@
 import { ensurePythonEnv } from "./python-env";
+import { ensureRustToolchain } from "./rust-setup";
 import { ensureToolchain, log } from "./toolchain";
 
-const HELP = `Usage: npm run setup [-- --only python|engine]
+const HELP = `Usage: npm run setup [-- --only python|engine|rust]
 
 Installs what the project needs beyond node_modules, idempotently (seconds when warm):
   python   .venv with moto server, boto3 and pytest (requirements-dev.txt)
   engine   Terraform engine (terraform/tofu on PATH if >= 1.10, else OpenTofu built from the Go
            module proxy) and the aws provider built from the Go module proxy, served from a local
            provider mirror. Cached in $LAMBDASHIP_CACHE (default ~/.cache/lambdaship), keyed by version.
+
+  rust     Debian packages for arm64 Rust builds (rustc-web, cargo-web, libstd-rust-web-dev:arm64,
+           gcc-aarch64-linux-gnu, qemu-user); installed when run as root, otherwise the exact
+           command to run is printed
 
 Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine).`;
 
@@ -18,11 +23,12 @@ function main(argv: string[]): void {
   }
   const i = argv.indexOf("--only");
   const only = i >= 0 ? argv[i + 1] : undefined;
-  if (only !== undefined && only !== "python" && only !== "engine") {
-    throw new Error(`--only takes python or engine, not ${JSON.stringify(only)}`);
+  if (only !== undefined && only !== "python" && only !== "engine" && only !== "rust") {
+    throw new Error(`--only takes python, engine or rust, not ${JSON.stringify(only)}`);
   }
   const started = Date.now();
   if (!only || only === "python") ensurePythonEnv();
+  if (!only || only === "rust") ensureRustToolchain();
   if (!only || only === "engine") {
     const t = ensureToolchain();
     log(`CLI config: ${t.cliConfigFile}`);
