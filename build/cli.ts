@@ -1,5 +1,6 @@
 import * as path from "path";
 import { LambdaArchitecture } from "./elf";
+import { formatBytes, table } from "./util";
 import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultCargoTargetDir, functionInputs, inputHash } from "./rust";
 
 const HELP = `Usage: npm run build:lambda [-- --clean] [--bin NAME ...] [--arch arm64|x86_64] [--require-arch] [--workspace DIR]
@@ -70,11 +71,8 @@ function main(): number {
     clean: opts.clean,
     log: (l) => process.stderr.write(`[build:lambda] ${l}\n`),
   });
-  const rows = built.map((b) => [b.name, b.architecture, `${(b.zipBytes / 1e6).toFixed(2)} MB`, b.skipped ? "skipped" : "built", b.skipped ? "-" : `${b.seconds.toFixed(1)} s`]);
-  const header = ["function", "arch", "zip", "status", "time"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  process.stdout.write(`${[line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n")}\n`);
+  const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), b.skipped ? "skipped" : "built", b.skipped ? "-" : `${b.seconds.toFixed(1)} s`]);
+  process.stdout.write(`${table(["function", "arch", "zip", "status", "time"], rows)}\n`);
   return 0;
 }
 

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LambdaArchitecture, readElfFile, RUST_TARGETS } from "./elf";
+import { cacheRoot, which } from "./util";
 import { base64Sha256, createZip, writeFileAtomic } from "./zip";
 
 /**
@@ -149,14 +150,7 @@ export interface Probe {
 }
 
 export const realProbe: Probe = {
-  which(cmd) {
-    if (cmd.includes("/")) return fs.existsSync(cmd) ? cmd : undefined;
-    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-      const p = path.join(dir, cmd);
-      if (fs.existsSync(p)) return p;
-    }
-    return undefined;
-  },
+  which,
   run(cmd, args, env) {
     const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env } });
     return r.status === 0 ? r.stdout.trim() : undefined;
@@ -259,8 +253,7 @@ export function zipPathFor(workspaceDir: string, name: string, hash: string): st
  * reuses compiled dependencies; cargo locks it between concurrent builds).
  */
 export function defaultCargoTargetDir(): string {
-  const cache = process.env.LAMBDASHIP_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lambdaship");
-  return path.join(cache, "cargo-target");
+  return path.join(cacheRoot(), "cargo-target");
 }
 
 /**

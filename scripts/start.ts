@@ -6,7 +6,8 @@ import { stackName } from "../modules/stack";
 import { apply, init, plan, PLAN_FILE, state } from "./engine";
 import { sharedEmulator } from "./emulator";
 import { ensurePythonEnv } from "./python-env";
-import { formatBytes, stackDir, synthAll, table } from "./synth";
+import { formatBytes, table } from "../build/util";
+import { stackDir, synthAll } from "./synth";
 import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
 
 const HELP = `Usage: npm start

@@ -3,6 +3,7 @@ import * as path from "path";
 import { buildApp } from "../main";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
+import { formatBytes, table } from "../build/util";
 
 /** Reads a synthesized stack's Terraform JSON. */
 export interface StackJson {
@@ -69,18 +70,6 @@ export function functionsOf(env: string, outdir = OUTDIR): FunctionSummary[] {
 export function resourceCount(env: string, outdir = OUTDIR): number {
   const s = readStack(env, outdir);
   return Object.values(s.resource ?? {}).reduce((n, byId) => n + Object.keys(byId).length, 0);
-}
-
-export function formatBytes(n: number | undefined): string {
-  if (n === undefined) return "-";
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`;
-}
-
-/** A fixed-width table for terminal summaries. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
 if (require.main === module) {

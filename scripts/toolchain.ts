@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { cacheRoot, which } from "../build/util";
 
 /**
  * The Terraform engine and providers, without the Terraform registry: an engine already on PATH when it
@@ -106,9 +107,7 @@ export function awsProvider(): GoProgram {
 export const MIN_TERRAFORM = [1, 10, 0] as const;
 export const MIN_TOFU = [1, 10, 0] as const;
 
-export function cacheRoot(): string {
-  return process.env.LAMBDASHIP_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lambdaship");
-}
+export { cacheRoot };
 
 /** One mirror per provider build variant, so a full and a trimmed build of one version never mix. */
 export function mirrorDir(program: GoProgram = awsProvider()): string {
@@ -147,19 +146,6 @@ function parseVersion(text: string): number[] | undefined {
 function atLeast(v: number[], min: readonly number[]): boolean {
   for (let i = 0; i < 3; i++) if (v[i] !== min[i]) return v[i] > min[i];
   return true;
-}
-
-function which(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    const p = path.join(dir, cmd);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
 }
 
 function engineVersion(bin: string): number[] | undefined {
