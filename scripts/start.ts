@@ -6,6 +6,7 @@ import { stackName } from "../modules/stack";
 import { apply, init, plan, PLAN_FILE, state } from "./engine";
 import { sharedEmulator } from "./emulator";
 import { ensurePythonEnv } from "./python-env";
+import { ensureRustToolchain } from "./rust-setup";
 import { formatBytes, table } from "../build/util";
 import { stackDir, synthAll } from "./synth";
 import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
@@ -13,7 +14,7 @@ import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
 const HELP = `Usage: npm start
 
 The main job, end to end, on this machine only (never a real AWS account):
-  1. setup: .venv, Terraform engine and aws provider (cached; seconds when warm)
+  1. setup: .venv, Terraform engine and aws provider, arm64 Rust toolchain (cached; seconds when warm)
   2. the local AWS emulator (moto server on a free loopback port; kept running between runs,
      stop it with \`npm run emulator -- stop\`)
   3. synth of every env stack
@@ -46,6 +47,12 @@ async function main(): Promise<void> {
   step(1, "setup");
   ensurePythonEnv();
   const t = ensureToolchain();
+  try {
+    // Not deployed by npm start yet; installed now so that `npm test` finds it.
+    ensureRustToolchain();
+  } catch (e) {
+    log(`warning: ${(e as Error).message}`);
+  }
 
   step(2, "local AWS emulator");
   const emu = await sharedEmulator();
