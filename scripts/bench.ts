@@ -42,9 +42,8 @@ function camel(file: string): string {
 
 /**
  * Rewrites per-resource provider imports into the template's package-root form, keeping types:
- *   import { A } from "@cdktf/provider-aws/lib/lambda-function";
- * becomes
- *   import { lambdaFunction } from "@cdktf/provider-aws"; import A = lambdaFunction.A;
+ * `import { A } from` the package's `lib/lambda-function` file becomes an import of the namespace
+ * `lambdaFunction` from the package root plus `import A = lambdaFunction.A;`.
  */
 export function toPackageRootImports(source: string): string {
   return source.replace(

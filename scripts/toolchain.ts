@@ -190,7 +190,7 @@ function requireGo(): string {
   if (!go) {
     throw new Error(
       "Go is needed to build the Terraform engine and providers from the Go module proxy, and `go` is not on PATH. " +
-        "Install Go >= 1.26.3 (Debian: apt-get install golang-go from bookworm-backports, or the tarball from go.dev), then run `npm run setup` again.",
+        "Install Go >= 1.26.3 (the aws provider's go.mod asks for it; from go.dev, or a package manager that has that version), then run `npm run setup` again.",
     );
   }
   return go;
