@@ -52,7 +52,7 @@ describe("one stack per environment", () => {
 });
 
 describe("the app entry point", () => {
-  it("synthesizes every env with the fast loader and reports config errors without a stack trace", () => {
+  it("synthesizes every env through the app command cdktf runs, with nothing on stderr", () => {
     const out = path.join(PROJECT_ROOT, ".build", "test-synth");
     const ok = spawnSync(process.execPath, ["-r", "./scripts/register.js", "main.ts"], {
       cwd: PROJECT_ROOT,
