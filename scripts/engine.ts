@@ -13,8 +13,6 @@ export interface EngineResult {
 
 export interface EngineOptions {
   readonly env?: NodeJS.ProcessEnv;
-  /** Echo output live, prefixed, as well as capturing it. @default false */
-  readonly echo?: boolean;
 }
 
 export function runEngine(t: Toolchain, cwd: string, args: string[], options: EngineOptions = {}): Promise<EngineResult> {
@@ -22,14 +20,8 @@ export function runEngine(t: Toolchain, cwd: string, args: string[], options: En
     const child = spawn(t.engine.path, args, { cwd, env: engineEnv(t, options.env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d;
-      if (options.echo) process.stdout.write(d);
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d;
-      if (options.echo) process.stderr.write(d);
-    });
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });

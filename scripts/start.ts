@@ -93,7 +93,7 @@ async function main(): Promise<void> {
         String(f.values.function_name),
         String(f.values.runtime),
         (f.values.architectures as string[]).join(","),
-        formatBytes(fs.existsSync(path.join(cwd, String(f.values.filename))) ? fs.statSync(path.join(cwd, String(f.values.filename))).size : undefined),
+        formatBytes(fs.statSync(path.join(cwd, String(f.values.filename)), { throwIfNoEntry: false })?.size),
         `${f.values.memory_size} MB`,
         `${f.values.timeout} s`,
       ]),

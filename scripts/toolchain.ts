@@ -198,9 +198,9 @@ function requireGo(): string {
 
 /**
  * Builds a Go program from the module proxy into `out` (atomically: a failed or interrupted build
- * leaves no binary). Returns seconds taken.
+ * leaves no binary), and logs how long it took.
  */
-export function buildGoProgram(program: GoProgram, out: string): number {
+export function buildGoProgram(program: GoProgram, out: string): void {
   const go = requireGo();
   const env = goEnv();
   const started = Date.now();
@@ -233,7 +233,6 @@ export function buildGoProgram(program: GoProgram, out: string): number {
   fs.renameSync(tmpOut, out);
   const seconds = (Date.now() - started) / 1000;
   log(`built ${program.name} ${program.version} in ${seconds.toFixed(0)} s (${(fs.statSync(out).size / 1e6).toFixed(0)} MB)`);
-  return seconds;
 }
 
 /** The engine: on PATH when recent enough, otherwise OpenTofu from the cache, built when missing. */

@@ -57,21 +57,21 @@ export class Workspace {
     public readonly emulator: Emulator,
     /** Folder holding the local state file (shared between workspaces to act as a second clone). */
     public readonly stateDir: string,
+    toolchain: Toolchain,
   ) {
-    this.toolchain = readToolchain();
+    this.toolchain = toolchain;
   }
 
   /** A fresh copy with its own emulator; pass `from` to share another workspace's emulator and state. */
   static async create(from?: Workspace): Promise<Workspace> {
-    const toolchainCheck = readToolchain(); // fails first, with the fix, when setup has not run
-    void toolchainCheck;
+    const toolchain = readToolchain(); // fails first, with the fix, when setup has not run
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-e2e-"));
     for (const rel of SOURCES) copyTree(path.join(PROJECT_ROOT, rel), path.join(root, rel));
     for (const rel of LINKED) fs.symlinkSync(path.join(PROJECT_ROOT, rel), path.join(root, rel));
     const emulator = from?.emulator ?? (await startEmulator({ logFile: path.join(root, "moto.log") }));
     const stateDir = from?.stateDir ?? path.join(root, "state");
     fs.mkdirSync(stateDir, { recursive: true });
-    return new Workspace(root, emulator, stateDir);
+    return new Workspace(root, emulator, stateDir, toolchain);
   }
 
   get env(): NodeJS.ProcessEnv {
