@@ -184,14 +184,14 @@ describe("Rust builder: skipping", () => {
       fs.writeFileSync(path.join(path.dirname(zip), "bootstrap"), elf);
     }
     const out = buildFunctions({ workspaceDir: ws.root, functions: bins, toolchain, hashes: h, cargoTargetDir: path.join(ws.root, "t") });
-    expect(out.map((o) => [o.name, o.skipped, o.architecture])).toEqual([
-      ["backend", true, "arm64"],
-      ["ws-connect", true, "arm64"],
-      ["ws-default", true, "arm64"],
+    expect(out.map((o) => [o.name, o.status, o.architecture])).toEqual([
+      ["backend", "skipped", "arm64"],
+      ["ws-connect", "skipped", "arm64"],
+      ["ws-default", "skipped", "arm64"],
     ]);
     // A different compiler makes the same sources stale: cargo would run (and here fails, not found).
     expect(() => buildFunctions({ workspaceDir: ws.root, functions: bins, toolchain: { ...toolchain, version: "rustc 1.97.0" }, hashes: h, cargoTargetDir: path.join(ws.root, "t") })).toThrow(
-      /cargo build for aarch64-unknown-linux-gnu failed .* No function was packaged/,
+      /could not run \/nonexistent\/cargo .*no function was packaged/,
     );
   });
 });
@@ -203,5 +203,47 @@ describe("build:lambda CLI options", () => {
     });
     expect(() => parseArgs(["--arch", "arm"], "/p")).toThrow('--arch is "arm"; use arm64 or x86_64');
     expect(() => parseArgs(["--fast"], "/p")).toThrow("unknown option --fast");
+  });
+
+  it("takes the plan's hashes with --expect and turns the artifact store off with --no-cache", () => {
+    expect(parseArgs(["--expect", "backend=0123456789abcdef", "--no-cache"], "/p")).toMatchObject({ expect: { backend: "0123456789abcdef" }, cache: false });
+    expect(() => parseArgs(["--expect", "backend"], "/p")).toThrow('--expect is "backend"; write NAME=HASH');
+  });
+});
+
+describe("the machine's artifact store", () => {
+  const toolchain: RustToolchain = { kind: "debian", cargo: "/nonexistent/cargo", env: {}, target: "aarch64-unknown-linux-gnu", architecture: "arm64", version: "rustc 1.96.0" };
+  const arm64Elf = () => {
+    const elf = Buffer.alloc(64);
+    elf.writeUInt32BE(0x7f454c46, 0);
+    elf[4] = 2;
+    elf[5] = 1;
+    elf.writeUInt16LE(0xb7, 18);
+    return elf;
+  };
+
+  it("gives a fresh clone the artifacts another clone built from the same inputs, without compiling", () => {
+    // GIVEN a function built in one clone, with its artifacts stored
+    const first = workspace();
+    const bins = binsFromMetadata(first.meta).filter((b) => b.name === "backend");
+    const cache = path.join(first.root, "store");
+    const target = path.join(first.root, "cargo-target");
+    fs.mkdirSync(path.join(target, toolchain.target, "release"), { recursive: true });
+    fs.writeFileSync(path.join(target, toolchain.target, "release", "backend"), arm64Elf());
+    const fakeCargo = path.join(first.root, "fake-cargo");
+    fs.writeFileSync(fakeCargo, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const built = buildFunctions({ workspaceDir: first.root, functions: bins, toolchain: { ...toolchain, cargo: fakeCargo }, hashes: hashes(first), cargoTargetDir: target, artifactCache: cache });
+    expect(built[0].status).toBe("built");
+
+    // WHEN a second clone with the same sources builds, with a cargo that cannot run
+    const second = workspace();
+    const again = buildFunctions({ workspaceDir: second.root, functions: bins, toolchain, hashes: hashes(second), cargoTargetDir: target, artifactCache: cache });
+
+    // THEN it copies the same bytes, executable, and records the toolchain
+    expect(again[0]).toMatchObject({ status: "cached", architecture: "arm64", zipSha256: built[0].zipSha256 });
+    expect(path.basename(again[0].zipPath)).toBe(path.basename(built[0].zipPath));
+    expect(fs.statSync(again[0].bootstrap).mode & 0o777).toBe(0o755);
+    // ... but not for another compiler, nor without the store
+    expect(() => buildFunctions({ workspaceDir: second.root, functions: bins, toolchain: { ...toolchain, version: "rustc 1.97.0" }, hashes: hashes(second), cargoTargetDir: target, artifactCache: cache })).toThrow(/could not run/);
   });
 });

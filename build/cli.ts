@@ -1,19 +1,24 @@
 import * as path from "path";
 import { LambdaArchitecture } from "./elf";
 import { formatBytes, table } from "./util";
-import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultCargoTargetDir, functionInputs, inputHash } from "./rust";
+import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultArtifactCache, defaultCargoTargetDir, functionHashes } from "./rust";
 
 const HELP = `Usage: npm run build:lambda [-- --clean] [--bin NAME ...] [--arch arm64|x86_64] [--require-arch] [--workspace DIR]
 
 Builds the Rust Lambda functions of a cargo workspace (default lambda-src/rust): every [[bin]] that
 \`cargo metadata\` lists, in one cargo invocation, for arm64 (aarch64-unknown-linux-gnu) by default.
 Writes target/lambda/<bin>/bootstrap and a deterministic zip whose name carries the function's input
-hash; a function whose zip for that hash exists (built by the same toolchain) is skipped.
+hash. A function whose zip for that hash exists (built by the same toolchain) is skipped; one built
+from the same inputs in another clone on this machine is copied from ~/.cache/lambdaship/rust-artifacts.
+The stacks' builders run this command at apply, with --require-arch and --expect.
 
-  --clean          rebuild everything, ignoring existing artifacts
-  --bin NAME       only this function (repeatable)
-  --arch ARCH      arm64 (default) or x86_64
-  --require-arch   fail instead of falling back to x86_64 when no toolchain can build ARCH`;
+  --clean              rebuild everything, ignoring existing artifacts and the artifact store
+  --bin NAME           only this function (repeatable)
+  --arch ARCH          arm64 (default) or x86_64
+  --require-arch       fail instead of falling back to x86_64 when no toolchain can build ARCH
+  --no-cache           neither read nor write the machine's artifact store
+  --expect NAME=HASH   fail before building unless NAME's input hash starts with HASH (the plan's)
+  --workspace DIR      another cargo workspace`;
 
 export interface CliOptions {
   clean: boolean;
@@ -21,10 +26,13 @@ export interface CliOptions {
   arch: LambdaArchitecture;
   requireArch: boolean;
   workspace: string;
+  cache: boolean;
+  /** Input hash (or a prefix of it) per function, as the plan recorded it. */
+  expect: Record<string, string>;
 }
 
 export function parseArgs(argv: string[], projectRoot: string): CliOptions | "help" {
-  const o: CliOptions = { clean: false, bins: [], arch: "arm64", requireArch: false, workspace: path.join(projectRoot, "lambda-src", "rust") };
+  const o: CliOptions = { clean: false, bins: [], arch: "arm64", requireArch: false, workspace: path.join(projectRoot, "lambda-src", "rust"), cache: true, expect: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -35,7 +43,14 @@ export function parseArgs(argv: string[], projectRoot: string): CliOptions | "he
     if (a === "--help" || a === "-h") return "help";
     else if (a === "--clean") o.clean = true;
     else if (a === "--require-arch") o.requireArch = true;
+    else if (a === "--no-cache") o.cache = false;
     else if (a === "--bin") o.bins.push(value());
+    else if (a === "--expect") {
+      const v = value();
+      const m = /^([^=]+)=([0-9a-f]{16,64})$/.exec(v);
+      if (!m) throw new Error(`--expect is ${JSON.stringify(v)}; write NAME=HASH with the hex input hash the plan shows`);
+      o.expect[m[1]] = m[2];
+    }
     else if (a === "--workspace") o.workspace = path.resolve(value());
     else if (a === "--arch") {
       const v = value();
@@ -61,17 +76,26 @@ function main(): number {
   const choice = chooseToolchain(opts.arch, opts.requireArch);
   if (choice.fallbackWarning) process.stderr.write(`\nWARNING: ${choice.fallbackWarning}\n\n`);
   const t = choice.toolchain;
-  const hashes = Object.fromEntries(selected.map((f) => [f.name, inputHash(meta.workspace_root, functionInputs(meta, f, all), t.target, "release")]));
+  const hashes = functionHashes(meta, selected, t.target);
+  const stale = Object.entries(opts.expect).filter(([name, want]) => !hashes[name]?.startsWith(want));
+  if (stale.length > 0) {
+    const lines = stale.map(([name, want]) => `  ${name}: the plan has ${want}, the sources give ${hashes[name] ? hashes[name].slice(0, want.length) : `nothing (${name} is not selected or not a bin)`}`);
+    throw new Error(
+      `the Rust sources changed after the plan was made, so its packages would not match them:\n${lines.join("\n")}\n` +
+        "Nothing was built and no function was updated. Plan again (npm run deploy, cdktf deploy or terraform plan) and apply the new plan.",
+    );
+  }
   const built = buildFunctions({
     workspaceDir: opts.workspace,
     functions: selected,
     toolchain: t,
     hashes,
     cargoTargetDir: process.env.CARGO_TARGET_DIR ?? defaultCargoTargetDir(),
+    artifactCache: opts.cache ? defaultArtifactCache() : undefined,
     clean: opts.clean,
     log: (l) => process.stderr.write(`[build:lambda] ${l}\n`),
   });
-  const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), b.skipped ? "skipped" : "built", b.skipped ? "-" : `${b.seconds.toFixed(1)} s`]);
+  const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);
   process.stdout.write(`${table(["function", "arch", "zip", "status", "time"], rows)}\n`);
   return 0;
 }

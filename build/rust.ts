@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LambdaArchitecture, readElfFile, RUST_TARGETS } from "./elf";
+import { LambdaArchitecture, readElfFile, readElfHeader, RUST_TARGETS } from "./elf";
 import { cacheRoot, which } from "./util";
 import { base64Sha256, createZip, writeFileAtomic } from "./zip";
 
@@ -127,6 +127,12 @@ export function inputHash(root: string, files: readonly string[], target: string
   return h.digest("hex");
 }
 
+/** The input hash of each selected function for `target` (release profile): what synth and the builder agree on. */
+export function functionHashes(meta: CargoMetadata, selected: readonly RustFunction[], target: string): Record<string, string> {
+  const all = binsFromMetadata(meta);
+  return Object.fromEntries(selected.map((f) => [f.name, inputHash(meta.workspace_root, functionInputs(meta, f, all), target, "release")]));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Toolchains
 
@@ -227,9 +233,19 @@ export interface BuildRequest {
   readonly profile?: "release";
   /** cargo's own output folder (kept outside the clone so CI reuses it). */
   readonly cargoTargetDir: string;
+  /**
+   * Content-addressed store of finished artifacts, keyed by input hash and toolchain, shared by every
+   * clone on the machine: a function already built from the same inputs by the same compiler is
+   * copied from it instead of compiled (the builds are reproducible, so the bytes are the same).
+   * @default - no store: only this workspace's own target/lambda counts
+   */
+  readonly artifactCache?: string;
+  /** Rebuild everything, ignoring target/lambda and the artifact store (which is then refreshed). */
   readonly clean?: boolean;
   readonly log?: (line: string) => void;
 }
+
+export type BuildStatus = "built" | "cached" | "skipped";
 
 export interface BuiltFunction {
   readonly name: string;
@@ -239,7 +255,8 @@ export interface BuiltFunction {
   readonly zipBytes: number;
   /** base64 SHA-256 of the zip bytes. */
   readonly zipSha256: string;
-  readonly skipped: boolean;
+  /** built: compiled now; cached: copied from the artifact store; skipped: already in target/lambda. */
+  readonly status: BuildStatus;
   readonly seconds: number;
 }
 
@@ -256,6 +273,11 @@ export function defaultCargoTargetDir(): string {
   return path.join(cacheRoot(), "cargo-target");
 }
 
+/** The machine's store of finished Rust artifacts (see BuildRequest.artifactCache). */
+export function defaultArtifactCache(): string {
+  return path.join(cacheRoot(), "rust-artifacts");
+}
+
 /**
  * rustc flags that keep machine-specific paths out of the binaries: registry sources live under
  * CARGO_HOME, which differs between users and machines. Workspace crates are compiled with paths
@@ -264,6 +286,30 @@ export function defaultCargoTargetDir(): string {
 export function reproducibleRustflags(): string {
   const cargoHome = process.env.CARGO_HOME ?? path.join(os.homedir(), ".cargo");
   return [`--remap-path-prefix=${path.join(cargoHome, "registry", "src")}=/cargo/registry/src`, `--remap-path-prefix=${path.join(cargoHome, "git", "checkouts")}=/cargo/git/checkouts`].join(" ");
+}
+
+/** What an artifact was built by; an artifact counts only with the toolchain that built it. */
+function toolchainStamp(t: RustToolchain, rustflags: string): string {
+  return `${t.version}\n${t.target}\n${rustflags}\n`;
+}
+
+/** The artifact store's folder for one function, input hash and toolchain. */
+function cacheEntry(cache: string, name: string, hash: string, stamp: string): string {
+  const key = crypto.createHash("sha256").update(`${hash}\0${stamp}`).digest("hex").slice(0, 24);
+  return path.join(cache, name, key);
+}
+
+/** Writes bootstrap (0755), the zip and its toolchain stamp into `dir`, removing older zips there. */
+function installArtifact(dir: string, name: string, hash: string, data: Buffer, zip: Buffer, stamp: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const zipName = path.basename(zipPathFor("", name, hash));
+  for (const old of fs.readdirSync(dir)) {
+    if ((old.endsWith(".zip") || old.endsWith(".toolchain")) && !old.startsWith(zipName)) fs.rmSync(path.join(dir, old));
+  }
+  writeFileAtomic(path.join(dir, "bootstrap"), data);
+  fs.chmodSync(path.join(dir, "bootstrap"), 0o755);
+  writeFileAtomic(path.join(dir, zipName), zip);
+  writeFileAtomic(path.join(dir, `${zipName}.toolchain`), Buffer.from(stamp));
 }
 
 /**
@@ -279,66 +325,79 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
     fs.rmSync(lambdaDir, { recursive: true, force: true });
     fs.rmSync(path.join(req.cargoTargetDir, req.toolchain.target, profile), { recursive: true, force: true });
   }
-  // An artifact counts only with the toolchain that built it: a compiler upgrade rebuilds.
-  const stampOf = (f: RustFunction) => `${zipPathFor(req.workspaceDir, f.name, req.hashes[f.name])}.toolchain`;
   const rustflags = reproducibleRustflags();
-  const stamp = `${req.toolchain.version}\n${req.toolchain.target}\n${rustflags}\n`;
-  const todo = req.functions.filter(
-    (f) =>
-      req.clean ||
-      !fs.existsSync(zipPathFor(req.workspaceDir, f.name, req.hashes[f.name])) ||
-      !fs.existsSync(path.join(lambdaDir, f.name, "bootstrap")) ||
-      !fs.existsSync(stampOf(f)) ||
-      fs.readFileSync(stampOf(f), "utf8") !== stamp,
-  );
+  const stamp = toolchainStamp(req.toolchain, rustflags);
+  const zipOf = (f: RustFunction) => zipPathFor(req.workspaceDir, f.name, req.hashes[f.name]);
+  const isCurrent = (zip: string, bootstrap: string) =>
+    fs.existsSync(zip) && fs.existsSync(bootstrap) && fs.existsSync(`${zip}.toolchain`) && fs.readFileSync(`${zip}.toolchain`, "utf8") === stamp;
+  const status = new Map<string, BuildStatus>();
+  for (const f of req.functions) {
+    if (!req.clean && isCurrent(zipOf(f), path.join(lambdaDir, f.name, "bootstrap"))) {
+      status.set(f.name, "skipped");
+      continue;
+    }
+    if (req.clean || !req.artifactCache) continue;
+    const entry = cacheEntry(req.artifactCache, f.name, req.hashes[f.name], stamp);
+    const cachedZip = path.basename(zipOf(f));
+    if (!isCurrent(path.join(entry, cachedZip), path.join(entry, "bootstrap"))) continue;
+    const data = fs.readFileSync(path.join(entry, "bootstrap"));
+    if (readElfHeader(data).architecture !== req.toolchain.architecture) continue;
+    installArtifact(path.join(lambdaDir, f.name), f.name, req.hashes[f.name], data, fs.readFileSync(path.join(entry, cachedZip)), stamp);
+    status.set(f.name, "cached");
+    log(`${f.name}: inputs unchanged since a build on this machine; copied from ${entry}`);
+  }
+  const todo = req.functions.filter((f) => !status.has(f.name));
   const started = Date.now();
   if (todo.length > 0) {
     const args = ["build", `--${profile}`, "--locked", "--target", req.toolchain.target, ...todo.flatMap((f) => ["--bin", f.name])];
-    log(`cargo ${args.join(" ")}  (${req.toolchain.kind} ${req.toolchain.version})`);
+    log(`building ${todo.map((f) => f.name).join(", ")} for ${req.toolchain.architecture}: cargo ${args.join(" ")}  (${req.toolchain.kind} ${req.toolchain.version})`);
     const r = spawnSync(req.toolchain.cargo, args, {
       cwd: req.workspaceDir,
       stdio: ["ignore", "inherit", "inherit"],
       env: { ...process.env, ...req.toolchain.env, CARGO_TARGET_DIR: req.cargoTargetDir, RUSTFLAGS: rustflags, SOURCE_DATE_EPOCH: "315532800" },
     });
+    if (r.error) throw new Error(`could not run ${req.toolchain.cargo} (${r.error.message}); no function was packaged. ${ARM64_FIX}.`);
     if (r.status !== 0) throw new Error(`cargo build for ${req.toolchain.target} failed (exit ${r.status}); its output is above. No function was packaged.`);
   }
   const buildSeconds = (Date.now() - started) / 1000;
-  const out: BuiltFunction[] = [];
   // Check every new binary before packaging any: a wrong architecture leaves nothing half-done.
   const checked = todo.map((f) => {
     const bin = path.join(req.cargoTargetDir, req.toolchain.target, profile, f.name);
-    const elf = readElfFile(bin);
+    const data = fs.readFileSync(bin);
+    const elf = readElfHeader(data);
     if (elf.architecture !== req.toolchain.architecture) {
       throw new Error(`${bin} is ${elf.architecture ?? `ELF machine 0x${elf.machine.toString(16)}`}, not ${req.toolchain.architecture} as built for ${req.toolchain.target}; nothing was packaged.`);
     }
-    return { f, bin };
+    return { f, data };
   });
-  for (const { f, bin } of checked) {
-    const dir = path.join(lambdaDir, f.name);
-    const data = fs.readFileSync(bin);
-    writeFileAtomic(path.join(dir, "bootstrap"), data);
-    fs.chmodSync(path.join(dir, "bootstrap"), 0o755);
+  for (const { f, data } of checked) {
     const zip = createZip([{ name: "bootstrap", data, executable: true }]);
-    const zipPath = zipPathFor(req.workspaceDir, f.name, req.hashes[f.name]);
-    for (const old of fs.readdirSync(dir)) if (old.endsWith(".zip") || old.endsWith(".toolchain")) fs.rmSync(path.join(dir, old));
-    writeFileAtomic(zipPath, zip);
-    writeFileAtomic(stampOf(f), Buffer.from(stamp));
+    installArtifact(path.join(lambdaDir, f.name), f.name, req.hashes[f.name], data, zip, stamp);
+    status.set(f.name, "built");
+    if (req.artifactCache) {
+      // Into a fresh folder, then renamed: a reader never sees half an entry.
+      const entry = cacheEntry(req.artifactCache, f.name, req.hashes[f.name], stamp);
+      const tmp = `${entry}.tmp-${process.pid}`;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      installArtifact(tmp, f.name, req.hashes[f.name], data, zip, stamp);
+      fs.rmSync(entry, { recursive: true, force: true });
+      fs.renameSync(tmp, entry);
+    }
   }
-  for (const f of req.functions) {
-    const zipPath = zipPathFor(req.workspaceDir, f.name, req.hashes[f.name]);
+  return req.functions.map((f) => {
+    const zipPath = zipOf(f);
     const zip = fs.readFileSync(zipPath);
     const bootstrap = path.join(lambdaDir, f.name, "bootstrap");
-    const built = todo.includes(f);
-    out.push({
+    const s = status.get(f.name)!;
+    return {
       name: f.name,
-      architecture: built ? req.toolchain.architecture : (readElfFile(bootstrap).architecture ?? req.toolchain.architecture),
+      architecture: s === "built" ? req.toolchain.architecture : (readElfFile(bootstrap).architecture ?? req.toolchain.architecture),
       bootstrap,
       zipPath,
       zipBytes: zip.length,
       zipSha256: base64Sha256(zip),
-      skipped: !built,
-      seconds: built ? buildSeconds : 0,
-    });
-  }
-  return out;
+      status: s,
+      seconds: s === "built" ? buildSeconds : 0,
+    };
+  });
 }
