@@ -30,14 +30,28 @@ describe("environment config validation", () => {
       "envs/dev.ts: websocket.function.timeoutSeconds is 0; Lambda allows 1-900 seconds"],
     ["a timeout over 15 minutes", (e: any) => (e.websocket.function.timeoutSeconds = 901),
       "envs/dev.ts: websocket.function.timeoutSeconds is 901; Lambda allows 1-900 seconds"],
-    ["an invalid function name", (e: any) => (e.websocket.deployment = { mode: "existing", functionName: "my function!" }),
-      `envs/dev.ts: websocket.deployment.functionName is "my function!"; Lambda function names are 1-64 characters of A-Z, a-z, 0-9, '-' and '_'`],
-    ["a function name over 64 characters", (e: any) => (e.websocket.deployment = { mode: "import", functionName: "f".repeat(65) }),
-      "envs/dev.ts: websocket.deployment.functionName is"],
-    ["an unknown mode", (e: any) => (e.websocket.deployment = { mode: "adopt" }),
-      `envs/dev.ts: websocket.deployment.mode is "adopt"; mode must be "create", "existing" or "import"`],
-    ["existing mode without a name", (e: any) => (e.websocket.deployment = { mode: "existing" }),
-      "envs/dev.ts: websocket.deployment.functionName is missing; it is required (string)"],
+    ["an invalid function name", (e: any) => (e.backend.deployment = { mode: "existing", functionName: "my function!" }),
+      `envs/dev.ts: backend.deployment.functionName is "my function!"; Lambda function names are 1-64 characters of A-Z, a-z, 0-9, '-' and '_'`],
+    ["a function name over 64 characters", (e: any) => (e.backend.deployment = { mode: "import", functionName: "f".repeat(65) }),
+      "envs/dev.ts: backend.deployment.functionName is"],
+    ["an unknown mode", (e: any) => (e.backend.deployment = { mode: "adopt" }),
+      `envs/dev.ts: backend.deployment.mode is "adopt"; mode must be "create", "existing" or "import"`],
+    ["existing mode without a name", (e: any) => (e.backend.deployment = { mode: "existing" }),
+      "envs/dev.ts: backend.deployment.functionName is missing; it is required (string)"],
+    ["Rust WebSocket handlers in existing mode", (e: any) => (e.websocket.deployment = { mode: "existing", functionName: "ws" }),
+      `envs/dev.ts: websocket.deployment.mode is "existing"; the Rust WebSocket handlers are four functions created here; use mode "create", or handlers "python"`],
+    ["an unknown policy template", (e: any) => (e.backend.policies = [{ template: "s3-admin", buckets: ["b-1"] }]),
+      `envs/dev.ts: backend.policies[0].template is "s3-admin"; template must be one of dynamodb-read, dynamodb-read-write, s3-read`],
+    ["a bucket name S3 refuses", (e: any) => (e.backend.policies = [{ template: "s3-read", buckets: ["My_Bucket"] }]),
+      `envs/dev.ts: backend.policies[0].buckets[0] is "My_Bucket"; bucket names are 3-63 lowercase letters`],
+    ["a policy template on no resource", (e: any) => (e.backend.policies = [{ template: "sns-publish", topics: [] }]),
+      "envs/dev.ts: backend.policies[0].topics is []; name at least one topic"],
+    ["an unknown URL auth type", (e: any) => (e.backend.url = { authType: "PUBLIC" }),
+      `envs/dev.ts: backend.url.authType is "PUBLIC"; authType is "AWS_IAM" (the default) or "NONE" (public)`],
+    ["CORS credentials for any origin", (e: any) => (e.backend.url = { authType: "NONE", cors: { allowOrigins: ["*"], allowCredentials: true } }),
+      `envs/dev.ts: backend.url.cors.allowOrigins is ["*"]; browsers refuse credentials with origin "*"`],
+    ["an unknown handlers kind", (e: any) => (e.websocket.handlers = "go"),
+      `envs/dev.ts: websocket.handlers is "go"; handlers is "python" or "rust"`],
     ["a log retention CloudWatch does not offer", (e: any) => (e.logRetentionDays = 10),
       "envs/dev.ts: logRetentionDays is 10; CloudWatch Logs accepts 1, 3, 5, 7, 14, 30"],
     ["an invalid region", (e: any) => (e.region = "europe"),
@@ -100,5 +114,8 @@ describe("environment config validation", () => {
     const env = loadEnv("dev");
     expect(env.websocket.roomQueryParam).toBe("room");
     expect(env.websocket.connectionTtlSeconds).toBe(7200);
+    expect(env.backend.deployment).toEqual({ mode: "create" });
+    expect(env.backend.url).toEqual({ authType: "AWS_IAM" });
+    expect(env.backend.policies).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import { Testing } from "cdktf";
 import * as path from "path";
 import { loadEnv } from "../envs";
 import { EnvConfig } from "../envs/schema";
+import type { Probe } from "../build/rust";
 import { LambdaStack } from "../modules/stack";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -40,9 +41,22 @@ export interface SynthJson {
   output?: Record<string, unknown>;
 }
 
-export function synthEnv(env: EnvConfig): Synthesized {
+/**
+ * A machine on which both architectures build (Debian's rustc-web with the arm64 standard library and
+ * cross linker): stacks synthesized with it are the same wherever the tests run.
+ */
+export function fakeRustMachine(opts: { arm64?: boolean } = {}): Probe {
+  const arm64 = opts.arm64 ?? true;
+  return {
+    which: (cmd) => (cmd === "aarch64-linux-gnu-gcc" && arm64 ? "/usr/bin/aarch64-linux-gnu-gcc" : undefined),
+    run: (_cmd, args) => (args[0] === "--print" ? "/usr" : args[0] === "--version" ? "rustc 1.96.0 (debian)" : undefined),
+    exists: (p) => p === "/usr/bin/cargo" || p === "/usr/bin/rustc" || p.endsWith("x86_64-unknown-linux-gnu/lib") || (arm64 && p.endsWith("aarch64-unknown-linux-gnu/lib")),
+  };
+}
+
+export function synthEnv(env: EnvConfig, opts: { rustProbe?: Probe } = {}): Synthesized {
   const app = Testing.app();
-  const stack = new LambdaStack(app, { env, projectRoot: PROJECT_ROOT });
+  const stack = new LambdaStack(app, { env, projectRoot: PROJECT_ROOT, projectRootFromStack: "../../..", rustProbe: opts.rustProbe ?? fakeRustMachine() });
   const json = Testing.synth(stack);
   return { stack, json, parsed: JSON.parse(json) as SynthJson };
 }
@@ -56,4 +70,22 @@ export function onlyResource(s: SynthJson, type: string): [string, Record<string
   const all = Object.entries(resourcesOf(s, type));
   if (all.length !== 1) throw new Error(`expected one ${type}, found ${all.length}`);
   return all[0];
+}
+
+/** The part of a synthesized stack whose logical IDs start with `prefix` (one module's resources and data sources). */
+export function scoped(s: SynthJson, prefix: string): { parsed: SynthJson; json: string } {
+  const pick = (blocks: Record<string, Record<string, Record<string, unknown>>> | undefined) =>
+    Object.fromEntries(
+      Object.entries(blocks ?? {})
+        .map(([type, byId]) => [type, Object.fromEntries(Object.entries(byId).filter(([id]) => id.startsWith(prefix)))] as const)
+        .filter(([, byId]) => Object.keys(byId).length > 0),
+    );
+  const parsed: SynthJson = {
+    ...s,
+    resource: pick(s.resource),
+    data: pick(s.data),
+    import: s.import?.filter((i) => i.to.split(".")[1].startsWith(prefix)),
+  };
+  if (parsed.import?.length === 0) delete parsed.import;
+  return { parsed, json: JSON.stringify(parsed) };
 }

@@ -9,9 +9,12 @@ describe("npm run import-commands", () => {
   it("prints the exact terraform import line with the CDKTF address of each function", () => {
     const r = importCommands("dev");
     expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toMatch(
-      /^cd cdktf\.out\/stacks\/lambdaship-dev && terraform init && terraform import 'aws_lambda_function\.websocket_handler_function_[0-9A-F]{8}' lambdaship-dev-websocket$/,
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(
+      /^cd cdktf\.out\/stacks\/lambdaship-dev && terraform init && terraform import 'aws_lambda_function\.rust-backend_function_[0-9A-F]{8}' lambdaship-dev-backend$/,
     );
+    expect(lines[2]).toMatch(/ && terraform import 'aws_lambda_function\.websocket_rust-handlers_ws-connect_function_[0-9A-F]{8}' lambdaship-dev-ws-connect$/);
   });
 
   it("says when a function is only referenced and there is nothing to import", () => {

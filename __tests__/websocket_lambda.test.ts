@@ -11,19 +11,19 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../modules/errors";
 import { CONNECTION_INDEX } from "../modules/websocket_lambda";
-import { envWith, onlyResource, PROJECT_ROOT, resourcesOf, synthEnv, SynthJson } from "./helpers";
+import { envWith, onlyResource, PROJECT_ROOT, resourcesOf, scoped, synthEnv, SynthJson } from "./helpers";
 
 type Statement = { sid: string; actions: string[]; resources: string[] };
 
 /** The statements of the function's inline policy document. */
 function policyStatements(s: SynthJson): Statement[] {
   const docs = s.data?.aws_iam_policy_document ?? {};
-  const [, policy] = Object.entries(docs).find(([id]) => id.includes("_policy_"))!;
+  const [, policy] = Object.entries(docs).find(([id]) => id.startsWith("websocket_") && id.includes("_policy_"))!;
   return policy.statement as Statement[];
 }
 
-describe("websocket_lambda in create mode (dev)", () => {
-  const { json, parsed } = synthEnv(envWith("dev"));
+describe("websocket_lambda in create mode (dev, with the Python handler)", () => {
+  const { json, parsed } = scoped(synthEnv(envWith("dev", { websocket: { handlers: "python" } })).parsed, "websocket_");
 
   it("creates the function from a deterministic package, arm64, with the env's settings", () => {
     const [, fn] = onlyResource(parsed, "aws_lambda_function");
@@ -111,7 +111,9 @@ describe("websocket_lambda in create mode (dev)", () => {
 });
 
 describe("websocket_lambda in existing mode (prod)", () => {
-  const { json, parsed, stack } = synthEnv(envWith("prod"));
+  const full = synthEnv(envWith("prod"));
+  const { json, parsed } = scoped(full.parsed, "websocket_");
+  const stack = full.stack;
 
   it("creates no function, role or function log group", () => {
     expect(json).not.toHaveResource(LambdaFunction);
@@ -149,7 +151,7 @@ describe("websocket_lambda in existing mode (prod)", () => {
 });
 
 describe("websocket_lambda in import mode (staging)", () => {
-  const { json, parsed } = synthEnv(envWith("staging"));
+  const { json, parsed } = scoped(synthEnv(envWith("staging")).parsed, "websocket_");
 
   it("adopts the function and its log group with import blocks, under the existing name", () => {
     const [fnId] = onlyResource(parsed, "aws_lambda_function");
@@ -165,8 +167,9 @@ describe("websocket_lambda in import mode (staging)", () => {
   });
 
   it("can leave the log group to be created when the function never ran", () => {
-    const { parsed: p } = synthEnv(
-      envWith("staging", { websocket: { deployment: { mode: "import", functionName: "legacy-ws", importLogGroup: false } } }),
+    const { parsed: p } = scoped(
+      synthEnv(envWith("staging", { websocket: { deployment: { mode: "import", functionName: "legacy-ws", importLogGroup: false } } })).parsed,
+      "websocket_",
     );
     expect(p.import).toEqual([{ to: expect.stringMatching(/^aws_lambda_function\./), id: "legacy-ws" }]);
   });
@@ -174,7 +177,7 @@ describe("websocket_lambda in import mode (staging)", () => {
 
 describe("websocket_lambda handler source errors", () => {
   it("names the absolute path and the config field when the handler folder is missing", () => {
-    const env = envWith("dev", { websocket: { handler: { source: "lambda-src/nope" } } });
+    const env = envWith("dev", { websocket: { handlers: "python", handler: { source: "lambda-src/nope" } } });
     expect(() => synthEnv(env)).toThrow(ConfigError);
     expect(() => synthEnv(env)).toThrow(
       `envs/dev.ts: websocket.handler.source names ${path.join(PROJECT_ROOT, "lambda-src/nope")}, which does not exist or is not a folder`,
@@ -182,12 +185,68 @@ describe("websocket_lambda handler source errors", () => {
   });
 
   it("names the missing module file when the handler points at a file that is not there", () => {
-    const env = envWith("dev", { websocket: { handler: { handler: "missing.lambda_handler" } } });
+    const env = envWith("dev", { websocket: { handlers: "python", handler: { handler: "missing.lambda_handler" } } });
     expect(() => synthEnv(env)).toThrow(/has no missing\.py for the handler "missing\.lambda_handler"/);
   });
 
   it("needs no handler source in existing mode, which deploys no code", () => {
     const env = envWith("prod", { websocket: { handler: { source: "lambda-src/nope" } } });
     expect(() => synthEnv(env)).not.toThrow();
+  });
+});
+
+describe("websocket_lambda with the Rust handlers (dev)", () => {
+  const { parsed } = scoped(synthEnv(envWith("dev")).parsed, "websocket_");
+  const functions = Object.entries(resourcesOf(parsed, "aws_lambda_function"));
+  const idOf = (name: string) => functions.find(([, f]) => f.function_name === name)![0];
+  const policyOf = (bin: string): Statement[] =>
+    Object.entries(parsed.data!.aws_iam_policy_document).find(([id]) => id.startsWith(`websocket_rust-handlers_${bin}_policy_`))![1].statement as Statement[];
+
+  it("creates one arm64 provided.al2023 function per handler bin, each waiting for the workspace's builder", () => {
+    expect(functions.map(([, f]) => f.function_name).sort()).toEqual([
+      "lambdaship-dev-ws-broadcast", "lambdaship-dev-ws-connect", "lambdaship-dev-ws-default", "lambdaship-dev-ws-disconnect",
+    ]);
+    for (const [, f] of functions) {
+      expect(f).toMatchObject({ runtime: "provided.al2023", handler: "bootstrap", architectures: ["arm64"], memory_size: 256, timeout: 10 });
+      expect(f.depends_on).toContainEqual(expect.stringMatching(/^terraform_data\.rust_builder-arm64_[0-9A-F]+$/));
+      expect((f.environment as { variables: Record<string, string> }).variables).toMatchObject({ ROOM_KEY: "booking_id", LOG_LEVEL: "DEBUG" });
+    }
+  });
+
+  it("routes each built-in route to its own function and named routes to ws-broadcast", () => {
+    const integrations = resourcesOf(parsed, "aws_apigatewayv2_integration");
+    const servedBy = (routeKey: string) => {
+      const route = Object.values(resourcesOf(parsed, "aws_apigatewayv2_route")).find((r) => r.route_key === routeKey)!;
+      const integrationId = /aws_apigatewayv2_integration\.([^.]+)\.id/.exec(route.target as string)![1];
+      return integrations[integrationId].integration_uri;
+    };
+    expect(servedBy("$connect")).toBe(`\${aws_lambda_function.${idOf("lambdaship-dev-ws-connect")}.invoke_arn}`);
+    expect(servedBy("$disconnect")).toBe(`\${aws_lambda_function.${idOf("lambdaship-dev-ws-disconnect")}.invoke_arn}`);
+    expect(servedBy("$default")).toBe(`\${aws_lambda_function.${idOf("lambdaship-dev-ws-default")}.invoke_arn}`);
+    expect(servedBy("sendmessage")).toBe(`\${aws_lambda_function.${idOf("lambdaship-dev-ws-broadcast")}.invoke_arn}`);
+    expect(Object.values(resourcesOf(parsed, "aws_lambda_permission")).map((p) => p.function_name).sort()).toEqual(
+      functions.map(([id]) => `\${aws_lambda_function.${id}.function_name}`).sort(),
+    );
+  });
+
+  it("gives each function only the access its route needs", () => {
+    const actions = (bin: string) => policyOf(bin).flatMap((s) => s.actions).sort();
+    expect(actions("ws-connect")).toEqual(["dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents"]);
+    expect(actions("ws-disconnect")).toEqual(["dynamodb:DeleteItem", "dynamodb:Query", "logs:CreateLogStream", "logs:PutLogEvents"]);
+    expect(actions("ws-default")).toEqual([
+      "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Query", "execute-api:ManageConnections", "logs:CreateLogStream", "logs:PutLogEvents",
+    ]);
+    expect(actions("ws-broadcast")).toEqual(["dynamodb:DeleteItem", "dynamodb:Query", "execute-api:ManageConnections", "logs:CreateLogStream", "logs:PutLogEvents"]);
+    const disconnect = Object.fromEntries(policyOf("ws-disconnect").map((s) => [s.sid, s.resources]));
+    expect(disconnect.FindRoomsOfConnection).toEqual([expect.stringMatching(new RegExp(`\\.arn\\}/index/${CONNECTION_INDEX}$`))]);
+  });
+
+  it("needs no Python handler source", () => {
+    expect(() => synthEnv(envWith("dev", { websocket: { handler: { source: "lambda-src/nope" } } }))).not.toThrow();
+  });
+
+  it("cannot reference or import four functions as one", () => {
+    const env = envWith("dev", { websocket: { deployment: { mode: "existing", functionName: "ws" } } });
+    expect(() => synthEnv(env)).toThrow(/the Rust handlers are created here, so use "create"/);
   });
 });

@@ -1,20 +1,27 @@
 import { defineEnv } from "./schema";
 
-/** Development: cheap, short log retention, everything created and managed here. */
+/** Development: cheap, short log retention, everything created and managed here; the WebSocket routes run the Rust handlers. */
 export default defineEnv({
   name: "dev",
   region: "eu-west-1",
   namePrefix: "lambdaship-dev",
   tags: { owner: "platform", "cost-center": "dev" },
   logRetentionDays: 14,
+  rust: { workspace: "lambda-src/rust", requireArm64: false },
+  backend: {
+    function: { memoryMiB: 256, timeoutSeconds: 10, environment: { RUST_LOG: "debug" }, architecture: "arm64" },
+    url: { authType: "AWS_IAM" },
+    table: { pointInTimeRecovery: false, deletionProtection: false },
+  },
   websocket: {
+    handlers: "rust",
     roomKey: "booking_id",
     routes: ["sendmessage"],
     handler: { source: "lambda-src/websocket", handler: "handler.lambda_handler", runtime: "python3.12" },
     function: {
       memoryMiB: 256,
       timeoutSeconds: 10,
-      environment: { LOG_LEVEL: "DEBUG" },
+      environment: { LOG_LEVEL: "DEBUG", RUST_LOG: "debug" },
       reservedConcurrency: 5,
       architecture: "arm64",
     },

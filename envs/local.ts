@@ -2,7 +2,7 @@ import dev from "./dev";
 import { defineEnv } from "./schema";
 
 /**
- * dev, aimed at the local AWS emulator (moto server). The endpoint is read when the stack is built:
+ * dev, aimed at the local AWS emulator (moto server), with the same Rust backend and Rust WebSocket handlers. The endpoint is read when the stack is built:
  * `npm start` and the end-to-end tests set LAMBDASHIP_AWS_ENDPOINT to the port they started moto on.
  */
 export default defineEnv({

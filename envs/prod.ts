@@ -11,7 +11,15 @@ export default defineEnv({
   tags: { owner: "platform", "cost-center": "prod" },
   logRetentionDays: 365,
   stateBackend: { bucket: "lambdaship-terraform-state", region: "eu-west-1" },
+  // Production never runs a fallback build: no arm64 toolchain is an error before anything changes.
+  rust: { workspace: "lambda-src/rust", requireArm64: true },
+  backend: {
+    function: { memoryMiB: 1024, timeoutSeconds: 10, environment: { RUST_LOG: "info" }, reservedConcurrency: 100, architecture: "arm64" },
+    url: { authType: "AWS_IAM" },
+    table: { pointInTimeRecovery: true, deletionProtection: true },
+  },
   websocket: {
+    handlers: "python",
     roomKey: "booking_id",
     routes: ["sendmessage"],
     handler: { source: "lambda-src/websocket", handler: "handler.lambda_handler", runtime: "python3.12" },

@@ -117,6 +117,12 @@ export const websocketSchema = z
         runtime: z.enum(PYTHON_RUNTIMES, { message: `supported: ${PYTHON_RUNTIMES.join(", ")}` }),
       })
       .strict(),
+    /**
+     * Which code serves the routes: the Python handler (one function, every route) or the Rust
+     * ws-connect / ws-disconnect / ws-default / ws-broadcast functions (one per route; named routes go
+     * to ws-broadcast), each with `function`'s settings.
+     */
+    handlers: z.enum(["python", "rust"], { message: 'handlers is "python" or "rust"' }).default("python"),
     function: functionSettingsSchema,
     deployment: deploymentSchema.default({ mode: "create" }),
     stage: z
@@ -133,6 +139,95 @@ export const websocketSchema = z
         deletionProtection: z.boolean(),
       })
       .strict(),
+  })
+  .strict();
+
+const resourceName = (what: string, re: RegExp, rule: string) =>
+  z.array(z.string().regex(re, `${what} names are ${rule}`)).min(1, `name at least one ${what}`);
+const tableNames = resourceName("table", /^[A-Za-z0-9_.-]{3,255}$/, "3-255 characters of letters, digits, '_', '-' and '.'");
+const bucketNames = resourceName("bucket", /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "3-63 lowercase letters, digits, '.' and '-'");
+const queueNames = resourceName("queue", /^[A-Za-z0-9_-]{1,80}(\.fifo)?$/, "1-80 characters of letters, digits, '-' and '_' (plus .fifo)");
+const topicNames = resourceName("topic", /^[A-Za-z0-9_-]{1,256}(\.fifo)?$/, "1-256 characters of letters, digits, '-' and '_' (plus .fifo)");
+
+/**
+ * Named IAM policy templates (seed 001's list), each scoped to named resources of the env's account
+ * and region. Writing its own log group is not a template: every function gets it.
+ */
+export const policyTemplateSchema = z.discriminatedUnion(
+  "template",
+  [
+    z.object({ template: z.literal("dynamodb-read"), tables: tableNames, indexes: z.array(z.string().min(3)).default([]) }).strict(),
+    z.object({ template: z.literal("dynamodb-read-write"), tables: tableNames, indexes: z.array(z.string().min(3)).default([]) }).strict(),
+    z.object({ template: z.literal("s3-read"), buckets: bucketNames, prefix: z.string().regex(/^[^*]*$/, "a key prefix without '*'").default("") }).strict(),
+    z.object({ template: z.literal("s3-read-write"), buckets: bucketNames, prefix: z.string().regex(/^[^*]*$/, "a key prefix without '*'").default("") }).strict(),
+    z.object({ template: z.literal("sqs-send"), queues: queueNames }).strict(),
+    z.object({ template: z.literal("sqs-consume"), queues: queueNames }).strict(),
+    z.object({ template: z.literal("sns-publish"), topics: topicNames }).strict(),
+  ],
+  {
+    errorMap: () => ({
+      message: "template must be one of dynamodb-read, dynamodb-read-write, s3-read, s3-read-write, sqs-send, sqs-consume, sns-publish",
+    }),
+  },
+);
+
+const HTTP_METHODS = ["GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*"] as const;
+
+/**
+ * A function URL. `authType` defaults to AWS_IAM (callers sign with SigV4 and need
+ * lambda:InvokeFunctionUrl); NONE makes the URL public and must be written out.
+ */
+export const functionUrlSchema = z
+  .object({
+    authType: z.enum(["AWS_IAM", "NONE"], { message: 'authType is "AWS_IAM" (the default) or "NONE" (public)' }).default("AWS_IAM"),
+    cors: z
+      .object({
+        allowOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'an origin such as https://app.example.com, or "*"')).min(1, "name at least one origin"),
+        allowMethods: z.array(z.enum(HTTP_METHODS, { message: `one of ${HTTP_METHODS.join(", ")}` })).default(["GET"]),
+        allowHeaders: z.array(z.string().min(1)).default([]),
+        exposeHeaders: z.array(z.string().min(1)).default([]),
+        allowCredentials: z.boolean().default(false),
+        maxAgeSeconds: z.number().int().min(0, "0-86400 seconds").max(86400, "0-86400 seconds").default(0),
+      })
+      .strict()
+      .refine((c) => !(c.allowCredentials && c.allowOrigins.includes("*")), {
+        message: 'browsers refuse credentials with origin "*": name the origins, or set allowCredentials to false',
+        path: ["allowOrigins"],
+      })
+      .optional(),
+  })
+  .strict();
+
+/** A Rust function of the workspace: its bin, settings, deployment mode, policies and URL. */
+export const rustFunctionSchema = z
+  .object({
+    function: functionSettingsSchema,
+    deployment: deploymentSchema.default({ mode: "create" }),
+    /** Access beyond its own log group (and, for the backend, its items table). @default [] */
+    policies: z.array(policyTemplateSchema).default([]),
+    /** A function URL; leave out for none. */
+    url: functionUrlSchema.optional(),
+  })
+  .strict();
+
+/** Where the Rust functions come from and how they must be built. */
+export const rustSchema = z
+  .object({
+    /** The cargo workspace, relative to the project root. */
+    workspace: z.string().min(1, "a folder relative to the project root, e.g. lambda-src/rust").default("lambda-src/rust"),
+    /**
+     * Fail (at apply, before any function changes) when no toolchain here can build arm64, instead
+     * of falling back to x86_64; the stack then always deploys arm64.
+     */
+    requireArm64: z.boolean().default(false),
+  })
+  .strict()
+  .default({});
+
+/** The Rust REST backend (`backend` bin) and its items table. */
+export const backendSchema = rustFunctionSchema
+  .extend({
+    table: z.object({ pointInTimeRecovery: z.boolean(), deletionProtection: z.boolean() }).strict(),
   })
   .strict();
 
@@ -180,15 +275,31 @@ export const envSchema = z
     /** Remote state; leave out for a local state file. */
     stateBackend: stateBackendSchema.optional(),
     emulator: emulatorSchema.optional(),
+    rust: rustSchema,
+    backend: backendSchema,
     websocket: websocketSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((env, ctx) => {
+    if (env.websocket.handlers === "rust" && env.websocket.deployment.mode !== "create") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["websocket", "deployment", "mode"],
+        message: 'the Rust WebSocket handlers are four functions created here; use mode "create", or handlers "python" to reference or import one function',
+      });
+    }
+  });
 
 export type EnvInput = z.input<typeof envSchema>;
 export type EnvConfig = z.output<typeof envSchema>;
 export type FunctionSettings = z.output<typeof functionSettingsSchema>;
 export type Deployment = z.output<typeof deploymentSchema>;
 export type WebsocketConfig = z.output<typeof websocketSchema>;
+export type PolicyTemplate = z.output<typeof policyTemplateSchema>;
+export type FunctionUrl = z.output<typeof functionUrlSchema>;
+export type RustFunctionConfig = z.output<typeof rustFunctionSchema>;
+export type RustConfig = z.output<typeof rustSchema>;
+export type BackendConfig = z.output<typeof backendSchema>;
 
 /** Identity function that gives env files type checking and completion. */
 export function defineEnv(input: EnvInput): EnvInput {

@@ -11,7 +11,14 @@ export default defineEnv({
   tags: { owner: "platform", "cost-center": "staging" },
   logRetentionDays: 30,
   stateBackend: { bucket: "lambdaship-terraform-state", region: "eu-west-1" },
+  rust: { workspace: "lambda-src/rust", requireArm64: false },
+  backend: {
+    function: { memoryMiB: 512, timeoutSeconds: 10, environment: { RUST_LOG: "info" }, reservedConcurrency: 20, architecture: "arm64" },
+    url: { authType: "AWS_IAM" },
+    table: { pointInTimeRecovery: true, deletionProtection: false },
+  },
   websocket: {
+    handlers: "python",
     roomKey: "booking_id",
     routes: ["sendmessage"],
     handler: { source: "lambda-src/websocket", handler: "handler.lambda_handler", runtime: "python3.12" },

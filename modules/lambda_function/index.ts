@@ -24,6 +24,8 @@ export interface PolicyStatement {
   readonly sid: string;
   readonly actions: readonly string[];
   readonly resources: readonly string[];
+  /** IAM conditions, e.g. an S3 prefix on ListBucket. @default - none */
+  readonly conditions?: ReadonlyArray<{ readonly test: string; readonly variable: string; readonly values: readonly string[] }>;
 }
 
 /** The function's code: a local zip and the hash that tells Terraform when it changed. */
@@ -136,7 +138,13 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       if (wildcard) throw new Error(`${this.node.path}: policy statement ${s.sid} has the wildcard action ${wildcard}; name each action`);
     }
     const policy = new DataAwsIamPolicyDocument(this, "policy", {
-      statement: statements.map((s) => ({ sid: s.sid, effect: "Allow", actions: [...s.actions], resources: [...s.resources] })),
+      statement: statements.map((s) => ({
+        sid: s.sid,
+        effect: "Allow",
+        actions: [...s.actions],
+        resources: [...s.resources],
+        ...(s.conditions ? { condition: s.conditions.map((c) => ({ test: c.test, variable: c.variable, values: [...c.values] })) } : {}),
+      })),
     });
     const rolePolicy = new IamRolePolicy(this, "role-policy", {
       name: "least-privilege",

@@ -1,9 +1,13 @@
+import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { AwsProvider, AwsProviderConfig } from "@cdktf/provider-aws/lib/provider";
-import { LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { Annotations, App, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import * as path from "path";
 import type { EnvConfig } from "../../envs/schema";
 import { envFile } from "../../envs";
+import type { Probe } from "../../build/rust";
+import { ManagedFunction } from "../lambda_function";
+import { RustLambda, RustWorkspace } from "../rust_lambda";
 import { WebsocketLambda } from "../websocket_lambda";
 
 export const APP_NAME = "lambdaship";
@@ -25,6 +29,13 @@ export interface LambdaStackProps {
    * @default - the project root (`terraform.<stack>.tfstate`)
    */
   readonly stateDir?: string;
+  /**
+   * The project root as seen from the stack's working directory, where the engine runs.
+   * @default - computed from the app's outdir (`../../..` for `<project>/cdktf.out/stacks/<stack>`)
+   */
+  readonly projectRootFromStack?: string;
+  /** How Rust toolchains are detected; tests pass a fake machine. @default - this machine */
+  readonly rustProbe?: Probe;
 }
 
 /** The stack name of an env: `<app>-<env>`. */
@@ -35,6 +46,9 @@ export function stackName(env: string): string {
 /** One environment: provider with default tags, backend, and the modules it composes. */
 export class LambdaStack extends TerraformStack {
   public readonly websocket: WebsocketLambda;
+  public readonly rustWorkspace: RustWorkspace;
+  public readonly backend: ManagedFunction;
+  public readonly itemsTable: DynamodbTable;
 
   constructor(scope: Construct, props: LambdaStackProps) {
     const { env } = props;
@@ -69,6 +83,56 @@ export class LambdaStack extends TerraformStack {
     }
 
     const file = envFile(env.name);
+    const projectRootFromStack =
+      props.projectRootFromStack ?? (path.relative(path.resolve(App.of(this).outdir, "stacks", name), props.projectRoot).split(path.sep).join("/") || ".");
+    this.rustWorkspace = new RustWorkspace(this, "rust", {
+      workspaceDir: path.resolve(props.projectRoot, env.rust.workspace),
+      projectRoot: props.projectRoot,
+      projectRootFromStack,
+      requireArm64: env.rust.requireArm64,
+      configField: `${file}: rust.workspace`,
+      probe: props.rustProbe,
+    });
+
+    // The Rust REST backend: its items table and the function, with a URL.
+    const be = env.backend;
+    this.itemsTable = new DynamodbTable(this, "items", {
+      name: `${env.namePrefix}-items`,
+      billingMode: "PAY_PER_REQUEST",
+      hashKey: "id",
+      attribute: [{ name: "id", type: "S" }],
+      pointInTimeRecovery: { enabled: be.table.pointInTimeRecovery },
+      deletionProtectionEnabled: be.table.deletionProtection,
+      serverSideEncryption: { enabled: true },
+    });
+    const backend = new RustLambda(this, "rust-backend", {
+      workspace: this.rustWorkspace,
+      region: env.region,
+      functions: [
+        {
+          bin: "backend",
+          functionName: `${env.namePrefix}-backend`,
+          description: `REST backend of ${env.namePrefix} (Rust)`,
+          settings: be.function,
+          logRetentionDays: env.logRetentionDays,
+          deployment: be.deployment,
+          policies: be.policies,
+          policyStatements: [
+            { sid: "ItemsTable", actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], resources: [this.itemsTable.arn] },
+          ],
+          moduleEnvironment: { TABLE_NAME: this.itemsTable.name },
+          url: be.url,
+          configField: `${file}: backend`,
+        },
+      ],
+    });
+    this.backend = backend.functions.backend;
+    if (be.deployment.mode === "existing") {
+      Annotations.of(this.backend).addWarning(
+        `backend function "${be.deployment.functionName}" is referenced, not managed: its role must allow dynamodb:GetItem, PutItem and DeleteItem on ${env.namePrefix}-items, and its environment must set TABLE_NAME=${env.namePrefix}-items.`,
+      );
+    }
+
     const ws = env.websocket;
     this.websocket = new WebsocketLambda(this, "websocket", {
       namePrefix: env.namePrefix,
@@ -79,6 +143,7 @@ export class LambdaStack extends TerraformStack {
         runtime: ws.handler.runtime,
         configField: `${file}: websocket.handler.source`,
       },
+      rust: ws.handlers === "rust" ? { workspace: this.rustWorkspace, region: env.region } : undefined,
       settings: ws.function,
       logRetentionDays: env.logRetentionDays,
       deployment: ws.deployment,
@@ -94,7 +159,13 @@ export class LambdaStack extends TerraformStack {
     });
 
     new TerraformOutput(this, "websocket_url", { value: this.websocket.stage.invokeUrl, description: "wss:// URL of the WebSocket stage" });
-    new TerraformOutput(this, "websocket_function", { value: this.websocket.target.functionName });
+    new TerraformOutput(this, "websocket_functions", {
+      value: this.websocket.functions.map((f) => f.functionName),
+      description: "The functions serving the WebSocket routes",
+    });
+    new TerraformOutput(this, "backend_function", { value: this.backend.functionName });
+    if (backend.urls.backend) new TerraformOutput(this, "backend_url", { value: backend.urls.backend.functionUrl, description: `Function URL of the backend (auth ${be.url?.authType})` });
+    new TerraformOutput(this, "items_table", { value: this.itemsTable.name });
     new TerraformOutput(this, "connections_table", { value: this.websocket.table.name });
   }
 }

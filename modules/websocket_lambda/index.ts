@@ -5,13 +5,14 @@ import { Apigatewayv2Stage } from "@cdktf/provider-aws/lib/apigatewayv2-stage";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
-import { Annotations, TerraformAsset, AssetType } from "cdktf";
+import { Annotations, TerraformAsset, AssetType, Fn } from "cdktf";
 import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
 import { packagePythonHandler, PythonPackage } from "../../build/python-package";
 import { ConfigError } from "../errors";
 import { FunctionOptions, ILambdaTarget, ManagedFunction, PolicyStatement } from "../lambda_function";
+import { RustLambda, RustWorkspace } from "../rust_lambda";
 
 /** The Python handler that serves every route. */
 export interface PythonHandlerProps {
@@ -25,10 +26,25 @@ export interface PythonHandlerProps {
   readonly configField?: string;
 }
 
+/** The Rust handlers: one function per route, built from a cargo workspace's ws-* bins. */
+export interface RustHandlersProps {
+  readonly workspace: RustWorkspace;
+  /** Region of the env (the broadcast function's management API endpoint). */
+  readonly region: string;
+}
+
 export interface WebsocketLambdaProps extends FunctionOptions {
   /** Prefix of every resource name (`<prefix>-websocket`, `<prefix>-connections`, ...). */
   readonly namePrefix: string;
+  /** The Python handler serving every route; used unless `rust` is given. */
   readonly handler: PythonHandlerProps;
+  /**
+   * Serve the routes with the Rust ws-* functions instead of the Python handler: `$connect` ->
+   * ws-connect, `$disconnect` -> ws-disconnect, `$default` -> ws-default, named routes -> ws-broadcast.
+   * Each is created here with `settings`, and only the table and API access its route needs.
+   * @default - the Python handler
+   */
+  readonly rust?: RustHandlersProps;
   /** Folder for built packages (content-addressed file names). */
   readonly buildDir: string;
   /** Partition key of the connections table: the room a connection joined. @default "room_id" */
@@ -71,9 +87,10 @@ export class WebsocketLambda extends Construct {
   public readonly api: Apigatewayv2Api;
   public readonly stage: Apigatewayv2Stage;
   public readonly table: DynamodbTable;
-  public readonly function: ManagedFunction;
-  /** The target every route invokes. */
-  public readonly target: ILambdaTarget;
+  /** The functions serving the routes: one (Python) or four (Rust), created, imported or referenced. */
+  public readonly functions: readonly ManagedFunction[];
+  /** The function each route key invokes. */
+  public readonly routeTargets: ReadonlyMap<string, ILambdaTarget>;
   /** The built package; absent in `existing` mode, which deploys no code. */
   public readonly package?: PythonPackage;
   public readonly accessLogGroup: CloudwatchLogGroup;
@@ -109,74 +126,116 @@ export class WebsocketLambda extends Construct {
     });
 
     const managementArn = `${this.api.executionArn}/${stageName}/POST/@connections/*`;
-    const statements: PolicyStatement[] = [
-      {
-        sid: "ConnectionsTable",
-        actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
-        resources: [this.table.arn],
-      },
-      {
-        sid: "ConnectionsIndex",
-        actions: ["dynamodb:Query"],
-        resources: [`${this.table.arn}/index/${CONNECTION_INDEX}`],
-      },
-      { sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [managementArn] },
-    ];
-
-    // Existing mode deploys no code, so it needs no handler source.
-    this.package = deployment.mode === "existing" ? undefined : this.buildPackage(props);
-    const asset =
-      this.package &&
-      new TerraformAsset(this, "package", { path: this.package.zipPath, type: AssetType.FILE, assetHash: this.package.sha256Hex.slice(0, 32) });
-    this.function = new ManagedFunction(this, "handler", {
-      settings: props.settings,
-      logRetentionDays: props.logRetentionDays,
-      deployment,
-      definition: asset && {
-        functionName: `${prefix}-websocket`,
-        roleName: `${prefix}-websocket-role`,
-        description: `WebSocket handler of ${prefix}`,
-        runtime: props.handler.runtime,
-        handler: props.handler.handler,
-        code: { filename: asset.path, sourceCodeHash: this.package!.sourceCodeHash },
-        policyStatements: statements,
-        moduleEnvironment: {
-          TABLE_NAME: this.table.name,
-          ROOM_KEY: roomKey,
-          ROOM_QUERY_PARAM: props.roomQueryParam ?? "room",
-          CONNECTION_INDEX,
-          TTL_ATTRIBUTE,
-          CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7200),
-        },
-      },
-    });
-    if (deployment.mode === "existing") {
-      Annotations.of(this).addWarning(
-        `websocket function "${deployment.functionName}" is referenced, not managed, so its role is not either: it must allow ` +
-          `dynamodb:GetItem, PutItem, DeleteItem and Query on ${prefix}-connections, dynamodb:Query on its index ${CONNECTION_INDEX}, ` +
-          `and execute-api:ManageConnections on ${prefix}-websocket's @connections; and its environment must set TABLE_NAME=${prefix}-connections.`,
-      );
-    }
-    this.target = this.function;
-
-    const integration = new Apigatewayv2Integration(this, "integration", {
-      apiId: this.api.id,
-      integrationType: "AWS_PROXY",
-      integrationMethod: "POST",
-      integrationUri: this.target.invokeArn,
-      description: "Every route goes to the WebSocket handler",
-    });
-
     const routes: Array<[string, string]> = [
       ...BUILT_IN_ROUTES,
       ...(props.routes ?? []).map((r): [string, string] => [r, `named-${r}`]),
     ];
+    const moduleEnvironment = {
+      TABLE_NAME: this.table.name,
+      ROOM_KEY: roomKey,
+      ROOM_QUERY_PARAM: props.roomQueryParam ?? "room",
+      CONNECTION_INDEX,
+      TTL_ATTRIBUTE,
+      CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7200),
+    };
+    const access = {
+      put: { sid: "RegisterConnection", actions: ["dynamodb:PutItem"], resources: [this.table.arn] },
+      remove: { sid: "RemoveConnection", actions: ["dynamodb:DeleteItem"], resources: [this.table.arn] },
+      room: { sid: "ListRoom", actions: ["dynamodb:Query"], resources: [this.table.arn] },
+      rooms: { sid: "FindRoomsOfConnection", actions: ["dynamodb:Query"], resources: [`${this.table.arn}/index/${CONNECTION_INDEX}`] },
+      post: { sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [managementArn] },
+    } satisfies Record<string, PolicyStatement>;
+
+    // Which function serves each route, and the integration (one per function) routes point at.
+    const routeFunction = new Map<string, ManagedFunction>();
+    if (props.rust) {
+      if (deployment.mode !== "create") throw new ConfigError([`websocket.deployment.mode is "${deployment.mode}"; the Rust handlers are created here, so use "create" (or the Python handler)`]);
+      const handlers = new RustLambda(this, "rust-handlers", {
+        workspace: props.rust.workspace,
+        region: props.rust.region,
+        functions: [
+          ["ws-connect", "connect", [access.put]],
+          ["ws-disconnect", "disconnect", [access.rooms, access.remove]],
+          ["ws-default", "default", [access.rooms, access.room, access.remove, access.post]],
+          ["ws-broadcast", "broadcast", [access.room, access.remove, access.post]],
+        ].map(([bin, suffix, statements]) => ({
+          bin: bin as string,
+          functionName: `${prefix}-ws-${suffix as string}`,
+          description: `WebSocket ${suffix as string} handler of ${prefix} (Rust)`,
+          settings: props.settings,
+          logRetentionDays: props.logRetentionDays,
+          policyStatements: statements as PolicyStatement[],
+          moduleEnvironment: {
+            ...moduleEnvironment,
+            // Direct invocations of ws-broadcast (not through the API) post through this endpoint.
+            MANAGEMENT_API_ENDPOINT: `${Fn.replace(this.api.apiEndpoint, "wss://", "https://")}/${stageName}`,
+          },
+          configField: `websocket (${bin as string})`,
+        })),
+      });
+      const byBin = handlers.functions;
+      for (const [routeKey] of routes) {
+        const bin = routeKey === "$connect" ? "ws-connect" : routeKey === "$disconnect" ? "ws-disconnect" : routeKey === "$default" ? "ws-default" : "ws-broadcast";
+        routeFunction.set(routeKey, byBin[bin]);
+      }
+      this.functions = Object.values(byBin);
+    } else {
+      // Existing mode deploys no code, so it needs no handler source.
+      this.package = deployment.mode === "existing" ? undefined : this.buildPackage(props);
+      const asset =
+        this.package &&
+        new TerraformAsset(this, "package", { path: this.package.zipPath, type: AssetType.FILE, assetHash: this.package.sha256Hex.slice(0, 32) });
+      const fn = new ManagedFunction(this, "handler", {
+        settings: props.settings,
+        logRetentionDays: props.logRetentionDays,
+        deployment,
+        definition: asset && {
+          functionName: `${prefix}-websocket`,
+          roleName: `${prefix}-websocket-role`,
+          description: `WebSocket handler of ${prefix}`,
+          runtime: props.handler.runtime,
+          handler: props.handler.handler,
+          code: { filename: asset.path, sourceCodeHash: this.package!.sourceCodeHash },
+          policyStatements: [
+            { sid: "ConnectionsTable", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"], resources: [this.table.arn] },
+            { sid: "ConnectionsIndex", actions: ["dynamodb:Query"], resources: [`${this.table.arn}/index/${CONNECTION_INDEX}`] },
+            access.post,
+          ],
+          moduleEnvironment,
+        },
+      });
+      if (deployment.mode === "existing") {
+        Annotations.of(this).addWarning(
+          `websocket function "${deployment.functionName}" is referenced, not managed, so its role is not either: it must allow ` +
+            `dynamodb:GetItem, PutItem, DeleteItem and Query on ${prefix}-connections, dynamodb:Query on its index ${CONNECTION_INDEX}, ` +
+            `and execute-api:ManageConnections on ${prefix}-websocket's @connections; and its environment must set TABLE_NAME=${prefix}-connections.`,
+        );
+      }
+      for (const [routeKey] of routes) routeFunction.set(routeKey, fn);
+      this.functions = [fn];
+    }
+    this.routeTargets = routeFunction;
+
+    // One integration per function; the Python handler's keeps the ID it always had.
+    const integrations = new Map<ManagedFunction, Apigatewayv2Integration>();
+    for (const fn of this.functions) {
+      integrations.set(
+        fn,
+        new Apigatewayv2Integration(this, props.rust ? `integration-${fn.node.id}` : "integration", {
+          apiId: this.api.id,
+          integrationType: "AWS_PROXY",
+          integrationMethod: "POST",
+          integrationUri: fn.invokeArn,
+          description: props.rust ? `Routes served by ${fn.node.id}` : "Every route goes to the WebSocket handler",
+        }),
+      );
+    }
     const routeResources = routes.map(
       ([routeKey, idSuffix]) =>
         new Apigatewayv2Route(this, `route-${idSuffix}`, {
           apiId: this.api.id,
           routeKey,
-          target: `integrations/${integration.id}`,
+          target: `integrations/${integrations.get(routeFunction.get(routeKey)!)!.id}`,
         }),
     );
 
@@ -208,13 +267,15 @@ export class WebsocketLambda extends Construct {
       dependsOn: routeResources,
     });
 
-    new LambdaPermission(this, "invoke-permission", {
-      statementId: "AllowWebsocketApiInvoke",
-      action: "lambda:InvokeFunction",
-      functionName: this.target.functionName,
-      principal: "apigateway.amazonaws.com",
-      sourceArn: `${this.api.executionArn}/${stageName}/*`,
-    });
+    for (const fn of this.functions) {
+      new LambdaPermission(this, props.rust ? `invoke-permission-${fn.node.id}` : "invoke-permission", {
+        statementId: "AllowWebsocketApiInvoke",
+        action: "lambda:InvokeFunction",
+        functionName: fn.functionName,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: `${this.api.executionArn}/${stageName}/*`,
+      });
+    }
   }
 
   private buildPackage(props: WebsocketLambdaProps): PythonPackage {

@@ -1,0 +1,92 @@
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import type { PolicyTemplate } from "../../envs/schema";
+import type { PolicyStatement } from "./index";
+
+/**
+ * Seed 001's named policy templates, turned into least-privilege statements on named resources of the
+ * env's account and region. Every function also writes its own log group (ManagedFunction adds that);
+ * nothing here grants a wildcard action, and resources are named, except S3 objects, which are
+ * scoped to a bucket and key prefix.
+ */
+
+/** The actions of each template, in the order they appear in the policy. */
+export const TEMPLATE_ACTIONS = {
+  "dynamodb-read": ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"],
+  "dynamodb-read-write": [
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem",
+  ],
+  "s3-read": ["s3:GetObject"],
+  "s3-read-write": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+  "sqs-send": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+  "sqs-consume": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+  "sns-publish": ["sns:Publish"],
+} as const satisfies Record<PolicyTemplate["template"], readonly string[]>;
+
+/** Account and partition of the stack, looked up once per stack. */
+class AccountContext extends Construct {
+  public readonly accountId: string;
+  public readonly partition: string;
+
+  static of(scope: Construct): AccountContext {
+    const stack = TerraformStack.of(scope);
+    return (stack.node.tryFindChild("account-context") as AccountContext | undefined) ?? new AccountContext(stack, "account-context");
+  }
+
+  private constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.accountId = new DataAwsCallerIdentity(this, "caller").accountId;
+    this.partition = new DataAwsPartition(this, "partition").partition;
+  }
+}
+
+function sidOf(template: string, index: number): string {
+  return `${template.split("-").map((w) => w[0].toUpperCase() + w.slice(1)).join("")}${index}`;
+}
+
+/**
+ * The statements of `templates`, for resources in `region`. `index` numbers the templates in the
+ * function's list, so two templates of the same kind get distinct statement IDs.
+ */
+export function statementsFromTemplates(scope: Construct, templates: readonly PolicyTemplate[], region: string): PolicyStatement[] {
+  if (templates.length === 0) return [];
+  const { accountId, partition } = AccountContext.of(scope);
+  const arn = (service: string, resource: string, withRegion = true) =>
+    `arn:${partition}:${service}:${withRegion ? region : ""}:${withRegion ? accountId : ""}:${resource}`;
+  const out: PolicyStatement[] = [];
+  templates.forEach((t, i) => {
+    const sid = sidOf(t.template, i + 1);
+    const actions = [...TEMPLATE_ACTIONS[t.template]];
+    switch (t.template) {
+      case "dynamodb-read":
+      case "dynamodb-read-write": {
+        const tables = t.tables.map((name) => arn("dynamodb", `table/${name}`));
+        const indexes = t.tables.flatMap((name) => t.indexes.map((ix) => arn("dynamodb", `table/${name}/index/${ix}`)));
+        out.push({ sid, actions, resources: [...tables, ...indexes] });
+        break;
+      }
+      case "s3-read":
+      case "s3-read-write": {
+        out.push({ sid, actions, resources: t.buckets.map((b) => `arn:${partition}:s3:::${b}/${t.prefix}*`) });
+        out.push({
+          sid: `${sid}List`,
+          actions: ["s3:ListBucket"],
+          resources: t.buckets.map((b) => `arn:${partition}:s3:::${b}`),
+          ...(t.prefix ? { conditions: [{ test: "StringLike", variable: "s3:prefix", values: [`${t.prefix}*`] }] } : {}),
+        });
+        break;
+      }
+      case "sqs-send":
+      case "sqs-consume":
+        out.push({ sid, actions, resources: t.queues.map((q) => arn("sqs", q)) });
+        break;
+      case "sns-publish":
+        out.push({ sid, actions, resources: t.topics.map((topic) => arn("sns", topic)) });
+        break;
+    }
+  });
+  return out;
+}

@@ -1,0 +1,136 @@
+import { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
+import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import { Annotations } from "cdktf";
+import { Construct } from "constructs";
+import type { FunctionUrl, PolicyTemplate } from "../../envs/schema";
+import { ConfigError } from "../errors";
+import { FunctionOptions, ManagedFunction, PolicyStatement } from "../lambda_function";
+import { statementsFromTemplates } from "../lambda_function/policy-templates";
+import { RustWorkspace } from "./workspace";
+
+export { RustArtifact, RustWorkspace, RustWorkspaceProps } from "./workspace";
+
+/** Custom runtime every Rust function runs on (the binary is `bootstrap`). */
+export const RUST_RUNTIME = "provided.al2023";
+
+/** One function: a bin of the workspace and how it is deployed. */
+export interface RustFunctionProps extends FunctionOptions {
+  /** The `[[bin]]` target that becomes the function's `bootstrap`. */
+  readonly bin: string;
+  /** Name of the function when this stack creates it. */
+  readonly functionName: string;
+  /** Name of its execution role (at most 64 characters). @default - `<functionName>-role` */
+  readonly roleName?: string;
+  /** @default - "<bin> (Rust)" */
+  readonly description?: string;
+  /** Named policy templates on named resources (seed 001's list). @default - none */
+  readonly policies?: readonly PolicyTemplate[];
+  /** Statements the composing module adds for resources it owns (a table, an API). @default - none */
+  readonly policyStatements?: readonly PolicyStatement[];
+  /** Variables computed by the composing module; the user's `settings.environment` wins on a clash. @default - none */
+  readonly moduleEnvironment?: Record<string, string>;
+  /** A function URL; AWS_IAM unless NONE is asked for. @default - no URL */
+  readonly url?: FunctionUrl;
+  /** Where this function was configured, for errors (`envs/dev.ts: backend`). @default - the bin's name */
+  readonly configField?: string;
+}
+
+export interface RustLambdaProps {
+  /** The cargo workspace the bins come from; it builds them. */
+  readonly workspace: RustWorkspace;
+  /** Region of the env: policy templates name resources in it. */
+  readonly region: string;
+  /** The functions, at most one per bin. */
+  readonly functions: readonly RustFunctionProps[];
+}
+
+/**
+ * Rust functions from one cargo workspace (seed 000's functions, done inside the stack): each bin is a
+ * function with its own settings, log group, least-privilege role from named policy templates, and an
+ * optional function URL; created, imported or referenced through the shared ManagedFunction. Each
+ * created or imported function waits for its workspace's builder and declares the architecture its
+ * binary is really built for.
+ */
+export class RustLambda extends Construct {
+  /** The functions by bin. */
+  public readonly functions: Readonly<Record<string, ManagedFunction>>;
+  /** The function URLs by bin. */
+  public readonly urls: Readonly<Record<string, LambdaFunctionUrl>>;
+
+  constructor(scope: Construct, id: string, props: RustLambdaProps) {
+    super(scope, id);
+    const functions: Record<string, ManagedFunction> = {};
+    const urls: Record<string, LambdaFunctionUrl> = {};
+    for (const spec of props.functions) {
+      const field = spec.configField ?? spec.bin;
+      if (functions[spec.bin]) throw new ConfigError([`${field}: the bin ${spec.bin} is deployed twice in ${this.node.path}; deploy each bin once per module`]);
+      const deployment = spec.deployment ?? { mode: "create" };
+      if (spec.url && deployment.mode === "existing") {
+        throw new ConfigError([
+          `${field}.url is set, but ${field}.deployment.mode is "existing": a referenced function's URL belongs where the function is managed. Remove url, or adopt the function with mode "import".`,
+        ]);
+      }
+      const roleName = spec.roleName ?? `${spec.functionName}-role`;
+      if (roleName.length > 64) throw new ConfigError([`${field}: the role name ${roleName} has ${roleName.length} characters; IAM allows 64. Shorten the name prefix or set roleName.`]);
+      const artifact = deployment.mode === "existing" ? undefined : props.workspace.artifact(spec.bin, spec.settings.architecture, `${field}.bin`);
+      const fn = new ManagedFunction(this, spec.bin, {
+        // The architecture is the binary's, which a fallback build may have changed.
+        settings: artifact ? { ...spec.settings, architecture: artifact.architecture } : spec.settings,
+        logRetentionDays: spec.logRetentionDays,
+        deployment,
+        definition: artifact && {
+          functionName: spec.functionName,
+          roleName,
+          description: spec.description ?? `${spec.bin} (Rust)`,
+          runtime: RUST_RUNTIME,
+          handler: "bootstrap",
+          code: { filename: artifact.filename, sourceCodeHash: artifact.sourceCodeHash },
+          policyStatements: [...(spec.policyStatements ?? []), ...statementsFromTemplates(this, spec.policies ?? [], props.region)],
+          moduleEnvironment: spec.moduleEnvironment,
+          dependsOn: [artifact.builder],
+        },
+      });
+      functions[spec.bin] = fn;
+      if (spec.url) urls[spec.bin] = this.functionUrl(spec.bin, fn, spec.url, field);
+    }
+    this.functions = functions;
+    this.urls = urls;
+  }
+
+  private functionUrl(bin: string, fn: ManagedFunction, url: FunctionUrl, field: string): LambdaFunctionUrl {
+    const resource = new LambdaFunctionUrl(this, `${bin}-url`, {
+      functionName: fn.functionName,
+      authorizationType: url.authType,
+      cors: url.cors && {
+        allowOrigins: url.cors.allowOrigins,
+        allowMethods: url.cors.allowMethods,
+        // Empty lists are left out: AWS reads them back as absent.
+        allowHeaders: url.cors.allowHeaders.length ? url.cors.allowHeaders : undefined,
+        exposeHeaders: url.cors.exposeHeaders.length ? url.cors.exposeHeaders : undefined,
+        allowCredentials: url.cors.allowCredentials,
+        maxAge: url.cors.maxAgeSeconds,
+      },
+    });
+    if (url.authType === "NONE") {
+      Annotations.of(this).addWarning(`${field}.url: ${fn.functionName}'s URL has auth NONE: anyone on the internet can invoke it.`);
+      // Since October 2025 a public URL needs both grants: InvokeFunctionUrl for auth NONE, and
+      // InvokeFunction when invoked through a function URL.
+      new LambdaPermission(this, `${bin}-url-public`, {
+        statementId: "AllowPublicFunctionUrl",
+        action: "lambda:InvokeFunctionUrl",
+        functionName: fn.functionName,
+        principal: "*",
+        functionUrlAuthType: "NONE",
+      });
+      const invoke = new LambdaPermission(this, `${bin}-url-invoke`, {
+        statementId: "AllowInvokeThroughFunctionUrl",
+        action: "lambda:InvokeFunction",
+        functionName: fn.functionName,
+        principal: "*",
+      });
+      // Newer than the 6.25 bindings.
+      invoke.addOverride("invoked_via_function_url", true);
+    }
+    return resource;
+  }
+}

@@ -1,0 +1,160 @@
+import { Annotations, DataResource, Lazy } from "cdktf";
+import { Construct } from "constructs";
+import * as fs from "fs";
+import * as path from "path";
+import { LambdaArchitecture, RUST_TARGETS } from "../../build/elf";
+import { ARM64_FIX, binsFromMetadata, CargoMetadata, cargoMetadata, chooseToolchain, functionHashes, Probe, realProbe, RustFunction, zipPathFor } from "../../build/rust";
+import { ConfigError } from "../errors";
+import type { FunctionCode } from "../lambda_function";
+
+export interface RustWorkspaceProps {
+  /** Absolute path of the cargo workspace. */
+  readonly workspaceDir: string;
+  /** Absolute project root: the builder runs `build/cli.ts` from here. */
+  readonly projectRoot: string;
+  /**
+   * The project root as the engine sees it from the stack's working directory (`../../..` for
+   * `cdktf.out/stacks/<stack>`): zip paths and the builder's folder are written relative to it, so
+   * the plan is the same on every machine.
+   */
+  readonly projectRootFromStack: string;
+  /**
+   * Fail rather than fall back to x86_64 when no toolchain here can build arm64. The stack then always
+   * plans arm64, and the builder stops the apply before any function changes. @default false
+   */
+  readonly requireArm64?: boolean;
+  /** Where the workspace was configured, for errors (`envs/dev.ts: rust.workspace`). @default "rust.workspace" */
+  readonly configField?: string;
+  /** How toolchains are detected; tests pass a fake machine. @default - this machine */
+  readonly probe?: Probe;
+}
+
+/** A function's package as the stack references it. */
+export interface RustArtifact extends FunctionCode {
+  /** The architecture the binary is built for: what the function must declare. */
+  readonly architecture: LambdaArchitecture;
+  /** Hex input hash (sources, manifests, lock file, target, profile). */
+  readonly inputHash: string;
+  /** The builder the function must wait for. */
+  readonly builder: DataResource;
+}
+
+const metadataCache = new Map<string, CargoMetadata>();
+const choiceCache = new Map<string, { architecture: LambdaArchitecture; warning?: string }>();
+
+/**
+ * One cargo workspace, as a stack deploys it: its bins (from `cargo metadata`), and per architecture
+ * one builder (`terraform_data`) that runs `build/cli.ts` for exactly the bins the stack uses, in one
+ * cargo invocation. The builder's triggers are the functions' input hashes, so it runs again only when
+ * an input changed; each function's `filename` and `source_code_hash` carry the same hash.
+ *
+ * The architecture is decided at synth from the toolchains present: arm64 when one can build it,
+ * else x86_64 with a warning (or, with `requireArm64`, arm64 and an error at apply). The builder
+ * is told that architecture with `--require-arch` and checks each binary's ELF header, so a function
+ * never declares an architecture its binary does not have.
+ */
+export class RustWorkspace extends Construct {
+  public readonly workspaceDir: string;
+  /** Every bin of the workspace, by name. */
+  public readonly bins: ReadonlyMap<string, RustFunction>;
+  private readonly props: RustWorkspaceProps;
+  private readonly meta: CargoMetadata;
+  private readonly builds = new Map<LambdaArchitecture, { builder: DataResource; architecture: LambdaArchitecture; used: Map<string, string> }>();
+
+  constructor(scope: Construct, id: string, props: RustWorkspaceProps) {
+    super(scope, id);
+    this.props = props;
+    this.workspaceDir = props.workspaceDir;
+    const field = props.configField ?? "rust.workspace";
+    if (!fs.existsSync(path.join(props.workspaceDir, "Cargo.toml"))) {
+      throw new ConfigError([`${field} names ${props.workspaceDir}, which has no Cargo.toml; point it at the cargo workspace of the Rust functions (relative to the project root).`]);
+    }
+    let meta = metadataCache.get(props.workspaceDir);
+    if (!meta) {
+      meta = cargoMetadata(props.workspaceDir);
+      metadataCache.set(props.workspaceDir, meta);
+    }
+    this.meta = meta;
+    this.bins = new Map(binsFromMetadata(meta).map((b) => [b.name, b]));
+  }
+
+  /**
+   * The package of `bin` for the wanted architecture (the one actually built may differ: see the
+   * class). Registers the bin with that architecture's builder.
+   */
+  public artifact(bin: string, want: LambdaArchitecture, field = "bin"): RustArtifact {
+    const fn = this.bins.get(bin);
+    if (!fn) {
+      throw new ConfigError([
+        `${field} is ${JSON.stringify(bin)}, which is not a bin of ${path.relative(this.props.projectRoot, this.workspaceDir) || "."}; its bins are ${[...this.bins.keys()].join(", ")} (add a [[bin]] or a src/bin/<name>.rs to add a function).`,
+      ]);
+    }
+    const build = this.buildFor(want);
+    const target = RUST_TARGETS[build.architecture];
+    let hash = build.used.get(bin);
+    if (!hash) {
+      hash = functionHashes(this.meta, [fn], target)[bin];
+      build.used.set(bin, hash);
+    }
+    const zip = path.relative(this.props.projectRoot, zipPathFor(this.workspaceDir, bin, hash)).split(path.sep).join("/");
+    return {
+      filename: path.posix.join(this.props.projectRootFromStack, zip),
+      sourceCodeHash: Buffer.from(hash, "hex").toString("base64"),
+      architecture: build.architecture,
+      inputHash: hash,
+      builder: build.builder,
+    };
+  }
+
+  private buildFor(want: LambdaArchitecture) {
+    const existing = this.builds.get(want);
+    if (existing) return existing;
+    const { architecture, warning } = this.chooseArchitecture(want);
+    if (warning) Annotations.of(this).addWarning(warning);
+    const used = new Map<string, string>();
+    const workspace = path.relative(this.props.projectRoot, this.workspaceDir).split(path.sep).join("/") || ".";
+    const sorted = () => [...used.entries()].sort(([a], [b]) => a.localeCompare(b));
+    const builder = new DataResource(this, `builder-${want}`, {
+      // A new hash replaces the builder, which runs the build before any function that uses it.
+      triggersReplace: Lazy.anyValue({ produce: () => ({ target: RUST_TARGETS[architecture], functions: Object.fromEntries(sorted()) }) }),
+      provisioners: [
+        {
+          type: "local-exec",
+          workingDir: this.props.projectRootFromStack,
+          command: Lazy.stringValue({
+            produce: () =>
+              [
+                "node -r ./scripts/register.js build/cli.ts",
+                `--workspace ${workspace} --arch ${architecture} --require-arch`,
+                ...sorted().map(([bin, hash]) => `--bin ${bin} --expect ${bin}=${hash}`),
+              ].join(" "),
+          }),
+        },
+      ],
+    });
+    const build = { builder, architecture, used };
+    this.builds.set(want, build);
+    return build;
+  }
+
+  private chooseArchitecture(want: LambdaArchitecture): { architecture: LambdaArchitecture; warning?: string } {
+    const required = want === "arm64" && (this.props.requireArm64 ?? false);
+    const probe = this.props.probe ?? realProbe;
+    const key = `${want}:${required}`;
+    const cached = probe === realProbe ? choiceCache.get(key) : undefined;
+    if (cached) return cached;
+    let result: { architecture: LambdaArchitecture; warning?: string };
+    try {
+      const choice = chooseToolchain(want, required, probe);
+      result = { architecture: choice.toolchain.architecture, warning: choice.fallbackWarning };
+    } catch (e) {
+      // Planned as wanted; the builder fails at apply, before any function changes, with the same fix.
+      result = {
+        architecture: want,
+        warning: `${(e as Error).message.replace(/\.$/, "")}. The plan deploys ${want}; applying it fails before any function changes until ${want === "arm64" ? ARM64_FIX : "Rust is installed"}.`,
+      };
+    }
+    if (probe === realProbe) choiceCache.set(key, result);
+    return result;
+  }
+}
