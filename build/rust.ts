@@ -221,6 +221,19 @@ export function chooseToolchain(want: LambdaArchitecture, requireArchitecture: b
   };
 }
 
+/**
+ * The architecture a build for `want` produces on this machine, decided as cheaply as possible (synth
+ * runs this): Debian's toolchain is recognised from its files without running anything; otherwise
+ * the full detection of chooseToolchain runs. Throws as chooseToolchain does.
+ */
+export function buildableArchitecture(want: LambdaArchitecture, requireArchitecture: boolean, probe: Probe = realProbe): { architecture: LambdaArchitecture; warning?: string } {
+  const debianStd = path.join("/usr/lib/rustlib", RUST_TARGETS[want], "lib");
+  const linkerOk = want === "x86_64" || probe.which(ARM64_GCC) !== undefined;
+  if (linkerOk && probe.exists("/usr/bin/cargo") && probe.exists("/usr/bin/rustc") && probe.exists(debianStd)) return { architecture: want };
+  const choice = chooseToolchain(want, requireArchitecture, probe);
+  return { architecture: choice.toolchain.architecture, warning: choice.fallbackWarning };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Building
 
@@ -299,6 +312,18 @@ function cacheEntry(cache: string, name: string, hash: string, stamp: string): s
   return path.join(cache, name, key);
 }
 
+/** Entries the artifact store keeps per function: the newest ones, enough for a few branches and toolchains. */
+export const STORE_KEEP = 8;
+
+function pruneStore(fnDir: string): void {
+  const entries = fs
+    .readdirSync(fnDir)
+    .filter((e) => !e.includes(".tmp-"))
+    .map((e) => ({ e, t: fs.statSync(path.join(fnDir, e)).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { e } of entries.slice(STORE_KEEP)) fs.rmSync(path.join(fnDir, e), { recursive: true, force: true });
+}
+
 /** Writes bootstrap (0755), the zip and its toolchain stamp into `dir`, removing older zips there. */
 function installArtifact(dir: string, name: string, hash: string, data: Buffer, zip: Buffer, stamp: string): void {
   fs.mkdirSync(dir, { recursive: true });
@@ -331,9 +356,24 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
   const isCurrent = (zip: string, bootstrap: string) =>
     fs.existsSync(zip) && fs.existsSync(bootstrap) && fs.existsSync(`${zip}.toolchain`) && fs.readFileSync(`${zip}.toolchain`, "utf8") === stamp;
   const status = new Map<string, BuildStatus>();
+  const store = (f: RustFunction, data: Buffer, zip: Buffer) => {
+    if (!req.artifactCache) return;
+    // Into a fresh folder, then renamed: a reader never sees half an entry.
+    const entry = cacheEntry(req.artifactCache, f.name, req.hashes[f.name], stamp);
+    const tmp = `${entry}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    installArtifact(tmp, f.name, req.hashes[f.name], data, zip, stamp);
+    fs.rmSync(entry, { recursive: true, force: true });
+    fs.renameSync(tmp, entry);
+    pruneStore(path.dirname(entry));
+  };
   for (const f of req.functions) {
     if (!req.clean && isCurrent(zipOf(f), path.join(lambdaDir, f.name, "bootstrap"))) {
       status.set(f.name, "skipped");
+      // An artifact built before the store existed (or with it off) is shared from now on.
+      if (req.artifactCache && !fs.existsSync(cacheEntry(req.artifactCache, f.name, req.hashes[f.name], stamp))) {
+        store(f, fs.readFileSync(path.join(lambdaDir, f.name, "bootstrap")), fs.readFileSync(zipOf(f)));
+      }
       continue;
     }
     if (req.clean || !req.artifactCache) continue;
@@ -344,6 +384,8 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
     if (readElfHeader(data).architecture !== req.toolchain.architecture) continue;
     installArtifact(path.join(lambdaDir, f.name), f.name, req.hashes[f.name], data, fs.readFileSync(path.join(entry, cachedZip)), stamp);
     status.set(f.name, "cached");
+    const now = new Date();
+    fs.utimesSync(entry, now, now); // recently used: kept by pruning
     log(`${f.name}: inputs unchanged since a build on this machine; copied from ${entry}`);
   }
   const todo = req.functions.filter((f) => !status.has(f.name));
@@ -374,15 +416,7 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
     const zip = createZip([{ name: "bootstrap", data, executable: true }]);
     installArtifact(path.join(lambdaDir, f.name), f.name, req.hashes[f.name], data, zip, stamp);
     status.set(f.name, "built");
-    if (req.artifactCache) {
-      // Into a fresh folder, then renamed: a reader never sees half an entry.
-      const entry = cacheEntry(req.artifactCache, f.name, req.hashes[f.name], stamp);
-      const tmp = `${entry}.tmp-${process.pid}`;
-      fs.rmSync(tmp, { recursive: true, force: true });
-      installArtifact(tmp, f.name, req.hashes[f.name], data, zip, stamp);
-      fs.rmSync(entry, { recursive: true, force: true });
-      fs.renameSync(tmp, entry);
-    }
+    store(f, data, zip);
   }
   return req.functions.map((f) => {
     const zipPath = zipOf(f);

@@ -2,11 +2,15 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { benchRust } from "./bench-rust";
 import { PROJECT_ROOT } from "./toolchain";
 
 /**
- * `npm run bench`: synth of every env stack, wall time and peak memory, ours next to the cdktf
- * template way (package-root provider imports + ts-node) measured in the same run.
+ * `npm run bench [-- --only synth|rust]`:
+ *   synth: every env stack, wall time and peak memory, ours next to the cdktf template way
+ *          (package-root provider imports + ts-node) measured in the same run;
+ *   rust:  the Rust workspace's cold and no-op builds and zip sizes, next to one cargo invocation
+ *          per bin (scripts/bench-rust.ts); cold builds take several minutes each.
  */
 
 interface Sample {
@@ -67,6 +71,7 @@ function templateCopy(): string {
   const copy = (rel: string) => {
     const src = path.join(PROJECT_ROOT, rel);
     const dst = path.join(dir, rel);
+    if (path.basename(src) === "target") return;
     if (fs.statSync(src).isDirectory()) {
       for (const name of fs.readdirSync(src)) copy(path.join(rel, name));
       return;
@@ -75,7 +80,7 @@ function templateCopy(): string {
     if (rel.endsWith(".ts")) fs.writeFileSync(dst, toPackageRootImports(fs.readFileSync(src, "utf8")));
     else fs.copyFileSync(src, dst);
   };
-  for (const rel of ["main.ts", "envs", "modules", "build", "lambda-src/websocket/handler.py", "cdktf.json"]) copy(rel);
+  for (const rel of ["main.ts", "envs", "modules", "build", "lambda-src/websocket/handler.py", "lambda-src/rust", "cdktf.json"]) copy(rel);
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
   fs.writeFileSync(
     path.join(dir, "tsconfig.json"),
@@ -84,7 +89,7 @@ function templateCopy(): string {
   return dir;
 }
 
-function main(): void {
+function benchSynth(): void {
   const runs = Number(process.env.BENCH_RUNS ?? 5);
   const templateRuns = Number(process.env.BENCH_TEMPLATE_RUNS ?? 2);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-bench-out-"));
@@ -111,6 +116,14 @@ function main(): void {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(out, { recursive: true, force: true });
   }
+}
+
+function main(): void {
+  const i = process.argv.indexOf("--only");
+  const only = i >= 0 ? process.argv[i + 1] : undefined;
+  if (only !== undefined && only !== "synth" && only !== "rust") throw new Error(`--only is ${JSON.stringify(only)}; use synth or rust`);
+  if (only !== "rust") benchSynth();
+  if (only !== "synth") benchRust();
 }
 
 main();

@@ -7,6 +7,7 @@ import { apply, init, plan, PLAN_FILE, state } from "./engine";
 import { sharedEmulator } from "./emulator";
 import { ensurePythonEnv } from "./python-env";
 import { ensureRustToolchain } from "./rust-setup";
+import { readElfFile } from "../build/elf";
 import { formatBytes, table } from "../build/util";
 import { stackDir, synthAll } from "./synth";
 import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
@@ -18,8 +19,10 @@ The main job, end to end, on this machine only (never a real AWS account):
   2. the local AWS emulator (moto server on a free loopback port; kept running between runs,
      stop it with \`npm run emulator -- stop\`)
   3. synth of every env stack
-  4. plan and apply of the \`local\` stack (envs/local.ts) to the emulator
-  5. a summary: resources, each function's runtime, architecture and package size, the WebSocket URL
+  4. plan and apply of the \`local\` stack (envs/local.ts) to the emulator; the apply builds the Rust
+     functions (arm64, or x86_64 with a warning where no arm64 toolchain could be installed)
+  5. a summary: resources; each function's runtime, declared architecture, the architecture in its
+     binary's ELF header, and package size; the backend's function URL and the WebSocket URL
 A second run with nothing changed plans no changes and applies nothing.`;
 
 const ENV = "local";
@@ -48,9 +51,9 @@ async function main(): Promise<void> {
   ensurePythonEnv();
   const t = ensureToolchain();
   try {
-    // Not deployed by npm start yet; installed now so that `npm test` finds it.
     ensureRustToolchain();
   } catch (e) {
+    // Without it the Rust functions are built and deployed as x86_64, with a warning at synth.
     log(`warning: ${(e as Error).message}`);
   }
 
@@ -88,19 +91,28 @@ async function main(): Promise<void> {
   const fns = s.resources.filter((r) => r.type === "aws_lambda_function");
   process.stdout.write(
     `${table(
-      ["function", "runtime", "architecture", "package", "memory", "timeout"],
+      ["function", "runtime", "architecture", "binary", "package", "memory", "timeout"],
       fns.map((f) => [
         String(f.values.function_name),
         String(f.values.runtime),
         (f.values.architectures as string[]).join(","),
+        binaryArchitecture(path.join(cwd, String(f.values.filename))),
         formatBytes(fs.statSync(path.join(cwd, String(f.values.filename)), { throwIfNoEntry: false })?.size),
         `${f.values.memory_size} MB`,
         `${f.values.timeout} s`,
       ]),
     )}\n`,
   );
+  if (s.outputs.backend_url) process.stdout.write(`\nBackend function URL: ${String(s.outputs.backend_url)} (AWS_IAM auth; emulated)`);
   process.stdout.write(`\nWebSocket API endpoint: ${String(s.outputs.websocket_url)} (emulated; API id from moto)\n`);
   process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Emulator still running at ${emu.endpoint}: \`npm run emulator -- stop\` stops it.\n`);
+}
+
+/** The ELF machine of a Rust package's bootstrap, `-` for other runtimes or a missing package. */
+function binaryArchitecture(zipPath: string): string {
+  const bootstrap = path.join(path.dirname(zipPath), "bootstrap");
+  if (!zipPath.includes(`${path.sep}target${path.sep}lambda${path.sep}`) || !fs.existsSync(bootstrap)) return "-";
+  return readElfFile(bootstrap).architecture ?? "unknown";
 }
 
 main().catch((e) => {

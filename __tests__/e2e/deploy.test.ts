@@ -4,6 +4,8 @@ import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client
 import * as fs from "fs";
 import * as path from "path";
 import { packagePythonHandler } from "../../build/python-package";
+import { readElfFile } from "../../build/elf";
+import { createZip } from "../../build/zip";
 import { run, sdkConfig, Workspace } from "./workspace";
 
 /**
@@ -13,13 +15,16 @@ import { run, sdkConfig, Workspace } from "./workspace";
 jest.setTimeout(10 * 60 * 1000);
 
 const FN_ADDRESS = /^aws_lambda_function\.websocket_handler_function_[0-9A-F]+$/;
+const BACKEND_ADDRESS = /^aws_lambda_function\.rust-backend_function_[0-9A-F]+$/;
+const CONNECT_ADDRESS = /^aws_lambda_function\.websocket_rust-handlers_ws-connect_function_[0-9A-F]+$/;
+const BUILDER_ADDRESS = /^terraform_data\.rust_builder-arm64_[0-9A-F]+$/;
 
 /**
  * Creates a Lambda function in the emulator the way a user would have, outside Terraform. It is arm64
  * like the config: moto's UpdateFunctionCode ignores Architectures (AWS applies it), so adopting an
  * x86_64 function would re-plan the architecture forever on the emulator.
  */
-async function createFunctionOutside(ws: Workspace, name: string): Promise<string> {
+async function createFunctionOutside(ws: Workspace, name: string, runtime: "python" | "rust" = "python"): Promise<string> {
   const iam = new IAMClient(sdkConfig(ws));
   const role = await iam.send(
     new CreateRoleCommand({
@@ -30,15 +35,19 @@ async function createFunctionOutside(ws: Workspace, name: string): Promise<strin
       }),
     }),
   );
-  const pkg = packagePythonHandler(path.join(ws.root, "lambda-src", "websocket"), path.join(ws.root, ".build", "manual"), "manual");
+  // Any valid package: a hand-made zip for the Rust function (the stack redeploys its own after import).
+  const zip =
+    runtime === "python"
+      ? fs.readFileSync(packagePythonHandler(path.join(ws.root, "lambda-src", "websocket"), path.join(ws.root, ".build", "manual"), "manual").zipPath)
+      : createZip([{ name: "bootstrap", data: Buffer.from("#!/bin/sh\n"), executable: true }]);
   const lambda = new LambdaClient(sdkConfig(ws));
   const fn = await lambda.send(
     new CreateFunctionCommand({
       FunctionName: name,
-      Runtime: "python3.12",
-      Handler: "handler.lambda_handler",
+      Runtime: runtime === "python" ? "python3.12" : "provided.al2023",
+      Handler: runtime === "python" ? "handler.lambda_handler" : "bootstrap",
       Role: role.Role!.Arn!,
-      Code: { ZipFile: fs.readFileSync(pkg.zipPath) },
+      Code: { ZipFile: zip },
       Architectures: ["arm64"],
       MemorySize: 128,
       Timeout: 3,
@@ -53,55 +62,77 @@ describe("end to end against the local AWS emulator", () => {
     await ws?.dispose();
   });
 
-  it("applies the local stack, then plans no changes", async () => {
+  it("applies the local stack, building the Rust functions at apply for the architecture they declare, then plans no changes", async () => {
     ws = await Workspace.create();
+    expect(fs.existsSync(path.join(ws.root, "lambda-src", "rust", "target"))).toBe(false);
     const applied = await ws.deploy();
-    expect(applied.added).toBeGreaterThanOrEqual(14);
+    expect(applied.added).toBeGreaterThanOrEqual(30);
     expect(applied.changed + applied.destroyed).toBe(0);
+    const s = await ws.state();
+    const rust = s.resources.filter((r) => r.type === "aws_lambda_function" && r.values.runtime === "provided.al2023");
+    expect(rust.map((r) => r.values.function_name).sort()).toEqual([
+      "lambdaship-local-backend", "lambdaship-local-ws-broadcast", "lambdaship-local-ws-connect", "lambdaship-local-ws-default", "lambdaship-local-ws-disconnect",
+    ]);
+    for (const fn of rust) {
+      const bootstrap = path.join(path.dirname(path.join(ws.stackDir, String(fn.values.filename))), "bootstrap");
+      expect([readElfFile(bootstrap).architecture]).toEqual(fn.values.architectures);
+    }
     const again = await ws.plan();
     expect(again.actions).toEqual({});
     expect(again.exitCode).toBe(0);
   });
 
-  it("changes nothing when a handler file is only touched, and updates exactly that function when it changes", async () => {
+  it("changes nothing when Rust sources are only touched, and rebuilds and updates exactly the function whose source changed", async () => {
     ws = await Workspace.create();
     await ws.deploy();
-    const handler = path.join(ws.root, "lambda-src", "websocket", "handler.py");
+    const source = path.join(ws.root, "lambda-src", "rust", "crates", "ws", "src", "bin", "ws-connect.rs");
     const later = new Date(Date.now() + 3600_000);
-    fs.utimesSync(handler, later, later);
-    fs.chmodSync(handler, 0o755);
+    for (const f of [source, path.join(ws.root, "lambda-src", "rust", "Cargo.toml")]) {
+      fs.utimesSync(f, later, later);
+      fs.chmodSync(f, 0o755);
+    }
     await ws.synthOrThrow();
     expect((await ws.plan()).exitCode).toBe(0);
 
-    fs.appendFileSync(handler, "\n# a comment changes the package\n");
+    fs.appendFileSync(source, "\n// a comment changes the input hash\n");
     await ws.synthOrThrow();
     const p = await ws.plan();
     expect(p.exitCode).toBe(2);
-    expect(Object.keys(p.actions)).toEqual(["update"]);
-    expect(p.actions.update).toEqual([expect.stringMatching(FN_ADDRESS)]);
-    const change = p.json.resource_changes!.find((rc) => FN_ADDRESS.test(rc.address))!;
+    expect(p.actions).toEqual({ update: [expect.stringMatching(CONNECT_ADDRESS)], "delete+create": [expect.stringMatching(BUILDER_ADDRESS)] });
+    const change = p.json.resource_changes!.find((rc) => CONNECT_ADDRESS.test(rc.address))!;
     expect(change.change.before!.source_code_hash).not.toEqual(change.change.after!.source_code_hash);
+    expect(change.change.after!.filename).not.toEqual(change.change.before!.filename);
     const applied = await ws.apply();
-    expect(applied).toEqual({ added: 0, changed: 1, destroyed: 0, imported: 0 });
+    expect(applied).toEqual({ added: 1, changed: 1, destroyed: 1, imported: 0 });
+    expect(fs.existsSync(path.join(ws.stackDir, String(change.change.after!.filename)))).toBe(true);
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
-  it("imports a function created outside Terraform: one import, no create or replace, then a clean re-plan", async () => {
+  it("imports functions created outside Terraform (Python and Rust): imports, no create or replace, then a clean re-plan", async () => {
     ws = await Workspace.create();
     await createFunctionOutside(ws, "lambdaship-local-websocket");
-    ws.patchLocalEnv({ websocket: { deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } } });
+    await createFunctionOutside(ws, "lambdaship-local-backend", "rust");
+    ws.patchLocalEnv({
+      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
+      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
+    });
     await ws.synthOrThrow();
     await ws.init();
     const p = await ws.plan();
-    expect(p.import).toBe(1);
-    expect(p.actions.import).toEqual([expect.stringMatching(FN_ADDRESS)]);
-    const fnChange = p.json.resource_changes!.find((rc) => FN_ADDRESS.test(rc.address))!;
-    expect(fnChange.change.importing).toEqual({ id: "lambdaship-local-websocket" });
-    expect(fnChange.change.actions).not.toContain("create");
-    expect(fnChange.change.actions).not.toContain("delete");
+    expect(p.import).toBe(2);
+    expect([...p.actions.import!].sort()).toEqual([expect.stringMatching(BACKEND_ADDRESS), expect.stringMatching(FN_ADDRESS)]);
+    for (const [address, id] of [[FN_ADDRESS, "lambdaship-local-websocket"], [BACKEND_ADDRESS, "lambdaship-local-backend"]] as const) {
+      const fnChange = p.json.resource_changes!.find((rc) => address.test(rc.address))!;
+      expect(fnChange.change.importing).toEqual({ id });
+      expect(fnChange.change.actions).not.toContain("create");
+      expect(fnChange.change.actions).not.toContain("delete");
+    }
     const applied = await ws.apply();
-    expect(applied.imported).toBe(1);
+    expect(applied.imported).toBe(2);
     expect((await ws.plan()).exitCode).toBe(0);
+    const backend = await new LambdaClient(sdkConfig(ws)).send(new GetFunctionCommand({ FunctionName: "lambdaship-local-backend" }));
+    expect(backend.Configuration).toMatchObject({ Runtime: "provided.al2023", Architectures: ["arm64"] });
+    expect(backend.Configuration!.Role).toMatch(/role\/lambdaship-local-backend-role$/);
     // Adopted, then brought to the configured settings.
     const fn = await new LambdaClient(sdkConfig(ws)).send(new GetFunctionCommand({ FunctionName: "lambdaship-local-websocket" }));
     expect(fn.Configuration).toMatchObject({ MemorySize: 256, Timeout: 10, Architectures: ["arm64"] });
@@ -111,11 +142,12 @@ describe("end to end against the local AWS emulator", () => {
   it("references an existing function: the data source finds it and the API integration targets it", async () => {
     ws = await Workspace.create();
     const arn = await createFunctionOutside(ws, "legacy-websocket");
-    ws.patchLocalEnv({ websocket: { deployment: { mode: "existing", functionName: "legacy-websocket" } } });
+    ws.patchLocalEnv({ websocket: { handlers: "python", deployment: { mode: "existing", functionName: "legacy-websocket" } } });
     await ws.deploy();
     const s = await ws.state();
-    expect(s.resources.filter((r) => r.type === "aws_lambda_function")).toEqual([]);
-    expect(s.resources.filter((r) => r.type === "aws_iam_role")).toEqual([]);
+    // Only the backend's function and role: none for the WebSocket routes.
+    expect(s.resources.filter((r) => r.type === "aws_lambda_function").map((r) => r.values.function_name)).toEqual(["lambdaship-local-backend"]);
+    expect(s.resources.filter((r) => r.type === "aws_iam_role").map((r) => r.values.name)).toEqual(["lambdaship-local-backend-role"]);
     const integration = s.resources.find((r) => r.type === "aws_apigatewayv2_integration")!;
     expect(integration.values.integration_uri).toBe(`arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${arn}/invocations`);
     const permission = s.resources.find((r) => r.type === "aws_lambda_permission")!;
@@ -169,7 +201,8 @@ describe("end to end against the local AWS emulator", () => {
       expect(first.stderr).not.toMatch(/failed/);
       expect(first.code).toBe(0);
       expect(first.stdout).toMatch(/applied: \d+ added, 0 changed, 0 destroyed/);
-      expect(first.stdout).toMatch(/lambdaship-local-websocket\s+python3\.12\s+arm64\s+\d+\.\d kB/);
+      expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023\s+arm64\s+arm64\s+\d+\.\d+ MB/);
+      expect(first.stdout).toMatch(/Backend function URL: https:\/\/\w+\.lambda-url\.us-east-1\.on\.aws/);
       expect(first.stdout).toMatch(/WebSocket API endpoint: wss:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/local/);
       const second = await start();
       expect(second.code).toBe(0);

@@ -3,7 +3,7 @@ import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
 import { LambdaArchitecture, RUST_TARGETS } from "../../build/elf";
-import { ARM64_FIX, binsFromMetadata, CargoMetadata, cargoMetadata, chooseToolchain, functionHashes, Probe, realProbe, RustFunction, zipPathFor } from "../../build/rust";
+import { ARM64_FIX, binsFromMetadata, buildableArchitecture, CargoMetadata, cargoMetadata, functionHashes, Probe, realProbe, RustFunction, zipPathFor } from "../../build/rust";
 import { ConfigError } from "../errors";
 import type { FunctionCode } from "../lambda_function";
 
@@ -145,8 +145,7 @@ export class RustWorkspace extends Construct {
     if (cached) return cached;
     let result: { architecture: LambdaArchitecture; warning?: string };
     try {
-      const choice = chooseToolchain(want, required, probe);
-      result = { architecture: choice.toolchain.architecture, warning: choice.fallbackWarning };
+      result = buildableArchitecture(want, required, probe);
     } catch (e) {
       // Planned as wanted; the builder fails at apply, before any function changes, with the same fix.
       result = {
