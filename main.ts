@@ -18,9 +18,22 @@ export function buildApp(options: { outdir?: string; projectRoot?: string; state
   return app;
 }
 
+/** The warnings constructs recorded (Annotations), as `<construct path>: <message>`. */
+export function warningsOf(app: App): string[] {
+  return app.node
+    .findAll()
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => `${c.node.path}: ${String(m.data)}`));
+}
+
+/** Synthesizes the app and prints its warnings (an x86_64 fallback, a referenced function's role) to stderr. */
+export function synthesize(app: App): void {
+  app.synth();
+  for (const w of warningsOf(app)) process.stderr.write(`Warning: ${w}\n`);
+}
+
 if (require.main === module) {
   try {
-    buildApp().synth();
+    synthesize(buildApp());
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`\n${e.message}\n\nNothing was synthesized.\n`);

@@ -52,14 +52,15 @@ describe("one stack per environment", () => {
 });
 
 describe("the app entry point", () => {
-  it("synthesizes every env through the app command cdktf runs, with nothing on stderr", () => {
+  it("synthesizes every env through the app command cdktf runs, printing only the warnings that apply", () => {
     const out = path.join(PROJECT_ROOT, ".build", "test-synth");
     const ok = spawnSync(process.execPath, ["-r", "./scripts/register.js", "main.ts"], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, CDKTF_OUTDIR: out },
       encoding: "utf8",
     });
-    expect(ok.stderr).toBe("");
+    // This machine builds arm64 (setup installs the toolchain): the only warning is prod's referenced function.
+    expect(ok.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^Warning: lambdaship-prod\/websocket: websocket function "shelf-websocket-proxy" is referenced, not managed/)]);
     expect(ok.status).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { buildApp } from "../main";
+import { buildApp, synthesize } from "../main";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { formatBytes, table } from "../build/util";
@@ -17,7 +17,7 @@ export const OUTDIR = path.join(__dirname, "..", "cdktf.out");
 /** Synthesizes every env into cdktf.out (in process: no CLI start-up). Exits 1 on a config error. */
 export function synthAll(outdir = OUTDIR): void {
   try {
-    buildApp({ outdir }).synth();
+    synthesize(buildApp({ outdir }));
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`\n${e.message}\n\nNothing was synthesized.\n`);

@@ -91,13 +91,14 @@ export class RustLambda extends Construct {
         },
       });
       functions[spec.bin] = fn;
-      if (spec.url) urls[spec.bin] = this.functionUrl(spec.bin, fn, spec.url, field);
+      const shownName = deployment.mode === "create" ? spec.functionName : deployment.functionName;
+      if (spec.url) urls[spec.bin] = this.functionUrl(spec.bin, fn, spec.url, field, shownName);
     }
     this.functions = functions;
     this.urls = urls;
   }
 
-  private functionUrl(bin: string, fn: ManagedFunction, url: FunctionUrl, field: string): LambdaFunctionUrl {
+  private functionUrl(bin: string, fn: ManagedFunction, url: FunctionUrl, field: string, shownName: string): LambdaFunctionUrl {
     const resource = new LambdaFunctionUrl(this, `${bin}-url`, {
       functionName: fn.functionName,
       authorizationType: url.authType,
@@ -112,7 +113,7 @@ export class RustLambda extends Construct {
       },
     });
     if (url.authType === "NONE") {
-      Annotations.of(this).addWarning(`${field}.url: ${fn.functionName}'s URL has auth NONE: anyone on the internet can invoke it.`);
+      Annotations.of(this).addWarning(`${field}.url: ${shownName}'s URL has auth NONE: anyone on the internet can invoke it.`);
       // Since October 2025 a public URL needs both grants: InvokeFunctionUrl for auth NONE, and
       // InvokeFunction when invoked through a function URL.
       new LambdaPermission(this, `${bin}-url-public`, {

@@ -146,11 +146,14 @@ export class RustWorkspace extends Construct {
     let result: { architecture: LambdaArchitecture; warning?: string };
     try {
       result = buildableArchitecture(want, required, probe);
-    } catch (e) {
+    } catch {
       // Planned as wanted; the builder fails at apply, before any function changes, with the same fix.
+      const fix = want === "arm64" ? ARM64_FIX : "install Rust (https://rustup.rs or apt-get install cargo)";
       result = {
         architecture: want,
-        warning: `${(e as Error).message.replace(/\.$/, "")}. The plan deploys ${want}; applying it fails before any function changes until ${want === "arm64" ? ARM64_FIX : "Rust is installed"}.`,
+        warning:
+          `no Rust toolchain here can build ${RUST_TARGETS[want]}${required ? `, and this env requires ${want}` : ""}. ` +
+          `The plan deploys ${want}; applying it fails in the builder, before any function changes, until you ${fix}.`,
       };
     }
     if (probe === realProbe) choiceCache.set(key, result);
