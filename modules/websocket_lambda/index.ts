@@ -29,7 +29,7 @@ export interface PythonHandlerProps {
 /** The Rust handlers: one function per route, built from a cargo workspace's ws-* bins. */
 export interface RustHandlersProps {
   readonly workspace: RustWorkspace;
-  /** Region of the env (the broadcast function's management API endpoint). */
+  /** Region of the env (where rust_lambda's policy templates name resources). */
   readonly region: string;
 }
 
@@ -73,6 +73,22 @@ const BUILT_IN_ROUTES: ReadonlyArray<[string, string]> = [
   ["$disconnect", "disconnect"],
   ["$default", "default"],
 ];
+
+/** The Rust handler bins, the route each serves (none: every named route), and their function name suffix. */
+const RUST_HANDLERS = [
+  { bin: "ws-connect", routeKey: "$connect", role: "connect" },
+  { bin: "ws-disconnect", routeKey: "$disconnect", role: "disconnect" },
+  { bin: "ws-default", routeKey: "$default", role: "default" },
+  { bin: "ws-broadcast", routeKey: undefined, role: "broadcast" },
+] as const;
+
+/** What each Rust handler does to the table and API, by statement (see `access` in the constructor). */
+const RUST_HANDLER_ACCESS = {
+  connect: ["put"],
+  disconnect: ["rooms", "remove"],
+  default: ["rooms", "room", "remove", "post"],
+  broadcast: ["room", "remove", "post"],
+} as const;
 
 export const CONNECTION_INDEX = "connection_id-index";
 export const TTL_ATTRIBUTE = "expires_at";
@@ -153,30 +169,25 @@ export class WebsocketLambda extends Construct {
       const handlers = new RustLambda(this, "rust-handlers", {
         workspace: props.rust.workspace,
         region: props.rust.region,
-        functions: [
-          ["ws-connect", "connect", [access.put]],
-          ["ws-disconnect", "disconnect", [access.rooms, access.remove]],
-          ["ws-default", "default", [access.rooms, access.room, access.remove, access.post]],
-          ["ws-broadcast", "broadcast", [access.room, access.remove, access.post]],
-        ].map(([bin, suffix, statements]) => ({
-          bin: bin as string,
-          functionName: `${prefix}-ws-${suffix as string}`,
-          description: `WebSocket ${suffix as string} handler of ${prefix} (Rust)`,
+        functions: RUST_HANDLERS.map(({ bin, role }) => ({
+          bin,
+          functionName: `${prefix}-ws-${role}`,
+          description: `WebSocket ${role} handler of ${prefix} (Rust)`,
           settings: props.settings,
           logRetentionDays: props.logRetentionDays,
-          policyStatements: statements as PolicyStatement[],
+          policyStatements: RUST_HANDLER_ACCESS[role].map((k) => access[k]),
           moduleEnvironment: {
             ...moduleEnvironment,
             // Direct invocations of ws-broadcast (not through the API) post through this endpoint.
             MANAGEMENT_API_ENDPOINT: `${Fn.replace(this.api.apiEndpoint, "wss://", "https://")}/${stageName}`,
           },
-          configField: `websocket (${bin as string})`,
+          configField: `websocket (${bin})`,
         })),
       });
       const byBin = handlers.functions;
       for (const [routeKey] of routes) {
-        const bin = routeKey === "$connect" ? "ws-connect" : routeKey === "$disconnect" ? "ws-disconnect" : routeKey === "$default" ? "ws-default" : "ws-broadcast";
-        routeFunction.set(routeKey, byBin[bin]);
+        const handler = RUST_HANDLERS.find((h) => h.routeKey === routeKey) ?? RUST_HANDLERS.find((h) => h.routeKey === undefined)!;
+        routeFunction.set(routeKey, byBin[handler.bin]);
       }
       this.functions = Object.values(byBin);
     } else {
