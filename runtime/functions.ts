@@ -1,0 +1,172 @@
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readElfFile } from "../build/elf";
+import { which } from "../build/util";
+import type { FunctionSpec } from "./emulator";
+
+/**
+ * Turns the functions of a synthesized stack into what the runtime emulator runs: each package
+ * unpacked as Lambda would (from the very zip the stack deploys), the command for its runtime
+ * (`bootstrap` natively, or under qemu-aarch64 for arm64 on another machine; Python through
+ * awslambdaric), and the environment Lambda gives it, with Terraform references resolved.
+ */
+
+/** The synthesized stack (cdk.tf.json), as far as it is read here. */
+export interface StackJson {
+  resource?: Record<string, Record<string, Record<string, unknown>>>;
+}
+
+/** Values of deployed resources by address (`aws_dynamodb_table.items`), from the state when there is one. */
+export type StateValues = ReadonlyMap<string, Record<string, unknown>>;
+
+export interface ResolveOptions {
+  /** The stack's working directory: packages' paths are relative to it. */
+  readonly stackDir: string;
+  readonly region: string;
+  /** Project root: `.venv` for Python runtimes, `.build/runtime` for unpacked packages. */
+  readonly projectRoot: string;
+  /** Where the functions' AWS SDK calls go (the local AWS emulator); never a real account. */
+  readonly awsEndpoint?: string;
+  readonly state?: StateValues;
+  /** Concurrency when the function reserves none. @default 10 */
+  readonly defaultConcurrency?: number;
+}
+
+export const ACCOUNT_ID = "123456789012";
+
+/** Resolves `${type.name.attr}` references from the state, else from literal arguments in the stack. */
+export function resolveReferences(value: string, stack: StackJson, state?: StateValues): string | undefined {
+  let unresolved = false;
+  const out = value.replace(/\$\{([^}]*)\}/g, (_m, expr: string) => {
+    const replace = /^replace\(([\w-]+)\.([\w-]+)\.(\w+),\s*"([^"]*)",\s*"([^"]*)"\)$/.exec(expr);
+    const ref = replace ? replace.slice(1, 4) : /^([\w-]+)\.([\w-]+)\.(\w+)$/.exec(expr)?.slice(1, 4);
+    if (!ref) {
+      unresolved = true;
+      return "";
+    }
+    const [type, name, attr] = ref;
+    const fromState = state?.get(`${type}.${name}`)?.[attr];
+    const literal = stack.resource?.[type]?.[name]?.[attr];
+    const v = typeof fromState === "string" ? fromState : typeof literal === "string" && !literal.includes("${") ? literal : undefined;
+    if (v === undefined) {
+      unresolved = true;
+      return "";
+    }
+    return replace ? v.split(replace[4]).join(replace[5]) : v;
+  });
+  return unresolved ? undefined : out;
+}
+
+/** Unpacks a zip into a folder named by its content, once; returns the folder. */
+export function unpack(zipPath: string, projectRoot: string): string {
+  if (!fs.existsSync(zipPath)) {
+    throw new Error(`${zipPath} does not exist: build it first (npm run build:lambda, or npm start / an apply, which run the builders)`);
+  }
+  const sha = crypto.createHash("sha256").update(fs.readFileSync(zipPath)).digest("hex").slice(0, 16);
+  const dir = path.join(projectRoot, ".build", "runtime", `${path.basename(zipPath, ".zip")}-${sha}`);
+  if (fs.existsSync(dir)) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  // Python's zipfile keeps the modes stored in the zip (bootstrap is 0755), as Lambda does.
+  const r = spawnSync(
+    "python3",
+    ["-c", "import sys,zipfile,os\nz=zipfile.ZipFile(sys.argv[1])\nfor i in z.infolist():\n  p=z.extract(i,sys.argv[2])\n  m=(i.external_attr>>16)&0o777\n  os.chmod(p,m or 0o644)", zipPath, tmp],
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(`could not unpack ${zipPath}: ${r.stderr}`);
+  fs.renameSync(tmp, dir);
+  return dir;
+}
+
+const QEMU_FIX = "install qemu-user (`npm run setup -- --only rust` installs it with the arm64 toolchain, or apt-get install qemu-user)";
+
+/** The command that runs a custom-runtime `bootstrap` here: natively, or under qemu for another architecture. */
+export function bootstrapCommand(codeDir: string): { command: string; args: string[]; description: string } {
+  const bootstrap = path.join(codeDir, "bootstrap");
+  if (!fs.existsSync(bootstrap)) throw new Error(`${codeDir} has no bootstrap: a custom runtime's package must hold an executable bootstrap at its root`);
+  const arch = readElfFile(bootstrap).architecture;
+  const host = os.arch() === "arm64" ? "arm64" : "x86_64";
+  if (arch === host) return { command: bootstrap, args: [], description: `${arch}, native` };
+  if (arch === "arm64") {
+    const qemu = which("qemu-aarch64") ?? which("qemu-aarch64-static");
+    if (!qemu) throw new Error(`${bootstrap} is arm64 and this machine is ${host}: ${QEMU_FIX}`);
+    return { command: qemu, args: ["-L", "/usr/aarch64-linux-gnu", bootstrap], description: "arm64, under qemu-aarch64" };
+  }
+  throw new Error(`${bootstrap} is ${arch ?? "of an unknown architecture"}; this machine runs ${host}${arch === "x86_64" ? " and has no x86_64 emulation" : ""}`);
+}
+
+/** The functions a synthesized stack creates or adopts (not the ones it only references), ready to run. */
+export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { functions: FunctionSpec[]; problems: string[] } {
+  const functions: FunctionSpec[] = [];
+  const problems: string[] = [];
+  for (const [id, fn] of Object.entries(stack.resource?.aws_lambda_function ?? {})) {
+    const name = String(fn.function_name);
+    const runtime = String(fn.runtime);
+    const memoryMiB = Number(fn.memory_size ?? 128);
+    const timeoutSeconds = Number(fn.timeout ?? 3);
+    const zip = path.resolve(opts.stackDir, String(fn.filename));
+    const codeDir = unpack(zip, opts.projectRoot);
+    const variables: Record<string, string> = {};
+    for (const [k, v] of Object.entries(((fn.environment as { variables?: Record<string, string> } | undefined)?.variables) ?? {})) {
+      const resolved = resolveReferences(v, stack, opts.state);
+      if (resolved === undefined) problems.push(`${name}: ${k} refers to ${v}, which is known only once deployed; it is left unset (deploy the env, e.g. npm start for local, to have it)`);
+      else variables[k] = resolved;
+    }
+    const handler = String(fn.handler ?? "bootstrap");
+    const env: Record<string, string> = {
+      PATH: "/usr/local/bin:/usr/bin:/bin",
+      LANG: "en_US.UTF-8",
+      TZ: ":UTC",
+      AWS_REGION: opts.region,
+      AWS_DEFAULT_REGION: opts.region,
+      AWS_LAMBDA_FUNCTION_NAME: name,
+      AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMiB),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${name}`,
+      AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${crypto.randomBytes(16).toString("hex")}`,
+      AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
+      AWS_EXECUTION_ENV: `AWS_Lambda_${runtime}`,
+      LAMBDA_TASK_ROOT: codeDir,
+      LAMBDA_RUNTIME_DIR: codeDir,
+      _HANDLER: handler,
+      // The local emulator's credentials and endpoint: a function run here never reaches AWS.
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+      AWS_SESSION_TOKEN: "test",
+      ...(opts.awsEndpoint ? { AWS_ENDPOINT_URL: opts.awsEndpoint } : { AWS_ENDPOINT_URL: "http://127.0.0.1:9" }),
+      ...variables,
+    };
+    let command: string;
+    let args: string[];
+    let description: string;
+    if (runtime.startsWith("provided")) {
+      ({ command, args, description } = bootstrapCommand(codeDir));
+      description = `${runtime} ${description}`;
+    } else if (runtime.startsWith("python")) {
+      const python = path.join(opts.projectRoot, ".venv", "bin", "python");
+      if (!fs.existsSync(python)) throw new Error(`${python} is missing: npm run setup -- --only python installs it (with awslambdaric)`);
+      command = python;
+      args = ["-m", "awslambdaric", handler];
+      env.PYTHONPATH = codeDir;
+      const local = spawnSync(python, ["-c", "import sys;print(f'{sys.version_info[0]}.{sys.version_info[1]}')"], { encoding: "utf8" }).stdout.trim();
+      description = `${runtime} through awslambdaric on Python ${local}`;
+    } else {
+      problems.push(`${name}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*); skipped`);
+      continue;
+    }
+    functions.push({
+      name,
+      arn: `arn:aws:lambda:${opts.region}:${ACCOUNT_ID}:function:${name}`,
+      runtime: { command, args, cwd: codeDir, env },
+      timeoutSeconds,
+      memoryMiB,
+      maxConcurrency: typeof fn.reserved_concurrent_executions === "number" && fn.reserved_concurrent_executions > 0 ? fn.reserved_concurrent_executions : (opts.defaultConcurrency ?? 10),
+      description: `${description} (${id})`,
+    });
+  }
+  return { functions, problems };
+}
