@@ -59,6 +59,8 @@ export class Sandbox {
   private current?: { inv: Invocation; started: number; resolve: (o: Outcome) => void; timer: NodeJS.Timeout };
   private logLines: string[] = [];
   private initStarted = 0;
+  /** Set once the runtime asked for its first invocation: the end of init. */
+  private initialized = false;
   private initDurationMs?: number;
   private initError?: Buffer;
   private exitListeners: Array<() => void> = [];
@@ -101,7 +103,7 @@ export class Sandbox {
   /** Hands an invocation to the runtime; resolves when it completes, fails or times out. */
   run(inv: Invocation): Promise<Outcome> {
     if (this.current) throw new Error("a sandbox runs one invocation at a time");
-    this.state = "busy";
+    if (this.state !== "dead") this.state = "busy";
     return new Promise<Outcome>((resolve) => {
       const timer = setTimeout(() => this.timeOut(), Math.max(0, inv.deadlineMs - Date.now()));
       this.current = { inv, started: performance.now(), resolve, timer };
@@ -118,6 +120,7 @@ export class Sandbox {
   private deliver(): void {
     const res = this.pendingNext!;
     const { inv } = this.current!;
+    this.current!.started = performance.now(); // Duration excludes init, as Lambda reports it
     this.pendingNext = undefined;
     res.writeHead(200, {
       "Content-Type": "application/json",
@@ -191,7 +194,10 @@ export class Sandbox {
       const invalid = (status: number, errorType: string, errorMessage: string) => reply(status, { errorType, errorMessage });
 
       if (req.method === "GET" && p === "/runtime/invocation/next") {
-        if (this.initDurationMs === undefined && this.state === "starting") this.initDurationMs = performance.now() - this.initStarted;
+        if (!this.initialized) {
+          this.initialized = true;
+          this.initDurationMs = performance.now() - this.initStarted;
+        }
         if (this.state === "starting") this.state = "idle";
         if (this.pendingNext) return invalid(400, "InvalidStateTransition", "a request for the next invocation is already waiting");
         this.pendingNext = res;
@@ -223,7 +229,7 @@ export class Sandbox {
         return this.finish({ payload: body, functionError: "Unhandled", errorType });
       }
       if (req.method === "POST" && p === "/runtime/init/error") {
-        if (this.state !== "starting") return invalid(403, "InvalidStateTransition", "init/error is only valid before the first /next");
+        if (this.initialized) return invalid(403, "InvalidStateTransition", "init/error is only valid before the first /next");
         reply(202, { status: "OK" });
         const body = Buffer.concat(chunks);
         let errorType = String(req.headers["lambda-runtime-function-error-type"] ?? "Runtime.InitError");
