@@ -49,7 +49,18 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
+/** A message a function sent to a WebSocket client through the API Gateway Management API stand-in. */
+export interface PostedMessage {
+  readonly connectionId: string;
+  readonly data: string;
+}
+
 export class RuntimeEmulator {
+  /**
+   * What functions posted to `@connections` (the Management API stand-in at `<url>/<stage>/@connections/<id>`):
+   * set MANAGEMENT_API_ENDPOINT to `<url>/<stage>` so WebSocket handlers post here instead of AWS.
+   */
+  public readonly posted: PostedMessage[] = [];
   private readonly pools = new Map<string, Pool>();
   private server?: http.Server;
   private readonly started = Date.now();
@@ -170,7 +181,17 @@ export class RuntimeEmulator {
       res.end(JSON.stringify(body));
     };
     if (req.method === "GET" && url === "/health") return json(200, { status: "ok", functions: this.pools.size });
-    if (req.method === "GET" && url === "/status") return json(200, this.status());
+    if (req.method === "GET" && url === "/status") return json(200, { ...this.status(), postedToConnections: this.posted.length });
+    const conn = /\/@connections\/([^/]+)$/.exec(url);
+    if (conn) {
+      const connectionId = decodeURIComponent(conn[1]);
+      if (req.method === "POST") {
+        this.posted.push({ connectionId, data: Buffer.concat(chunks).toString() });
+        return json(200, {});
+      }
+      if (req.method === "DELETE") return json(204, {});
+      return json(200, { ConnectedAt: new Date(this.started).toISOString(), Identity: { SourceIp: "127.0.0.1" }, LastActiveAt: new Date().toISOString() });
+    }
     const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url);
     if (req.method === "POST" && m) {
       if (!this.poolOf(m[1])) {
@@ -195,6 +216,8 @@ export class RuntimeEmulator {
         return json(500, { Type: "Service", message: (e as Error).message }, { "X-Amzn-ErrorType": "ServiceException" });
       }
     }
-    return json(404, { message: `${req.method} ${url}: not an endpoint of this emulator (POST /2015-03-31/functions/<name>/invocations, GET /health, GET /status)` });
+    return json(404, {
+      message: `${req.method} ${url}: not an endpoint of this emulator (POST /2015-03-31/functions/<name>/invocations, GET /health, GET /status, POST <stage>/@connections/<id>)`,
+    });
   }
 }

@@ -31,6 +31,11 @@ export interface ResolveOptions {
   /** Where the functions' AWS SDK calls go (the local AWS emulator); never a real account. */
   readonly awsEndpoint?: string;
   readonly state?: StateValues;
+  /**
+   * Where WebSocket handlers post to connections (MANAGEMENT_API_ENDPOINT): the runtime emulator's
+   * stand-in, so that nothing is sent to AWS. @default - the stack's value
+   */
+  readonly managementEndpoint?: string;
   /** Concurrency when the function reserves none. @default 10 */
   readonly defaultConcurrency?: number;
 }
@@ -139,6 +144,7 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
       AWS_SESSION_TOKEN: "test",
       ...(opts.awsEndpoint ? { AWS_ENDPOINT_URL: opts.awsEndpoint } : { AWS_ENDPOINT_URL: "http://127.0.0.1:9" }),
       ...variables,
+      ...(opts.managementEndpoint ? { MANAGEMENT_API_ENDPOINT: opts.managementEndpoint } : {}),
     };
     let command: string;
     let args: string[];

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { log, PROJECT_ROOT } from "./toolchain";
 
-/** The project's virtualenv: moto server, boto3 and pytest, pinned in requirements-dev.txt. */
+/** The project's virtualenv: moto server, boto3, pytest and awslambdaric (the Python runtime client the runtime emulator runs handlers with), pinned in requirements-dev.txt. */
 export const VENV = path.join(PROJECT_ROOT, ".venv");
 export const VENV_PYTHON = path.join(VENV, "bin", "python");
 const REQUIREMENTS = path.join(PROJECT_ROOT, "requirements-dev.txt");

@@ -1,0 +1,144 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { loadEnv } from "../envs";
+import { ConfigError } from "../modules/errors";
+import { stackName } from "../modules/stack";
+import { RuntimeEmulator } from "../runtime/emulator";
+import { functionsFromStack, StackJson, StateValues } from "../runtime/functions";
+import { sharedEmulator } from "./emulator";
+import { stackDir, synthAll } from "./synth";
+import { PROJECT_ROOT } from "./toolchain";
+
+const HELP = `Usage: npm run invoke -- <env> <function> [--event FILE]
+
+Runs one function of an env's stack on this machine, exactly as packaged for deployment, and prints
+its response and logs; exits 0 when the function succeeded, 1 when it returned an error.
+
+  <function>     its name (lambdaship-local-backend) or the name without the env's prefix (backend,
+                 ws-connect, websocket)
+  --event FILE   the event (JSON); default lambda-src/events/<function>.json, else {}
+
+What it starts: a synth of every env; the Rust builder when the function's package is missing (the
+same command the stack's builder runs at apply); the local AWS emulator (moto), which the function's
+AWS SDK calls go to (never a real account); and the runtime emulator, which runs the package's
+bootstrap natively or under qemu-aarch64 (arm64), or a Python handler through awslambdaric.
+Deployed resources (tables) exist in the emulator once the env is deployed there: npm start does it
+for local.`;
+
+interface Options {
+  env: string;
+  fn: string;
+  event?: string;
+}
+
+function parse(argv: string[]): Options | "help" {
+  const positional: string[] = [];
+  let event: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--help" || a === "-h") return "help";
+    if (a === "--event") {
+      event = argv[++i];
+      if (!event) throw new Error("--event needs a file");
+    } else if (a.startsWith("-")) throw new Error(`unknown option ${a}; see --help`);
+    else positional.push(a);
+  }
+  if (positional.length !== 2) throw new Error("name an env and a function, e.g. npm run invoke -- local backend (see --help)");
+  return { env: positional[0], fn: positional[1], event };
+}
+
+/** Attribute values of a local state file's resources, by address. */
+function localState(env: string): StateValues | undefined {
+  const file = path.join(PROJECT_ROOT, `terraform.${stackName(env)}.tfstate`);
+  if (!fs.existsSync(file)) return undefined;
+  const s = JSON.parse(fs.readFileSync(file, "utf8")) as { resources?: Array<{ mode: string; type: string; name: string; instances: Array<{ attributes: Record<string, unknown> }> }> };
+  return new Map((s.resources ?? []).filter((r) => r.mode === "managed" && r.instances[0]).map((r) => [`${r.type}.${r.name}`, r.instances[0].attributes]));
+}
+
+/** Runs the stack's Rust builder when a Rust function's package is missing (what an apply would do). */
+function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<string, unknown>): void {
+  if (fs.existsSync(path.resolve(dir, String(fnResource.filename)))) return;
+  const builders = Object.values(stack.resource?.terraform_data ?? {});
+  const deps = (fnResource.depends_on as string[] | undefined) ?? [];
+  for (const [id, b] of Object.entries(stack.resource?.terraform_data ?? {})) {
+    if (!deps.includes(`terraform_data.${id}`)) continue;
+    const exec = (b.provisioner as Array<{ "local-exec": { command: string; working_dir: string } }>)[0]["local-exec"];
+    process.stderr.write(`building: ${exec.command}\n`);
+    const r = spawnSync("sh", ["-c", exec.command], { cwd: path.resolve(dir, exec.working_dir), stdio: ["ignore", "inherit", "inherit"] });
+    if (r.status !== 0) throw new Error(`the build failed (exit ${r.status}); its output is above`);
+  }
+  if (builders.length === 0 || !fs.existsSync(path.resolve(dir, String(fnResource.filename)))) {
+    throw new Error(`${path.resolve(dir, String(fnResource.filename))} is missing and no builder makes it`);
+  }
+}
+
+async function main(): Promise<number> {
+  const opts = parse(process.argv.slice(2));
+  if (opts === "help") {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const env = loadEnv(opts.env);
+  synthAll();
+  const dir = stackDir(env.name);
+  const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")) as StackJson;
+  const resources = Object.values(stack.resource?.aws_lambda_function ?? {});
+  const names = resources.map((r) => String(r.function_name));
+  const fullName = [opts.fn, `${env.namePrefix}-${opts.fn}`].find((n) => names.includes(n));
+  if (!fullName) {
+    throw new Error(`${stackName(env.name)} deploys no function ${JSON.stringify(opts.fn)}; it deploys ${names.join(", ") || "none"} (functions it only references run elsewhere)`);
+  }
+  const resource = resources.find((r) => r.function_name === fullName)!;
+  buildIfNeeded(stack, dir, resource);
+
+  const short = fullName.startsWith(`${env.namePrefix}-`) ? fullName.slice(env.namePrefix.length + 1) : fullName;
+  const defaultEvent = path.join(PROJECT_ROOT, "lambda-src", "events", `${short}.json`);
+  const eventFile = opts.event ? path.resolve(opts.event) : fs.existsSync(defaultEvent) ? defaultEvent : undefined;
+  const payload = eventFile ? fs.readFileSync(eventFile) : Buffer.from("{}");
+  try {
+    JSON.parse(payload.toString());
+  } catch (e) {
+    throw new Error(`${eventFile} is not JSON: ${(e as Error).message}`);
+  }
+
+  const aws = await sharedEmulator();
+  if (aws.fresh) process.stderr.write(`note: started the local AWS emulator at ${aws.endpoint}; it is empty until the env is deployed to it (npm start)\n`);
+  const emulator = new RuntimeEmulator();
+  const url = await emulator.listen();
+  const { functions, problems } = functionsFromStack({ resource: { ...stack.resource, aws_lambda_function: Object.fromEntries(Object.entries(stack.resource!.aws_lambda_function).filter(([, r]) => r === resource)) } }, {
+    stackDir: dir,
+    region: env.region,
+    projectRoot: PROJECT_ROOT,
+    awsEndpoint: aws.endpoint,
+    state: env.stateBackend ? undefined : localState(env.name),
+    managementEndpoint: `${url}/${env.websocket.stage.name}`,
+  });
+  for (const p of problems) process.stderr.write(`note: ${p}\n`);
+  for (const f of functions) emulator.add(f);
+  try {
+    process.stderr.write(`invoking ${fullName} (${functions[0].description}) with ${eventFile ? path.relative(process.cwd(), eventFile) : "{}"}\n\n`);
+    const r = await emulator.invoke(fullName, payload);
+    process.stdout.write(`--- logs\n${r.logs}\n--- response${r.functionError ? ` (error: ${r.errorType})` : ""}\n`);
+    let shown = r.payload.toString();
+    try {
+      shown = JSON.stringify(JSON.parse(shown), null, 2);
+    } catch {
+      /* not JSON: as returned */
+    }
+    process.stdout.write(`${shown}\n`);
+    for (const m of emulator.posted) process.stdout.write(`--- posted to connection ${m.connectionId}: ${m.data}\n`);
+    return r.functionError ? 1 : 0;
+  } finally {
+    await emulator.stop();
+  }
+}
+
+if (require.main === module) {
+  main()
+    .then((code) => (process.exitCode = code))
+    .catch((e) => {
+      process.stderr.write(`invoke: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
+      process.exitCode = 2;
+    });
+}
