@@ -71,7 +71,8 @@ export function unpack(zipPath: string, projectRoot: string): string {
     throw new Error(`${zipPath} does not exist: build it first (npm run build:lambda, or npm start / an apply, which run the builders)`);
   }
   const sha = crypto.createHash("sha256").update(fs.readFileSync(zipPath)).digest("hex").slice(0, 16);
-  const dir = path.join(projectRoot, ".build", "runtime", `${path.basename(zipPath, ".zip")}-${sha}`);
+  const base = path.basename(zipPath, ".zip");
+  const dir = path.join(projectRoot, ".build", "runtime", base.endsWith(sha) ? base : `${base}-${sha}`);
   if (fs.existsSync(dir)) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });

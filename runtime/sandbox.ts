@@ -58,6 +58,7 @@ export class Sandbox {
   private pendingNext?: http.ServerResponse;
   private current?: { inv: Invocation; started: number; resolve: (o: Outcome) => void; timer: NodeJS.Timeout };
   private logLines: string[] = [];
+  private readonly partial = { out: "", err: "" };
   private initStarted = 0;
   /** Set once the runtime asked for its first invocation: the end of init. */
   private initialized = false;
@@ -82,11 +83,15 @@ export class Sandbox {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.proc = proc;
-    const collect = (d: Buffer) => {
-      for (const line of d.toString().split("\n")) if (line.length > 0) this.logLines.push(line);
+    // Whole lines only: a runtime may write a line in several pieces.
+    const collector = (stream: "out" | "err") => (d: Buffer) => {
+      const text = this.partial[stream] + d.toString();
+      const lines = text.split("\n");
+      this.partial[stream] = lines.pop()!;
+      for (const line of lines) this.logLines.push(line);
     };
-    proc.stdout!.on("data", collect);
-    proc.stderr!.on("data", collect);
+    proc.stdout!.on("data", collector("out"));
+    proc.stderr!.on("data", collector("err"));
     proc.on("error", (e) => {
       this.logLines.push(`could not start ${this.spec.command}: ${e.message}`);
       this.onExit(null, null);
@@ -138,6 +143,10 @@ export class Sandbox {
     if (!cur) return;
     clearTimeout(cur.timer);
     this.current = undefined;
+    for (const k of ["out", "err"] as const) {
+      if (this.partial[k]) this.logLines.push(this.partial[k]);
+      this.partial[k] = "";
+    }
     const logs = this.logLines.join("\n");
     this.logLines = [];
     const initDurationMs = this.initDurationMs;
@@ -155,13 +164,17 @@ export class Sandbox {
       functionError: "Unhandled",
       errorType: "Sandbox.Timedout",
     });
-    this.state = "dead";
     this.proc?.kill("SIGKILL");
+    this.markDead();
+  }
+
+  /** Marks the sandbox gone and tells its pool, once. */
+  private markDead(): void {
+    this.state = "dead";
+    for (const l of this.exitListeners.splice(0)) l();
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    const wasDead = this.state === "dead";
-    this.state = "dead";
     this.pendingNext?.destroy();
     this.pendingNext = undefined;
     if (this.current) {
@@ -169,9 +182,7 @@ export class Sandbox {
       const payload = this.initError ?? errorPayload("Runtime.ExitError", `RequestId: ${this.current.inv.requestId} Error: Runtime exited with error: ${how}`);
       this.finish({ payload, functionError: "Unhandled", errorType: this.initError ? JSON.parse(this.initError.toString()).errorType : "Runtime.ExitError" });
     }
-    if (!wasDead || this.exitListeners.length) {
-      for (const l of this.exitListeners.splice(0)) l();
-    }
+    this.markDead();
   }
 
   /** The Runtime API (2018-06-01), with and without the version prefix. */

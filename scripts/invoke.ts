@@ -49,7 +49,7 @@ function parse(argv: string[]): Options | "help" {
 }
 
 /** Attribute values of a local state file's resources, by address. */
-function localState(env: string): StateValues | undefined {
+export function localState(env: string): StateValues | undefined {
   const file = path.join(PROJECT_ROOT, `terraform.${stackName(env)}.tfstate`);
   if (!fs.existsSync(file)) return undefined;
   const s = JSON.parse(fs.readFileSync(file, "utf8")) as { resources?: Array<{ mode: string; type: string; name: string; instances: Array<{ attributes: Record<string, unknown> }> }> };
@@ -57,7 +57,7 @@ function localState(env: string): StateValues | undefined {
 }
 
 /** Runs the stack's Rust builder when a Rust function's package is missing (what an apply would do). */
-function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<string, unknown>): void {
+export function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<string, unknown>): void {
   if (fs.existsSync(path.resolve(dir, String(fnResource.filename)))) return;
   const builders = Object.values(stack.resource?.terraform_data ?? {});
   const deps = (fnResource.depends_on as string[] | undefined) ?? [];

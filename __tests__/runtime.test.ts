@@ -1,0 +1,204 @@
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readElfFile } from "../build/elf";
+import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultArtifactCache, defaultCargoTargetDir, functionHashes } from "../build/rust";
+import { createZip } from "../build/zip";
+import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
+import { bootstrapCommand, unpack } from "../runtime/functions";
+import { MAX_RESPONSE_BYTES } from "../runtime/sandbox";
+import { PROJECT_ROOT } from "./helpers";
+
+/**
+ * The runtime emulator with real processes: small Python runtimes that speak the Runtime API the way
+ * a misbehaving function would (sleep past the timeout, crash, answer too much, send a request for
+ * another invocation), and the project's real Rust backend, arm64 under qemu and x86_64 natively.
+ */
+jest.setTimeout(30 * 60 * 1000);
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-runtime-"));
+
+/** A runtime script: `python3 -c` with a Runtime API client loop; BODY handles one event. */
+function pythonRuntime(name: string, body: string, opts: { timeoutSeconds?: number; maxConcurrency?: number } = {}): FunctionSpec {
+  const script = `
+import json, os, sys, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+def post(path, data, headers={}):
+    req = urllib.request.Request(api + path, data=data, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req) as r: return r.status, r.read()
+    except urllib.error.HTTPError as e: return e.code, e.read()
+while True:
+    with urllib.request.urlopen(api + "/invocation/next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(r.read())
+${body.replace(/^/gm, "    ")}
+`;
+  const file = path.join(scratch, `${name}.py`);
+  fs.writeFileSync(file, script);
+  return {
+    name,
+    arn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
+    runtime: { command: "python3", args: ["-u", file], cwd: scratch, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
+    timeoutSeconds: opts.timeoutSeconds ?? 5,
+    memoryMiB: 128,
+    maxConcurrency: opts.maxConcurrency ?? 10,
+    description: "python3 test runtime",
+  };
+}
+
+describe("runtime emulator: the documented errors, with real runtime processes", () => {
+  const emulator = new RuntimeEmulator([
+    pythonRuntime("echo", 'print("handling", rid)\npost(f"/invocation/{rid}/response", json.dumps({"id": rid, "event": event}).encode())'),
+    pythonRuntime("sleepy", 'time.sleep(10)\npost(f"/invocation/{rid}/response", b"{}")', { timeoutSeconds: 1 }),
+    pythonRuntime("crashy", 'print("about to crash")\nsys.exit(3)'),
+    pythonRuntime("chatty", 'status, reply = post(f"/invocation/{rid}/response", b"x" * (7 * 1024 * 1024))\nprint("runtime got", status, reply.decode()[:60])'),
+    pythonRuntime(
+      "confused",
+      'status, reply = post("/invocation/not-this-one/response", b"{}")\nprint("wrong id:", status, reply.decode())\n' +
+        'status, reply = post("/invocation/whatever/nonsense", b"{}")\nprint("bad path:", status, reply.decode())\n' +
+        'post(f"/invocation/{rid}/error", json.dumps({"errorType": "Handler.Failed", "errorMessage": "bad input"}).encode(), {"Lambda-Runtime-Function-Error-Type": "Handler.Failed"})',
+    ),
+  ]);
+  afterAll(() => emulator.stop());
+
+  it("answers through the runtime, with START, the function's output, END and REPORT in the logs", async () => {
+    const r = await emulator.invoke("echo", JSON.stringify({ hello: "world" }));
+    expect(r.functionError).toBeUndefined();
+    expect(JSON.parse(r.payload.toString())).toEqual({ id: r.requestId, event: { hello: "world" } });
+    expect(r.logs.split("\n")).toEqual([
+      `START RequestId: ${r.requestId} Version: $LATEST`,
+      `handling ${r.requestId}`,
+      `END RequestId: ${r.requestId}`,
+      expect.stringMatching(new RegExp(`^REPORT RequestId: ${r.requestId}\\tDuration: [\\d.]+ ms\\tBilled Duration: \\d+ ms\\tMemory Size: 128 MB\\tInit Duration: [\\d.]+ ms$`)),
+    ]);
+  });
+
+  it("kills a function that runs past its timeout and returns Lambda's timeout error", async () => {
+    const started = Date.now();
+    const r = await emulator.invoke("sleepy", "{}");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(r.functionError).toBe("Unhandled");
+    expect(JSON.parse(r.payload.toString())).toEqual({ errorType: "Sandbox.Timedout", errorMessage: `RequestId: ${r.requestId} Error: Task timed out after 1.00 seconds` });
+    expect(emulator.status().functions.find((f) => f.name === "sleepy")!.sandboxes).toBe(0);
+  });
+
+  it("reports a runtime that exits as Runtime.ExitError, with its output", async () => {
+    const r = await emulator.invoke("crashy", "{}");
+    expect(JSON.parse(r.payload.toString())).toEqual({ errorType: "Runtime.ExitError", errorMessage: `RequestId: ${r.requestId} Error: Runtime exited with error: exit status 3` });
+    expect(r.logs).toContain("about to crash");
+    // The next invocation gets a new sandbox, which crashes the same way.
+    expect((await emulator.invoke("crashy", "{}")).errorType).toBe("Runtime.ExitError");
+  });
+
+  it("rejects a response over 6 MB: 413 to the runtime, Function.ResponseSizeTooLarge to the caller", async () => {
+    const r = await emulator.invoke("chatty", "{}");
+    expect(JSON.parse(r.payload.toString())).toEqual({
+      errorType: "Function.ResponseSizeTooLarge",
+      errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+    });
+  });
+
+  it("answers a malformed runtime request with a 4xx error and keeps the invocation, which the runtime then fails", async () => {
+    const r = await emulator.invoke("confused", "{}");
+    expect(r.logs).toContain('wrong id: 400 {"errorType":"InvalidRequestID","errorMessage":"no invocation not-this-one is in progress"}');
+    expect(r.logs).toMatch(/bad path: 404 \{"errorType":"NotFound"/);
+    expect(r.functionError).toBe("Unhandled");
+    expect(r.errorType).toBe("Handler.Failed");
+    expect(JSON.parse(r.payload.toString())).toEqual({ errorType: "Handler.Failed", errorMessage: "bad input" });
+  });
+
+  it("completes 200 invocations at concurrency 10, none lost or duplicated, queueing the rest", async () => {
+    const ids = Array.from({ length: 200 }, (_, i) => i);
+    let peakQueued = 0;
+    const poll = setInterval(() => (peakQueued = Math.max(peakQueued, emulator.status().functions.find((f) => f.name === "echo")!.queued)), 5);
+    const results = await Promise.all(ids.map((i) => emulator.invoke("echo", JSON.stringify({ i }))));
+    clearInterval(poll);
+    expect(results.map((r) => JSON.parse(r.payload.toString()).event.i)).toEqual(ids);
+    expect(new Set(results.map((r) => r.requestId)).size).toBe(200);
+    for (const r of results) expect(JSON.parse(r.payload.toString()).id).toBe(r.requestId);
+    const status = emulator.status().functions.find((f) => f.name === "echo")!;
+    expect(status.sandboxes).toBeLessThanOrEqual(10);
+    expect(peakQueued).toBeGreaterThan(0);
+    expect(status).toMatchObject({ active: 0, queued: 0, invocations: 201, errors: 0 });
+  });
+
+  it("serves Lambda's Invoke API, so the AWS SDK invokes through it", async () => {
+    const url = await emulator.listen();
+    const lambda = new LambdaClient({ endpoint: url, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+    const ok = await lambda.send(new InvokeCommand({ FunctionName: "echo", Payload: Buffer.from('{"via":"sdk"}'), LogType: "Tail" }));
+    expect(ok.StatusCode).toBe(200);
+    expect(JSON.parse(Buffer.from(ok.Payload!).toString()).event).toEqual({ via: "sdk" });
+    expect(Buffer.from(ok.LogResult!, "base64").toString()).toMatch(/^START RequestId: /);
+    const failed = await lambda.send(new InvokeCommand({ FunctionName: "arn:aws:lambda:us-east-1:123456789012:function:crashy", Payload: Buffer.from("{}") }));
+    expect(failed.FunctionError).toBe("Unhandled");
+    await expect(lambda.send(new InvokeCommand({ FunctionName: "nope" }))).rejects.toThrow(/Function not found: nope/);
+    const health = await fetch(`${url}/health`);
+    expect(await health.json()).toEqual({ status: "ok", functions: 5 });
+  });
+});
+
+describe("runtime emulator: the real Rust backend answers", () => {
+  /** The backend's package for an architecture, built from a copy of the workspace (or taken from the artifact store). */
+  function backendPackage(arch: "arm64" | "x86_64"): string {
+    const ws = path.join(scratch, `rust-${arch}`);
+    fs.cpSync(path.join(PROJECT_ROOT, "lambda-src", "rust"), ws, { recursive: true, filter: (p) => path.basename(p) !== "target" });
+    const meta = cargoMetadata(ws);
+    const bins = binsFromMetadata(meta).filter((b) => b.name === "backend");
+    const toolchain = chooseToolchain(arch, true).toolchain;
+    const [built] = buildFunctions({
+      workspaceDir: ws,
+      functions: bins,
+      toolchain,
+      hashes: functionHashes(meta, bins, toolchain.target),
+      cargoTargetDir: defaultCargoTargetDir(),
+      artifactCache: defaultArtifactCache(),
+    });
+    return built.zipPath;
+  }
+
+  it.each(["arm64", "x86_64"] as const)("%s: answers GET /health from its zip, exactly as packaged", async (arch) => {
+    const code = unpack(backendPackage(arch), scratch);
+    expect(readElfFile(path.join(code, "bootstrap")).architecture).toBe(arch);
+    const cmd = bootstrapCommand(code);
+    expect(cmd.description).toBe(arch === "arm64" ? "arm64, under qemu-aarch64" : "x86_64, native");
+    const emulator = new RuntimeEmulator([
+      {
+        name: "backend",
+        arn: "arn:aws:lambda:us-east-1:123456789012:function:backend",
+        runtime: {
+          command: cmd.command,
+          args: cmd.args,
+          cwd: code,
+          env: { AWS_REGION: "us-east-1", TABLE_NAME: "items", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_LAMBDA_FUNCTION_NAME: "backend", AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "256", AWS_LAMBDA_FUNCTION_VERSION: "$LATEST" },
+        },
+        timeoutSeconds: 10,
+        memoryMiB: 256,
+        maxConcurrency: 2,
+        description: cmd.description,
+      },
+    ]);
+    try {
+      const event = fs.readFileSync(path.join(PROJECT_ROOT, "lambda-src", "events", "backend.json"));
+      for (let i = 0; i < 3; i++) {
+        const r = await emulator.invoke("backend", event);
+        expect(r.functionError).toBeUndefined();
+        expect(JSON.parse(r.payload.toString())).toMatchObject({ statusCode: 200, body: '{"status":"ok"}' });
+      }
+      const missing = await emulator.invoke("backend", JSON.stringify({ ...JSON.parse(event.toString()), rawPath: "/nope", requestContext: { ...JSON.parse(event.toString()).requestContext, http: { method: "GET", path: "/nope", protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "t" } } }));
+      expect(JSON.parse(missing.payload.toString()).statusCode).toBe(404);
+    } finally {
+      await emulator.stop();
+    }
+  });
+
+  it("unpacks a package with the modes its zip records, once per content", () => {
+    const zip = path.join(scratch, "pkg.zip");
+    fs.writeFileSync(zip, createZip([{ name: "bootstrap", data: Buffer.from("#!/bin/sh\n"), executable: true }, { name: "data.txt", data: Buffer.from("x") }]));
+    const dir = unpack(zip, scratch);
+    expect(fs.statSync(path.join(dir, "bootstrap")).mode & 0o777).toBe(0o755);
+    expect(fs.statSync(path.join(dir, "data.txt")).mode & 0o777).toBe(0o644);
+    expect(unpack(zip, scratch)).toBe(dir);
+  });
+});

@@ -1,0 +1,63 @@
+import * as fs from "fs";
+import * as path from "path";
+import { loadEnv } from "../envs";
+import { ConfigError } from "../modules/errors";
+import { stackName } from "../modules/stack";
+import { RuntimeEmulator } from "../runtime/emulator";
+import { functionsFromStack, StackJson } from "../runtime/functions";
+import { table } from "../build/util";
+import { sharedEmulator } from "./emulator";
+import { buildIfNeeded, localState } from "./invoke";
+import { stackDir, synthAll } from "./synth";
+import { PROJECT_ROOT } from "./toolchain";
+
+const HELP = `Usage: npm run runtime -- <env> [--port PORT]
+
+Serves every function an env's stack deploys, run locally from its real package, until stopped
+(Ctrl-C):
+  POST /2015-03-31/functions/<name>/invocations   Lambda's Invoke API (point @aws-sdk/client-lambda's
+                                                  endpoint here), also RIE's .../function/invocations
+  GET  /health, GET /status                       functions, sandboxes, active and queued invocations,
+                                                  counts, durations
+  POST /<stage>/@connections/<id>                 where the WebSocket handlers post (recorded)
+Functions' AWS SDK calls go to the local AWS emulator (moto); each function runs at most its reserved
+concurrency (else 10) sandboxes at once, and further invocations wait.`;
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h") || argv.length === 0) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const i = argv.indexOf("--port");
+  const port = i >= 0 ? Number(argv[i + 1]) : 0;
+  if (i >= 0 && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`--port is ${JSON.stringify(argv[i + 1])}; give a TCP port number`);
+  const env = loadEnv(argv[0]);
+  synthAll();
+  const dir = stackDir(env.name);
+  const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")) as StackJson;
+  for (const r of Object.values(stack.resource?.aws_lambda_function ?? {})) buildIfNeeded(stack, dir, r);
+  const aws = await sharedEmulator();
+  const emulator = new RuntimeEmulator();
+  const url = await emulator.listen(port);
+  const { functions, problems } = functionsFromStack(stack, {
+    stackDir: dir,
+    region: env.region,
+    projectRoot: PROJECT_ROOT,
+    awsEndpoint: aws.endpoint,
+    state: env.stateBackend ? undefined : localState(env.name),
+    managementEndpoint: `${url}/${env.websocket.stage.name}`,
+  });
+  for (const p of problems) process.stderr.write(`note: ${p}\n`);
+  for (const f of functions) emulator.add(f);
+  process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], functions.map((f) => [f.name, f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n\n`);
+  process.stdout.write(`${stackName(env.name)}: runtime emulator at ${url} (AWS calls go to ${aws.endpoint}); Ctrl-C stops it\n`);
+  const stop = () => void emulator.stop().then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((e) => {
+  process.stderr.write(`runtime: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
+  process.exit(2);
+});
