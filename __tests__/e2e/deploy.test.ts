@@ -6,7 +6,7 @@ import * as path from "path";
 import { packagePythonHandler } from "../../build/python-package";
 import { readElfFile } from "../../build/elf";
 import { createZip } from "../../build/zip";
-import { run, sdkConfig, Workspace } from "./workspace";
+import { PROJECT_ROOT, run, sdkConfig, Workspace } from "./workspace";
 
 /**
  * The cycle users care about, for real: OpenTofu/Terraform with the aws provider against moto server.
@@ -58,6 +58,12 @@ async function createFunctionOutside(ws: Workspace, name: string, runtime: "pyth
 
 describe("end to end against the local AWS emulator", () => {
   let ws: Workspace;
+  // The Rust functions, built once up front into the machine's artifact store: each case's apply
+  // then copies them from there. (A cold build takes longer than one case may; warm, this is a skip.)
+  beforeAll(async () => {
+    const r = await run(process.execPath, ["-r", "./scripts/register.js", "build/cli.ts"], PROJECT_ROOT);
+    if (r.code !== 0) throw new Error(`npm run build:lambda failed:\n${r.stderr}`);
+  }, 45 * 60 * 1000);
   afterEach(async () => {
     await ws?.dispose();
   });
