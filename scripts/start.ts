@@ -8,6 +8,9 @@ import { sharedEmulator } from "./emulator";
 import { ensurePythonEnv } from "./python-env";
 import { ensureRustToolchain } from "./rust-setup";
 import { readElfFile } from "../build/elf";
+import { loadEnv } from "../envs";
+import { RuntimeEmulator } from "../runtime/emulator";
+import { functionsFromStack, StackJson } from "../runtime/functions";
 import { formatBytes, table } from "../build/util";
 import { stackDir, synthAll } from "./synth";
 import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
@@ -23,12 +26,59 @@ The main job, end to end, on this machine only (never a real AWS account):
      functions (arm64, or x86_64 with a warning where no arm64 toolchain could be installed)
   5. a summary: resources; each function's runtime, declared architecture, the architecture in its
      binary's ELF header, and package size; the backend's function URL and the WebSocket URL
+  6. each deployed function invoked once through the local runtime emulator, from its real package
+     (arm64 under qemu): the backend's health route, and a WebSocket connect, message, broadcast and
+     disconnect round on the emulator's connections table; a failed invocation fails npm start
 A second run with nothing changed plans no changes and applies nothing.`;
 
 const ENV = "local";
 
 function step(n: number, text: string): void {
-  process.stdout.write(`\n[${n}/4] ${text}\n`);
+  process.stdout.write(`\n[${n}/5] ${text}\n`);
+}
+
+/** Invokes every function of the local stack once, in a connect, message, broadcast, disconnect order. */
+async function invokeEach(awsEndpoint: string, stateResources: Array<{ address: string; values: Record<string, unknown> }>): Promise<boolean> {
+  const env = loadEnv(ENV);
+  const dir = stackDir(ENV);
+  const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")) as StackJson;
+  const emulator = new RuntimeEmulator();
+  const url = await emulator.listen();
+  try {
+    const { functions, problems } = functionsFromStack(stack, {
+      stackDir: dir,
+      region: env.region,
+      projectRoot: PROJECT_ROOT,
+      awsEndpoint,
+      state: new Map(stateResources.map((r) => [r.address, r.values])),
+      managementEndpoint: `${url}/${env.websocket.stage.name}`,
+    });
+    for (const p of problems) process.stdout.write(`note: ${p}\n`);
+    for (const f of functions) emulator.add(f);
+    const order = ["backend", "ws-connect", "websocket", "ws-default", "ws-broadcast", "ws-disconnect"];
+    const short = (name: string) => name.slice(env.namePrefix.length + 1);
+    const rows: string[][] = [];
+    let ok = true;
+    for (const f of [...functions].sort((a, b) => order.indexOf(short(a.name)) - order.indexOf(short(b.name)))) {
+      const eventFile = path.join(PROJECT_ROOT, "lambda-src", "events", `${short(f.name)}.json`);
+      const r = await emulator.invoke(f.name, fs.existsSync(eventFile) ? fs.readFileSync(eventFile) : "{}");
+      let result = r.errorType ?? "ok";
+      try {
+        const body = JSON.parse(r.payload.toString()) as { statusCode?: number; body?: string };
+        if (!r.functionError && body.statusCode !== undefined) result = `${body.statusCode} ${body.body ?? ""}`;
+        if (body.statusCode !== undefined && body.statusCode >= 400) ok = false;
+      } catch {
+        /* not JSON */
+      }
+      if (r.functionError) ok = false;
+      rows.push([f.name, f.description.replace(/ \(.*\)$/, ""), result.slice(0, 60), `${r.durationMs.toFixed(0)} ms`, r.initDurationMs === undefined ? "-" : `${r.initDurationMs.toFixed(0)} ms`]);
+    }
+    process.stdout.write(`${table(["function", "runs", "result", "duration", "init"], rows)}\n`);
+    process.stdout.write(`${emulator.posted.length} message(s) posted to WebSocket connections (Management API stand-in)\n`);
+    return ok;
+  } finally {
+    await emulator.stop();
+  }
 }
 
 async function main(): Promise<void> {
@@ -105,6 +155,9 @@ async function main(): Promise<void> {
   );
   if (s.outputs.backend_url) process.stdout.write(`\nBackend function URL: ${String(s.outputs.backend_url)} (AWS_IAM auth; emulated)`);
   process.stdout.write(`\nWebSocket API endpoint: ${String(s.outputs.websocket_url)} (emulated; API id from moto)\n`);
+
+  step(5, "invoke each function once through the local runtime emulator");
+  if (!(await invokeEach(emu.endpoint, s.resources))) throw new Error("a function did not answer as expected; its result is in the table above (`npm run invoke -- local <function>` shows its logs)");
   process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Emulator still running at ${emu.endpoint}: \`npm run emulator -- stop\` stops it.\n`);
 }
 

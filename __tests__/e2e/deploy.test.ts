@@ -209,6 +209,11 @@ describe("end to end against the local AWS emulator", () => {
       expect(first.stdout).toMatch(/applied: \d+ added, 0 changed, 0 destroyed/);
       expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023\s+arm64\s+arm64\s+\d+\.\d+ MB/);
       expect(first.stdout).toMatch(/Backend function URL: https:\/\/\w+\.lambda-url\.us-east-1\.on\.aws/);
+      // Every function answered through the runtime emulator, arm64 under qemu.
+      expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023 arm64, under qemu-aarch64\s+200 \{"status":"ok"\}/);
+      expect(first.stdout).toMatch(/lambdaship-local-ws-connect\s+.*200 \{"connected":true\}/);
+      expect(first.stdout).toMatch(/lambdaship-local-ws-broadcast\s+.*200 \{"delivered":1,"removed":0\}/);
+      expect(first.stdout).toMatch(/lambdaship-local-ws-disconnect\s+.*200 \{"disconnected":true,"removed":1\}/);
       expect(first.stdout).toMatch(/WebSocket API endpoint: wss:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/local/);
       const second = await start();
       expect(second.code).toBe(0);
@@ -230,7 +235,7 @@ describe("end to end against the local AWS emulator", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("envs/local.ts: websocket.function.memoryMiB is 99999; Lambda allows 128-10240 MiB");
     expect(r.stderr).toContain("Nothing was started, synthesized or applied.");
-    expect(r.stdout).not.toContain("[1/4]");
+    expect(r.stdout).not.toContain("[1/5]");
     expect(fs.readFileSync(ws.stateFile)).toEqual(before);
     expect(fs.readFileSync(path.join(ws.stackDir, "cdk.tf.json"))).toEqual(stackJson);
     expect(fs.existsSync(path.join(ws.root, ".build", "local-aws"))).toBe(false);
