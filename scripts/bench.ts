@@ -3,14 +3,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { benchRust } from "./bench-rust";
+import { benchRuntime } from "./bench-runtime";
 import { PROJECT_ROOT } from "./toolchain";
 
 /**
- * `npm run bench [-- --only synth|rust]`:
+ * `npm run bench [-- --only synth|rust|runtime]`:
  *   synth: every env stack, wall time and peak memory, ours next to the cdktf template way
  *          (package-root provider imports + ts-node) measured in the same run;
  *   rust:  the Rust workspace's cold and no-op builds and zip sizes, next to one cargo invocation
- *          per bin (scripts/bench-rust.ts); cold builds take several minutes each.
+ *          per bin (scripts/bench-rust.ts); cold builds take several minutes each;
+ *   runtime: warm invocations of the Rust backend through the runtime emulator next to a bare
+ *          Runtime API loop (scripts/bench-runtime.ts).
  */
 
 interface Sample {
@@ -118,12 +121,16 @@ function benchSynth(): void {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const i = process.argv.indexOf("--only");
   const only = i >= 0 ? process.argv[i + 1] : undefined;
-  if (only !== undefined && only !== "synth" && only !== "rust") throw new Error(`--only is ${JSON.stringify(only)}; use synth or rust`);
-  if (only !== "rust") benchSynth();
-  if (only !== "synth") benchRust();
+  if (only !== undefined && !["synth", "rust", "runtime"].includes(only)) throw new Error(`--only is ${JSON.stringify(only)}; use synth, rust or runtime`);
+  if (!only || only === "synth") benchSynth();
+  if (!only || only === "runtime") await benchRuntime();
+  if (!only || only === "rust") benchRust();
 }
 
-main();
+main().catch((e) => {
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exit(1);
+});
