@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { readElfFile } from "../build/elf";
 import { cacheRoot } from "../build/util";
-import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultCargoTargetDir, functionInputs, inputHash, RustToolchain } from "../build/rust";
+import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultArtifactCache, defaultCargoTargetDir, functionInputs, inputHash, RustToolchain } from "../build/rust";
 import { PROJECT_ROOT } from "./helpers";
 
 /**
@@ -28,11 +28,12 @@ function stableCopy(name: string): string {
   return dir;
 }
 
-function build(workspaceDir: string, toolchain: RustToolchain) {
+/** Builds every function; `store` also shares the results through the machine's artifact store (read and write). */
+function build(workspaceDir: string, toolchain: RustToolchain, store = false) {
   const meta = cargoMetadata(workspaceDir);
   const bins = binsFromMetadata(meta);
   const hashes = Object.fromEntries(bins.map((b) => [b.name, inputHash(meta.workspace_root, functionInputs(meta, b, bins), toolchain.target, "release")]));
-  return buildFunctions({ workspaceDir, functions: bins, toolchain, hashes, cargoTargetDir: defaultCargoTargetDir() });
+  return buildFunctions({ workspaceDir, functions: bins, toolchain, hashes, cargoTargetDir: defaultCargoTargetDir(), artifactCache: store ? defaultArtifactCache() : undefined });
 }
 
 describe.each(["arm64", "x86_64"] as const)("real %s build of the Rust workspace", (arch) => {
@@ -43,7 +44,7 @@ describe.each(["arm64", "x86_64"] as const)("real %s build of the Rust workspace
 
   it("builds every function for the architecture, executable, and says so in the ELF header", () => {
     const workspace = stableCopy(`${arch}-a`);
-    const built = build(workspace, toolchain);
+    const built = build(workspace, toolchain, true);
     expect(built.map((b) => b.name)).toEqual(["backend", "ws-broadcast", "ws-connect", "ws-default", "ws-disconnect"]);
     for (const b of built) {
       expect(readElfFile(b.bootstrap).architecture).toBe(arch);
@@ -61,8 +62,11 @@ describe.each(["arm64", "x86_64"] as const)("real %s build of the Rust workspace
 describe("reproducible Rust builds", () => {
   it("gives byte-identical arm64 zips from two copies at different paths, each compiled on its own", () => {
     const toolchain = chooseToolchain("arm64", true).toolchain;
-    const first = build(stableCopy("arm64-a"), toolchain);
+    // arm64-a may come from the artifact store (built by an earlier run or another clone); arm64-b
+    // never does: it is always compiled here, at its own path.
+    const first = build(stableCopy("arm64-a"), toolchain, true);
     const second = build(stableCopy("arm64-b"), toolchain);
+    expect(second.every((b) => b.status !== "cached")).toBe(true);
     expect(second.map((b) => [b.name, path.basename(b.zipPath), b.zipSha256])).toEqual(first.map((b) => [b.name, path.basename(b.zipPath), b.zipSha256]));
   });
 });
