@@ -3,7 +3,7 @@ import { Testing } from "cdktf";
 import * as path from "path";
 import { loadEnv } from "../envs";
 import { EnvConfig } from "../envs/schema";
-import type { Probe } from "../build/rust";
+import { binsFromMetadata, cargoMetadata, functionHashes, Probe } from "../build/rust";
 import { LambdaStack } from "../modules/stack";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -88,4 +88,18 @@ export function scoped(s: SynthJson, prefix: string): { parsed: SynthJson; json:
   };
   if (parsed.import?.length === 0) delete parsed.import;
   return { parsed, json: JSON.stringify(parsed) };
+}
+
+/** The synthesized JSON with the Rust functions' input hashes (hex, 16-digit prefix, base64) replaced by `<bin hash>`. */
+export function withoutRustHashes(json: string): string {
+  const meta = cargoMetadata(path.join(PROJECT_ROOT, "lambda-src", "rust"));
+  const bins = binsFromMetadata(meta);
+  let out = json;
+  for (const target of ["aarch64-unknown-linux-gnu", "x86_64-unknown-linux-gnu"]) {
+    for (const [bin, hash] of Object.entries(functionHashes(meta, bins, target))) {
+      const b64 = Buffer.from(hash, "hex").toString("base64");
+      out = out.split(hash).join(`<${bin} hash>`).split(hash.slice(0, 16)).join(`<${bin} hash>`).split(b64).join(`<${bin} hash>`);
+    }
+  }
+  return out;
 }
