@@ -112,7 +112,8 @@ export class Sandbox {
     return new Promise<Outcome>((resolve) => {
       const timer = setTimeout(() => this.timeOut(), Math.max(0, inv.deadlineMs - Date.now()));
       this.current = { inv, started: performance.now(), resolve, timer };
-      if (this.pendingNext) this.deliver();
+      if (this.state === "dead") this.failExited(); // it died before it could take the invocation
+      else if (this.pendingNext) this.deliver();
     });
   }
 
@@ -177,12 +178,18 @@ export class Sandbox {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.pendingNext?.destroy();
     this.pendingNext = undefined;
-    if (this.current) {
-      const how = signal ? `signal: ${signal}` : `exit status ${code}`;
-      const payload = this.initError ?? errorPayload("Runtime.ExitError", `RequestId: ${this.current.inv.requestId} Error: Runtime exited with error: ${how}`);
-      this.finish({ payload, functionError: "Unhandled", errorType: this.initError ? JSON.parse(this.initError.toString()).errorType : "Runtime.ExitError" });
-    }
+    this.exitedHow = signal ? `signal: ${signal}` : `exit status ${code}`;
+    if (this.current) this.failExited();
     this.markDead();
+  }
+
+  private exitedHow = "exit status unknown";
+
+  /** Ends the current invocation with the init error the runtime reported, else Runtime.ExitError. */
+  private failExited(): void {
+    if (!this.current) return;
+    const payload = this.initError ?? errorPayload("Runtime.ExitError", `RequestId: ${this.current.inv.requestId} Error: Runtime exited with error: ${this.exitedHow}`);
+    this.finish({ payload, functionError: "Unhandled", errorType: this.initError ? (JSON.parse(this.initError.toString()) as { errorType: string }).errorType : "Runtime.ExitError" });
   }
 
   /** The Runtime API (2018-06-01), with and without the version prefix. */
