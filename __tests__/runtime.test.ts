@@ -109,6 +109,24 @@ describe("runtime emulator: the documented errors, with real runtime processes",
     expect(JSON.parse(r.payload.toString())).toEqual({ errorType: "Handler.Failed", errorMessage: "bad input" });
   });
 
+  it("returns the error a runtime reports from init, as Lambda does", async () => {
+    const file = path.join(scratch, "initfail.py");
+    fs.writeFileSync(
+      file,
+      'import json, os, urllib.request\napi = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"\n' +
+        'urllib.request.urlopen(urllib.request.Request(api + "/init/error", data=json.dumps({"errorType": "Runtime.ImportModuleError", "errorMessage": "no module named handler"}).encode(), method="POST"))\n' +
+        "import time; time.sleep(5)\n",
+    );
+    const init = new RuntimeEmulator([{ ...pythonRuntime("unused", "pass"), name: "initfail", runtime: { command: "python3", args: [file], cwd: scratch, env: { PATH: process.env.PATH ?? "" } } }]);
+    try {
+      const r = await init.invoke("initfail", "{}");
+      expect(r.errorType).toBe("Runtime.ImportModuleError");
+      expect(JSON.parse(r.payload.toString())).toEqual({ errorType: "Runtime.ImportModuleError", errorMessage: "no module named handler" });
+    } finally {
+      await init.stop();
+    }
+  });
+
   it("completes 200 invocations at concurrency 10, none lost or duplicated, queueing the rest", async () => {
     const ids = Array.from({ length: 200 }, (_, i) => i);
     let peakQueued = 0;
