@@ -20,7 +20,7 @@ jest.setTimeout(30 * 60 * 1000);
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-runtime-"));
 
 /** A runtime script: `python3 -c` with a Runtime API client loop; BODY handles one event. */
-function pythonRuntime(name: string, body: string, opts: { timeoutSeconds?: number; maxConcurrency?: number } = {}): FunctionSpec {
+function pythonRuntime(name: string, body: string, opts: { timeoutSeconds?: number; maxConcurrency?: number; memoryMiB?: number } = {}): FunctionSpec {
   const script = `
 import json, os, sys, time, urllib.request
 api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
@@ -42,7 +42,7 @@ ${body.replace(/^/gm, "    ")}
     arn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
     runtime: { command: "python3", args: ["-u", file], cwd: scratch, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
     timeoutSeconds: opts.timeoutSeconds ?? 5,
-    memoryMiB: 128,
+    memoryMiB: opts.memoryMiB ?? 128,
     maxConcurrency: opts.maxConcurrency ?? 10,
     description: "python3 test runtime",
   };
@@ -53,6 +53,7 @@ describe("runtime emulator: the documented errors, with real runtime processes",
     pythonRuntime("echo", 'print("handling", rid)\npost(f"/invocation/{rid}/response", json.dumps({"id": rid, "event": event}).encode())'),
     pythonRuntime("sleepy", 'time.sleep(10)\npost(f"/invocation/{rid}/response", b"{}")', { timeoutSeconds: 1 }),
     pythonRuntime("crashy", 'print("about to crash")\nsys.exit(3)'),
+    pythonRuntime("greedy", 'hoard = b"x" * (160 * 1024 * 1024)\ntime.sleep(3)\npost(f"/invocation/{rid}/response", b"{}")', { memoryMiB: 64 }),
     pythonRuntime("chatty", 'status, reply = post(f"/invocation/{rid}/response", b"x" * (7 * 1024 * 1024))\nprint("runtime got", status, reply.decode()[:60])'),
     pythonRuntime(
       "confused",
@@ -71,7 +72,9 @@ describe("runtime emulator: the documented errors, with real runtime processes",
       `START RequestId: ${r.requestId} Version: $LATEST`,
       `handling ${r.requestId}`,
       `END RequestId: ${r.requestId}`,
-      expect.stringMatching(new RegExp(`^REPORT RequestId: ${r.requestId}\\tDuration: [\\d.]+ ms\\tBilled Duration: \\d+ ms\\tMemory Size: 128 MB\\tInit Duration: [\\d.]+ ms$`)),
+      expect.stringMatching(
+        new RegExp(`^REPORT RequestId: ${r.requestId}\\tDuration: [\\d.]+ ms\\tBilled Duration: \\d+ ms\\tMemory Size: 128 MB\\tMax Memory Used: \\d+ MB\\tInit Duration: [\\d.]+ ms$`),
+      ),
     ]);
   });
 
@@ -90,6 +93,12 @@ describe("runtime emulator: the documented errors, with real runtime processes",
     expect(r.logs).toContain("about to crash");
     // The next invocation gets a new sandbox, which crashes the same way.
     expect((await emulator.invoke("crashy", "{}")).errorType).toBe("Runtime.ExitError");
+  });
+
+  it("kills a runtime whose memory passes the function's memory size: Runtime.OutOfMemory", async () => {
+    const r = await emulator.invoke("greedy", "{}");
+    expect(r.errorType).toBe("Runtime.OutOfMemory");
+    expect(JSON.parse(r.payload.toString()).errorMessage).toMatch(/Runtime exited with error: signal: killed \(memory \d+ MB > 64 MB\)/);
   });
 
   it("rejects a response over 6 MB: 413 to the runtime, Function.ResponseSizeTooLarge to the caller", async () => {
@@ -153,7 +162,7 @@ describe("runtime emulator: the documented errors, with real runtime processes",
     expect(failed.FunctionError).toBe("Unhandled");
     await expect(lambda.send(new InvokeCommand({ FunctionName: "nope" }))).rejects.toThrow(/Function not found: nope/);
     const health = await fetch(`${url}/health`);
-    expect(await health.json()).toEqual({ status: "ok", functions: 5 });
+    expect(await health.json()).toEqual({ status: "ok", functions: 6 });
   });
 });
 

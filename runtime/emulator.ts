@@ -17,6 +17,8 @@ export interface FunctionSpec {
   readonly runtime: RuntimeCommand;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
+  /** Kill a runtime whose resident memory passes memoryMiB (Runtime.OutOfMemory). @default true */
+  readonly enforceMemory?: boolean;
   /** Sandboxes at once: its reserved concurrency, or a default. */
   readonly maxConcurrency: number;
   /** What it runs, for status and logs: `provided.al2023 arm64 (qemu)`, ... */
@@ -100,6 +102,7 @@ export class RuntimeEmulator {
       const report =
         `REPORT RequestId: ${requestId}\tDuration: ${outcome.durationMs.toFixed(2)} ms\tBilled Duration: ${Math.ceil(outcome.durationMs)} ms\t` +
         `Memory Size: ${pool.spec.memoryMiB} MB` +
+        (outcome.maxMemoryMB !== undefined ? `\tMax Memory Used: ${outcome.maxMemoryMB} MB` : "") +
         (outcome.initDurationMs !== undefined ? `\tInit Duration: ${outcome.initDurationMs.toFixed(2)} ms` : "");
       const logs = [`START RequestId: ${requestId} Version: $LATEST`, ...(outcome.logs ? [outcome.logs] : []), `END RequestId: ${requestId}`, report].join("\n");
       return { ...outcome, logs, requestId, statusCode: 200 };
@@ -116,7 +119,7 @@ export class RuntimeEmulator {
       if (idle && idle.state !== "dead") return idle;
       if (idle) continue;
       if (pool.sandboxes.size < pool.spec.maxConcurrency) {
-        const sb = new Sandbox(pool.spec.runtime, pool.spec.timeoutSeconds * 1000);
+        const sb = new Sandbox(pool.spec.runtime, pool.spec.timeoutSeconds * 1000, pool.spec.enforceMemory === false ? undefined : pool.spec.memoryMiB);
         pool.sandboxes.add(sb);
         sb.onDead(() => {
           pool.sandboxes.delete(sb);

@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 
@@ -39,6 +40,8 @@ export interface Outcome {
   readonly logs: string;
   readonly durationMs: number;
   readonly initDurationMs?: number;
+  /** Peak resident memory of the runtime process so far (MB), when memory is enforced. */
+  readonly maxMemoryMB?: number;
 }
 
 /** Lambda's limit on a synchronous response. */
@@ -66,9 +69,15 @@ export class Sandbox {
   private initError?: Buffer;
   private exitListeners: Array<() => void> = [];
 
+  /** Peak resident memory of the process during the current invocation (MB), sampled. */
+  private maxMemoryMB = 0;
+  private memoryTimer?: NodeJS.Timeout;
+
   constructor(
     private readonly spec: RuntimeCommand,
     private readonly timeoutMs: number,
+    /** The function's memory size: a process whose resident memory passes it is killed, as Lambda does. @default - not enforced */
+    private readonly memoryMiB?: number,
   ) {}
 
   /** Starts the Runtime API endpoint and the runtime process. */
@@ -97,6 +106,45 @@ export class Sandbox {
       this.onExit(null, null);
     });
     proc.on("exit", (code, signal) => this.onExit(code, signal));
+    if (this.memoryMiB) {
+      // Sampled every 20 ms from /proc: a process that allocates faster can briefly exceed the limit.
+      this.memoryTimer = setInterval(() => this.checkMemory(), 20);
+      this.memoryTimer.unref();
+    }
+  }
+
+  /** One last sample at the end of an invocation, so short ones report their memory too. */
+  private checkMemoryOnce(): void {
+    if (!this.memoryMiB || !this.proc?.pid) return;
+    try {
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${this.proc.pid}/status`, "utf8"))?.[1] ?? 0);
+      this.maxMemoryMB = Math.max(this.maxMemoryMB, kb / 1024);
+    } catch {
+      /* gone */
+    }
+  }
+
+  private checkMemory(): void {
+    const pid = this.proc?.pid;
+    if (!pid || this.state === "dead") return;
+    let kb = 0;
+    try {
+      kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      return; // already gone
+    }
+    const mb = kb / 1024;
+    if (mb > this.maxMemoryMB) this.maxMemoryMB = mb;
+    if (mb > this.memoryMiB! && this.current) {
+      const { inv } = this.current;
+      this.finish({
+        payload: errorPayload("Runtime.OutOfMemory", `RequestId: ${inv.requestId} Error: Runtime exited with error: signal: killed (memory ${mb.toFixed(0)} MB > ${this.memoryMiB} MB)`),
+        functionError: "Unhandled",
+        errorType: "Runtime.OutOfMemory",
+      });
+      this.proc?.kill("SIGKILL");
+      this.markDead();
+    }
   }
 
   /** Resolves when the sandbox is gone (process exited). */
@@ -118,6 +166,7 @@ export class Sandbox {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.memoryTimer);
     this.proc?.kill("SIGKILL");
     this.pendingNext?.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -144,6 +193,7 @@ export class Sandbox {
     if (!cur) return;
     clearTimeout(cur.timer);
     this.current = undefined;
+    this.checkMemoryOnce();
     for (const k of ["out", "err"] as const) {
       if (this.partial[k]) this.logLines.push(this.partial[k]);
       this.partial[k] = "";
@@ -153,7 +203,8 @@ export class Sandbox {
     const initDurationMs = this.initDurationMs;
     this.initDurationMs = undefined; // reported once, with the first invocation
     if (this.state === "busy") this.state = "idle";
-    cur.resolve({ ...outcome, logs, durationMs: performance.now() - cur.started, initDurationMs });
+    const maxMemoryMB = this.memoryMiB ? Math.ceil(this.maxMemoryMB) : undefined;
+    cur.resolve({ ...outcome, logs, durationMs: performance.now() - cur.started, initDurationMs, maxMemoryMB });
   }
 
   private timeOut(): void {
