@@ -220,6 +220,16 @@ describe("end to end against the local AWS emulator", () => {
       expect(second.stdout).toContain("already running");
       expect(second.stdout).toContain("No changes: the emulator matches the configuration.");
       expect(second.stdout).not.toContain("applied:");
+      // npm run invoke: one function at a time, against what npm start deployed.
+      const invoke = (...args: string[]) => run(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "local", ...args], ws.root, { LAMBDASHIP_STATE_DIR: "" });
+      expect((await invoke("ws-connect")).code).toBe(0);
+      const broadcast = await invoke("ws-broadcast");
+      expect(broadcast.code).toBe(0);
+      expect(broadcast.stdout).toMatch(/^REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB\tMax Memory Used: \d+ MB\tInit Duration/m);
+      expect(broadcast.stdout).toContain('--- posted to connection conn-1: {"from":"server","message":"hello everyone","room":"demo"}');
+      const unknown = await invoke("frontend");
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('lambdaship-local deploys no function "frontend"; it deploys lambdaship-local-backend,');
     } finally {
       await run(process.execPath, ["-r", "./scripts/register.js", "scripts/emulator.ts", "stop"], ws.root);
     }
