@@ -118,6 +118,7 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
     const codeDir = unpack(zip, opts.projectRoot);
     const variables: Record<string, string> = {};
     for (const [k, v] of Object.entries(((fn.environment as { variables?: Record<string, string> } | undefined)?.variables) ?? {})) {
+      if (k === "MANAGEMENT_API_ENDPOINT" && opts.managementEndpoint) continue; // replaced by the stand-in below
       const resolved = resolveReferences(v, stack, opts.state);
       if (resolved === undefined) problems.push(`${name}: ${k} refers to ${v}, which is known only once deployed; it is left unset (deploy the env, e.g. npm start for local, to have it)`);
       else variables[k] = resolved;
