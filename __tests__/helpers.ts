@@ -54,9 +54,9 @@ export function fakeRustMachine(opts: { arm64?: boolean } = {}): Probe {
   };
 }
 
-export function synthEnv(env: EnvConfig, opts: { rustProbe?: Probe } = {}): Synthesized {
+export function synthEnv(env: EnvConfig, opts: { rustProbe?: Probe; projectRoot?: string } = {}): Synthesized {
   const app = Testing.app();
-  const stack = new LambdaStack(app, { env, projectRoot: PROJECT_ROOT, projectRootFromStack: "../../..", rustProbe: opts.rustProbe ?? fakeRustMachine() });
+  const stack = new LambdaStack(app, { env, projectRoot: opts.projectRoot ?? PROJECT_ROOT, projectRootFromStack: "../../..", rustProbe: opts.rustProbe ?? fakeRustMachine() });
   const json = Testing.synth(stack);
   return { stack, json, parsed: JSON.parse(json) as SynthJson };
 }

@@ -1,6 +1,8 @@
 import { DataAwsLambdaFunction } from "@cdktf/provider-aws/lib/data-aws-lambda-function";
 import { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
 import { Testing, TerraformStack } from "cdktf";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { cargoMetadata, binsFromMetadata, functionHashes } from "../build/rust";
 import { loadEnv } from "../envs";
@@ -108,10 +110,15 @@ describe("rust_lambda: the architecture is the binary's", () => {
   });
 
   it("gives the same plan for the same sources wherever they are checked out", () => {
-    const a = synthEnv(envWith("dev")).json;
-    const b = synthEnv(envWith("dev")).json;
-    expect(a).toBe(b);
-    expect(a).not.toContain(PROJECT_ROOT);
+    // GIVEN the function sources copied to another path, without any build output
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-checkout-"));
+    fs.cpSync(path.join(PROJECT_ROOT, "lambda-src"), path.join(elsewhere, "lambda-src"), { recursive: true, filter: (p) => path.basename(p) !== "target" });
+    // WHEN both checkouts synthesize dev THEN the stacks are byte-identical and name no absolute path
+    const here = synthEnv(envWith("dev")).json;
+    const there = synthEnv(envWith("dev"), { projectRoot: elsewhere }).json;
+    expect(there).toBe(here);
+    expect(here).not.toContain(PROJECT_ROOT);
+    expect(there).not.toContain(elsewhere);
   });
 });
 

@@ -36,6 +36,8 @@ export interface ResolveOptions {
    * stand-in, so that nothing is sent to AWS. @default - the stack's value
    */
   readonly managementEndpoint?: string;
+  /** Only this function (by name): the others are not unpacked. @default - every function */
+  readonly only?: string;
   /** Concurrency when the function reserves none. @default 10 */
   readonly defaultConcurrency?: number;
 }
@@ -111,6 +113,7 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
   const problems: string[] = [];
   for (const [id, fn] of Object.entries(stack.resource?.aws_lambda_function ?? {})) {
     const name = String(fn.function_name);
+    if (opts.only !== undefined && name !== opts.only) continue;
     const runtime = String(fn.runtime);
     const memoryMiB = Number(fn.memory_size ?? 128);
     const timeoutSeconds = Number(fn.timeout ?? 3);

@@ -66,7 +66,7 @@ export class Sandbox {
   /** Set once the runtime asked for its first invocation: the end of init. */
   private initialized = false;
   private initDurationMs?: number;
-  private initError?: Buffer;
+  private initError?: { errorType: string; payload: Buffer };
   private exitListeners: Array<() => void> = [];
 
   /** Peak resident memory of the process during the current invocation (MB), sampled. */
@@ -113,29 +113,22 @@ export class Sandbox {
     }
   }
 
-  /** One last sample at the end of an invocation, so short ones report their memory too. */
-  private checkMemoryOnce(): void {
-    if (!this.memoryMiB || !this.proc?.pid) return;
+  /** Samples the process's resident memory into the peak; undefined once it is gone. */
+  private sampleMemory(): number | undefined {
+    if (!this.memoryMiB || !this.proc?.pid) return undefined;
     try {
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${this.proc.pid}/status`, "utf8"))?.[1] ?? 0);
-      this.maxMemoryMB = Math.max(this.maxMemoryMB, kb / 1024);
+      const mb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${this.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+      this.maxMemoryMB = Math.max(this.maxMemoryMB, mb);
+      return mb;
     } catch {
-      /* gone */
+      return undefined;
     }
   }
 
   private checkMemory(): void {
-    const pid = this.proc?.pid;
-    if (!pid || this.state === "dead") return;
-    let kb = 0;
-    try {
-      kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-    } catch {
-      return; // already gone
-    }
-    const mb = kb / 1024;
-    if (mb > this.maxMemoryMB) this.maxMemoryMB = mb;
-    if (mb > this.memoryMiB! && this.current) {
+    if (this.state === "dead") return;
+    const mb = this.sampleMemory();
+    if (mb !== undefined && mb > this.memoryMiB! && this.current) {
       const { inv } = this.current;
       this.finish({
         payload: errorPayload("Runtime.OutOfMemory", `RequestId: ${inv.requestId} Error: Runtime exited with error: signal: killed (memory ${mb.toFixed(0)} MB > ${this.memoryMiB} MB)`),
@@ -193,7 +186,7 @@ export class Sandbox {
     if (!cur) return;
     clearTimeout(cur.timer);
     this.current = undefined;
-    this.checkMemoryOnce();
+    this.sampleMemory(); // short invocations report their memory too
     for (const k of ["out", "err"] as const) {
       if (this.partial[k]) this.logLines.push(this.partial[k]);
       this.partial[k] = "";
@@ -239,8 +232,11 @@ export class Sandbox {
   /** Ends the current invocation with the init error the runtime reported, else Runtime.ExitError. */
   private failExited(): void {
     if (!this.current) return;
-    const payload = this.initError ?? errorPayload("Runtime.ExitError", `RequestId: ${this.current.inv.requestId} Error: Runtime exited with error: ${this.exitedHow}`);
-    this.finish({ payload, functionError: "Unhandled", errorType: this.initError ? (JSON.parse(this.initError.toString()) as { errorType: string }).errorType : "Runtime.ExitError" });
+    const { errorType, payload } = this.initError ?? {
+      errorType: "Runtime.ExitError",
+      payload: errorPayload("Runtime.ExitError", `RequestId: ${this.current.inv.requestId} Error: Runtime exited with error: ${this.exitedHow}`),
+    };
+    this.finish({ payload, functionError: "Unhandled", errorType });
   }
 
   /** The Runtime API (2018-06-01), with and without the version prefix. */
@@ -300,20 +296,15 @@ export class Sandbox {
       if (req.method === "POST" && p === "/runtime/init/error") {
         if (this.initialized) return invalid(403, "InvalidStateTransition", "init/error is only valid before the first /next");
         reply(202, { status: "OK" });
-        const body = Buffer.concat(chunks);
-        let errorType = String(req.headers["lambda-runtime-function-error-type"] ?? "Runtime.InitError");
+        const body = Buffer.concat(chunks).toString();
+        let parsed: { errorType?: string; errorMessage?: string } = {};
         try {
-          errorType = (JSON.parse(body.toString()) as { errorType?: string }).errorType ?? errorType;
+          parsed = JSON.parse(body) as typeof parsed;
         } catch {
-          /* keep the header's */
+          /* not JSON: the body is the message */
         }
-        this.initError = errorPayload(errorType, (() => {
-          try {
-            return String((JSON.parse(body.toString()) as { errorMessage?: string }).errorMessage ?? body.toString());
-          } catch {
-            return body.toString();
-          }
-        })());
+        const errorType = parsed.errorType ?? String(req.headers["lambda-runtime-function-error-type"] ?? "Runtime.InitError");
+        this.initError = { errorType, payload: errorPayload(errorType, String(parsed.errorMessage ?? body)) };
         this.proc?.kill("SIGKILL");
         return;
       }

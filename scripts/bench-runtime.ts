@@ -43,6 +43,15 @@ interface Figures {
   perSecond: number;
 }
 
+/** Latency percentiles and rate of N sequential calls of `once` (which returns its latency), after a warm-up. */
+async function measure(once: () => Promise<number>): Promise<Figures> {
+  for (let i = 0; i < WARMUP; i++) await once();
+  const lat: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) lat.push(await once());
+  return { p50: pct(lat, 50), p99: pct(lat, 99), perSecond: N / ((performance.now() - t0) / 1000) };
+}
+
 /** The binary behind a bare Runtime API: each event is handed over the moment the runtime asks. */
 async function direct(code: string, event: Buffer): Promise<Figures> {
   const cmd = bootstrapCommand(code);
@@ -77,11 +86,7 @@ async function direct(code: string, event: Buffer): Promise<Figures> {
       wait();
     });
   try {
-    for (let i = 0; i < WARMUP; i++) await once();
-    const lat: number[] = [];
-    const t0 = performance.now();
-    for (let i = 0; i < N; i++) lat.push(await once());
-    return { p50: pct(lat, 50), p99: pct(lat, 99), perSecond: N / ((performance.now() - t0) / 1000) };
+    return await measure(once);
   } finally {
     proc.kill("SIGKILL");
     server.close();
@@ -102,11 +107,7 @@ async function throughEmulator(code: string, event: Buffer): Promise<Figures> {
     return performance.now() - t;
   };
   try {
-    for (let i = 0; i < WARMUP; i++) await once();
-    const lat: number[] = [];
-    const t0 = performance.now();
-    for (let i = 0; i < N; i++) lat.push(await once());
-    return { p50: pct(lat, 50), p99: pct(lat, 99), perSecond: N / ((performance.now() - t0) / 1000) };
+    return await measure(once);
   } finally {
     await emu.stop();
   }

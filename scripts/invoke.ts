@@ -2,12 +2,13 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { loadEnv } from "../envs";
+import type { EnvConfig } from "../envs/schema";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, StackJson, StateValues } from "../runtime/functions";
 import { sharedEmulator } from "./emulator";
-import { stackDir, synthAll } from "./synth";
+import { readStack, stackDir, synthAll } from "./synth";
 import { PROJECT_ROOT } from "./toolchain";
 
 const HELP = `Usage: npm run invoke -- <env> <function> [--event FILE]
@@ -48,6 +49,17 @@ function parse(argv: string[]): Options | "help" {
   return { env: positional[0], fn: positional[1], event };
 }
 
+/** A function's name without the env's prefix: `backend`, `ws-connect`. */
+export function shortName(env: EnvConfig, name: string): string {
+  return name.startsWith(`${env.namePrefix}-`) ? name.slice(env.namePrefix.length + 1) : name;
+}
+
+/** The sample event of a function, `lambda-src/events/<short name>.json`, when there is one. */
+export function sampleEvent(env: EnvConfig, name: string): string | undefined {
+  const file = path.join(PROJECT_ROOT, "lambda-src", "events", `${shortName(env, name)}.json`);
+  return fs.existsSync(file) ? file : undefined;
+}
+
 /** Attribute values of a local state file's resources, by address. */
 export function localState(env: string): StateValues | undefined {
   const file = path.join(PROJECT_ROOT, `terraform.${stackName(env)}.tfstate`);
@@ -58,8 +70,8 @@ export function localState(env: string): StateValues | undefined {
 
 /** Runs the stack's Rust builder when a Rust function's package is missing (what an apply would do). */
 export function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<string, unknown>): void {
-  if (fs.existsSync(path.resolve(dir, String(fnResource.filename)))) return;
-  const builders = Object.values(stack.resource?.terraform_data ?? {});
+  const zip = path.resolve(dir, String(fnResource.filename));
+  if (fs.existsSync(zip)) return;
   const deps = (fnResource.depends_on as string[] | undefined) ?? [];
   for (const [id, b] of Object.entries(stack.resource?.terraform_data ?? {})) {
     if (!deps.includes(`terraform_data.${id}`)) continue;
@@ -68,9 +80,32 @@ export function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<
     const r = spawnSync("sh", ["-c", exec.command], { cwd: path.resolve(dir, exec.working_dir), stdio: ["ignore", "inherit", "inherit"] });
     if (r.status !== 0) throw new Error(`the build failed (exit ${r.status}); its output is above`);
   }
-  if (builders.length === 0 || !fs.existsSync(path.resolve(dir, String(fnResource.filename)))) {
-    throw new Error(`${path.resolve(dir, String(fnResource.filename))} is missing and no builder makes it`);
-  }
+  if (!fs.existsSync(zip)) throw new Error(`${zip} is missing and no builder of the stack makes it`);
+}
+
+/**
+ * The runtime emulator for an env's synthesized stack, listening on `port`: its functions (or only
+ * `only`) run from their packages, their AWS calls go to the shared local AWS emulator, and their
+ * WebSocket posts to the emulator's stand-in. Prints what could not be resolved.
+ */
+export async function localRuntime(env: EnvConfig, opts: { port?: number; only?: string; state?: StateValues; log?: (line: string) => void } = {}) {
+  const dir = stackDir(env.name);
+  const stack = readStack(env.name) as StackJson;
+  const aws = await sharedEmulator();
+  const emulator = new RuntimeEmulator();
+  const url = await emulator.listen(opts.port ?? 0);
+  const { functions, problems } = functionsFromStack(stack, {
+    stackDir: dir,
+    region: env.region,
+    projectRoot: PROJECT_ROOT,
+    awsEndpoint: aws.endpoint,
+    state: opts.state ?? (env.stateBackend ? undefined : localState(env.name)),
+    managementEndpoint: `${url}/${env.websocket.stage.name}`,
+    only: opts.only,
+  });
+  for (const p of problems) (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`note: ${p}`);
+  for (const f of functions) emulator.add(f);
+  return { emulator, url, functions, aws, stack, dir };
 }
 
 async function main(): Promise<number> {
@@ -82,7 +117,7 @@ async function main(): Promise<number> {
   const env = loadEnv(opts.env);
   synthAll();
   const dir = stackDir(env.name);
-  const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")) as StackJson;
+  const stack = readStack(env.name) as StackJson;
   const resources = Object.values(stack.resource?.aws_lambda_function ?? {});
   const names = resources.map((r) => String(r.function_name));
   const fullName = [opts.fn, `${env.namePrefix}-${opts.fn}`].find((n) => names.includes(n));
@@ -92,9 +127,7 @@ async function main(): Promise<number> {
   const resource = resources.find((r) => r.function_name === fullName)!;
   buildIfNeeded(stack, dir, resource);
 
-  const short = fullName.startsWith(`${env.namePrefix}-`) ? fullName.slice(env.namePrefix.length + 1) : fullName;
-  const defaultEvent = path.join(PROJECT_ROOT, "lambda-src", "events", `${short}.json`);
-  const eventFile = opts.event ? path.resolve(opts.event) : fs.existsSync(defaultEvent) ? defaultEvent : undefined;
+  const eventFile = opts.event ? path.resolve(opts.event) : sampleEvent(env, fullName);
   const payload = eventFile ? fs.readFileSync(eventFile) : Buffer.from("{}");
   try {
     JSON.parse(payload.toString());
@@ -102,20 +135,8 @@ async function main(): Promise<number> {
     throw new Error(`${eventFile} is not JSON: ${(e as Error).message}`);
   }
 
-  const aws = await sharedEmulator();
+  const { emulator, functions, aws } = await localRuntime(env, { only: fullName });
   if (aws.fresh) process.stderr.write(`note: started the local AWS emulator at ${aws.endpoint}; it is empty until the env is deployed to it (npm start)\n`);
-  const emulator = new RuntimeEmulator();
-  const url = await emulator.listen();
-  const { functions, problems } = functionsFromStack({ resource: { ...stack.resource, aws_lambda_function: Object.fromEntries(Object.entries(stack.resource!.aws_lambda_function).filter(([, r]) => r === resource)) } }, {
-    stackDir: dir,
-    region: env.region,
-    projectRoot: PROJECT_ROOT,
-    awsEndpoint: aws.endpoint,
-    state: env.stateBackend ? undefined : localState(env.name),
-    managementEndpoint: `${url}/${env.websocket.stage.name}`,
-  });
-  for (const p of problems) process.stderr.write(`note: ${p}\n`);
-  for (const f of functions) emulator.add(f);
   try {
     process.stderr.write(`invoking ${fullName} (${functions[0].description}) with ${eventFile ? path.relative(process.cwd(), eventFile) : "{}"}\n\n`);
     const r = await emulator.invoke(fullName, payload);

@@ -1,15 +1,10 @@
-import * as fs from "fs";
-import * as path from "path";
 import { loadEnv } from "../envs";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
-import { RuntimeEmulator } from "../runtime/emulator";
-import { functionsFromStack, StackJson } from "../runtime/functions";
+import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
-import { sharedEmulator } from "./emulator";
-import { buildIfNeeded, localState } from "./invoke";
-import { stackDir, synthAll } from "./synth";
-import { PROJECT_ROOT } from "./toolchain";
+import { buildIfNeeded, localRuntime } from "./invoke";
+import { readStack, stackDir, synthAll } from "./synth";
 
 const HELP = `Usage: npm run runtime -- <env> [--port PORT]
 
@@ -35,21 +30,9 @@ async function main(): Promise<void> {
   const env = loadEnv(argv[0]);
   synthAll();
   const dir = stackDir(env.name);
-  const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")) as StackJson;
+  const stack = readStack(env.name) as StackJson;
   for (const r of Object.values(stack.resource?.aws_lambda_function ?? {})) buildIfNeeded(stack, dir, r);
-  const aws = await sharedEmulator();
-  const emulator = new RuntimeEmulator();
-  const url = await emulator.listen(port);
-  const { functions, problems } = functionsFromStack(stack, {
-    stackDir: dir,
-    region: env.region,
-    projectRoot: PROJECT_ROOT,
-    awsEndpoint: aws.endpoint,
-    state: env.stateBackend ? undefined : localState(env.name),
-    managementEndpoint: `${url}/${env.websocket.stage.name}`,
-  });
-  for (const p of problems) process.stderr.write(`note: ${p}\n`);
-  for (const f of functions) emulator.add(f);
+  const { emulator, url, functions, aws } = await localRuntime(env, { port });
   process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], functions.map((f) => [f.name, f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n\n`);
   process.stdout.write(`${stackName(env.name)}: runtime emulator at ${url} (AWS calls go to ${aws.endpoint}); Ctrl-C stops it\n`);
   const stop = () => void emulator.stop().then(() => process.exit(0));

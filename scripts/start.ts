@@ -9,8 +9,7 @@ import { ensurePythonEnv } from "./python-env";
 import { ensureRustToolchain } from "./rust-setup";
 import { readElfFile } from "../build/elf";
 import { loadEnv } from "../envs";
-import { RuntimeEmulator } from "../runtime/emulator";
-import { functionsFromStack, StackJson } from "../runtime/functions";
+import { localRuntime, sampleEvent, shortName } from "./invoke";
 import { formatBytes, table } from "../build/util";
 import { stackDir, synthAll } from "./synth";
 import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
@@ -38,30 +37,17 @@ function step(n: number, text: string): void {
 }
 
 /** Invokes every function of the local stack once, in a connect, message, broadcast, disconnect order. */
-async function invokeEach(awsEndpoint: string, stateResources: Array<{ address: string; values: Record<string, unknown> }>): Promise<boolean> {
+async function invokeEach(stateResources: Array<{ address: string; values: Record<string, unknown> }>): Promise<boolean> {
   const env = loadEnv(ENV);
-  const dir = stackDir(ENV);
-  const stack = JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")) as StackJson;
-  const emulator = new RuntimeEmulator();
-  const url = await emulator.listen();
+  const { emulator, functions } = await localRuntime(env, { state: new Map(stateResources.map((r) => [r.address, r.values])), log: (l) => process.stdout.write(`${l}\n`) });
   try {
-    const { functions, problems } = functionsFromStack(stack, {
-      stackDir: dir,
-      region: env.region,
-      projectRoot: PROJECT_ROOT,
-      awsEndpoint,
-      state: new Map(stateResources.map((r) => [r.address, r.values])),
-      managementEndpoint: `${url}/${env.websocket.stage.name}`,
-    });
-    for (const p of problems) process.stdout.write(`note: ${p}\n`);
-    for (const f of functions) emulator.add(f);
     const order = ["backend", "ws-connect", "websocket", "ws-default", "ws-broadcast", "ws-disconnect"];
-    const short = (name: string) => name.slice(env.namePrefix.length + 1);
+    const short = (name: string) => shortName(env, name);
     const rows: string[][] = [];
     let ok = true;
     for (const f of [...functions].sort((a, b) => order.indexOf(short(a.name)) - order.indexOf(short(b.name)))) {
-      const eventFile = path.join(PROJECT_ROOT, "lambda-src", "events", `${short(f.name)}.json`);
-      const r = await emulator.invoke(f.name, fs.existsSync(eventFile) ? fs.readFileSync(eventFile) : "{}");
+      const eventFile = sampleEvent(env, f.name);
+      const r = await emulator.invoke(f.name, eventFile ? fs.readFileSync(eventFile) : "{}");
       let result = r.errorType ?? "ok";
       try {
         const body = JSON.parse(r.payload.toString()) as { statusCode?: number; body?: string };
@@ -157,7 +143,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\nWebSocket API endpoint: ${String(s.outputs.websocket_url)} (emulated; API id from moto)\n`);
 
   step(5, "invoke each function once through the local runtime emulator");
-  if (!(await invokeEach(emu.endpoint, s.resources))) throw new Error("a function did not answer as expected; its result is in the table above (`npm run invoke -- local <function>` shows its logs)");
+  if (!(await invokeEach(s.resources))) throw new Error("a function did not answer as expected; its result is in the table above (`npm run invoke -- local <function>` shows its logs)");
   process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Emulator still running at ${emu.endpoint}: \`npm run emulator -- stop\` stops it.\n`);
 }
 

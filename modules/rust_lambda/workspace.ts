@@ -41,6 +41,8 @@ export interface RustArtifact extends FunctionCode {
 
 const metadataCache = new Map<string, CargoMetadata>();
 const choiceCache = new Map<string, { architecture: LambdaArchitecture; warning?: string }>();
+/** Input hashes by workspace, target and bin: every stack of an app uses the same ones. */
+const hashCache = new Map<string, string>();
 
 /**
  * One cargo workspace, as a stack deploys it: its bins (from `cargo metadata`), and per architecture
@@ -91,11 +93,13 @@ export class RustWorkspace extends Construct {
     }
     const build = this.buildFor(want);
     const target = RUST_TARGETS[build.architecture];
-    let hash = build.used.get(bin);
+    const key = `${this.workspaceDir}\0${target}\0${bin}`;
+    let hash = hashCache.get(key);
     if (!hash) {
       hash = functionHashes(this.meta, [fn], target)[bin];
-      build.used.set(bin, hash);
+      hashCache.set(key, hash);
     }
+    build.used.set(bin, hash);
     const zip = path.relative(this.props.projectRoot, zipPathFor(this.workspaceDir, bin, hash)).split(path.sep).join("/");
     return {
       filename: path.posix.join(this.props.projectRootFromStack, zip),
