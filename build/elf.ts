@@ -47,3 +47,16 @@ export function readElfFile(file: string): ElfInfo {
     fs.closeSync(fd);
   }
 }
+
+/** True for a statically linked ELF executable: no program header asks for an interpreter (PT_INTERP). */
+export function isStaticElf(data: Buffer): boolean {
+  readElfHeader(data);
+  if (data[4] !== 2 || data[5] !== 1) throw new Error("isStaticElf reads 64-bit little-endian ELF files only");
+  const phoff = Number(data.readBigUInt64LE(0x20));
+  const phentsize = data.readUInt16LE(0x36);
+  const phnum = data.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) {
+    if (data.readUInt32LE(phoff + i * phentsize) === 3 /* PT_INTERP */) return false;
+  }
+  return true;
+}

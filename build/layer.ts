@@ -3,14 +3,20 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LambdaArchitecture } from "./elf";
-import { base64Sha256, collectFiles, createZip, writeFileAtomic } from "./zip";
+import { isStaticElf, LambdaArchitecture, readElfHeader, RUST_TARGETS } from "./elf";
+import { ARM64_FIX, binsFromMetadata, CargoMetadata, cargoMetadata, functionInputs, inputHash, reproducibleRustflags, RustFunction, RustToolchain, toolchainsFor } from "./rust";
+import { cacheRoot } from "./util";
+import { base64Sha256, collectFiles, createZip, writeFileAtomic, ZipEntry } from "./zip";
 
 /**
- * Dependency layers (seeds 001 and 004): the runtime is read from the dependency files present, the
- * production dependencies are installed for the layer's architecture and runtime, laid out where
- * Lambda looks (`python/` for Python), and zipped deterministically under a name that carries the
- * layer's input hash. Pure parts take their inputs as arguments and are tested without pip.
+ * Layers (seeds 001 and 004), built once per input hash:
+ * - dependency layers: the runtime is read from the dependency files present, and the production
+ *   dependencies are installed for the layer's architecture and runtime, laid out where Lambda looks
+ *   (`python/`, `nodejs/node_modules/`);
+ * - extension layers: a cargo package built statically for the architecture, laid out as
+ *   `extensions/<bin>`, with its `wrapper.sh` as `/opt/<bin>-wrapper`.
+ * Zips are deterministic and named by input hash; a zip already built here, or in the machine's
+ * store, is not built again. Pure parts take their inputs as arguments and are tested without tools.
  */
 
 export type LayerRuntime = "python" | "nodejs";
@@ -57,90 +63,332 @@ export function missingWheel(pipStderr: string): string | undefined {
   return /No matching distribution found for ([^\s]+)/.exec(pipStderr)?.[1] ?? /Could not find a version that satisfies the requirement ([^\s]+)/.exec(pipStderr)?.[1];
 }
 
-/** A layer's input hash: its dependency file's bytes, the runtime version and the architecture. */
-export function layerInputHash(dir: string, manifest: string, runtimeVersion: string, arch: LambdaArchitecture): string {
-  return crypto
-    .createHash("sha256")
-    .update(`lambdaship-layer-v1\0${runtimeVersion}\0${arch}\0${manifest}\0`)
-    .update(fs.readFileSync(path.join(dir, manifest)))
-    .digest("hex");
-}
-
-export interface BuiltLayer {
-  readonly zipPath: string;
-  readonly zipBytes: number;
-  readonly unzippedBytes: number;
-  readonly sourceCodeHash: string;
-  readonly inputHash: string;
-  readonly skipped: boolean;
-  /** `python3.12` */
-  readonly compatibleRuntime: string;
-  readonly architecture: LambdaArchitecture;
-}
-
 /** Files pip leaves that differ between installs (caches, record files with absolute paths, installer). */
 function isNoise(rel: string): boolean {
-  return rel.split("/").includes("__pycache__") || rel.endsWith(".pyc") || /\.dist-info\/(RECORD|INSTALLER|REQUESTED|direct_url\.json)$/.test(rel) || rel.startsWith("bin/");
+  return rel.split("/").includes("__pycache__") || rel.endsWith(".pyc") || /\.dist-info\/(RECORD|INSTALLER|REQUESTED|direct_url\.json)$/.test(rel) || rel.startsWith("bin/") || rel.startsWith("python/bin/");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Layer specs, input hashes and limits (synth reads these; the builder builds from them)
+
+/** Lambda's limits: a zip uploaded directly in the request, and a function plus all its layers unzipped. */
+export const DIRECT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+export const UNZIPPED_MAX_BYTES = 250 * 1024 * 1024;
+
+export type LayerKind = "dependencies" | "extension";
+
+/** What a layer is built from. */
+export interface LayerSource {
+  /** The layer's name in the env (`websocket-deps`): names the zip and the store entries. */
+  readonly name: string;
+  readonly kind: LayerKind;
+  /** Absolute folder: the dependency files' folder, or the extension's cargo package. */
+  readonly dir: string;
+  /** Dependency layers: the Lambda runtime they are installed for (`python3.12`, `nodejs20.x`). */
+  readonly runtime?: string;
+}
+
+/** What synth knows about a layer for one architecture, without building it. */
+export interface LayerPlan {
+  /** Hex SHA-256 of everything that goes into the layer for this architecture. */
+  readonly inputHash: string;
+  /** `<name>-<arch>-<hash16>.zip` */
+  readonly zipName: string;
+  readonly architecture: LambdaArchitecture;
+  /** `compatible_runtimes`: the dependency layer's runtime; none for extensions (they work with any). */
+  readonly compatibleRuntimes: readonly string[];
+  /** Extension layers: the files under `extensions/`. */
+  readonly extensions: readonly string[];
+  /** Extension layers with a `wrapper.sh`: the wrapper's path in the function (`/opt/<bin>-wrapper`). */
+  readonly wrapper?: string;
+}
+
+function sha256(...parts: Array<string | Buffer>): string {
+  const h = crypto.createHash("sha256");
+  for (const p of parts) h.update(p);
+  return h.digest("hex");
+}
+
+/** A layer's zip name: the env's layer name, the architecture and the input hash. */
+export function layerZipName(name: string, arch: LambdaArchitecture, hash: string): string {
+  return `${name}-${arch}-${hash.slice(0, 16)}.zip`;
+}
+
+/** Lock files npm installs from; yarn and pnpm locks are recognised but need npm's. */
+const NPM_LOCKS = ["package-lock.json", "npm-shrinkwrap.json"];
+
+function dependencyPlan(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
+  const { runtime, manifest } = detectLayerRuntime(src.dir);
+  const wanted = src.runtime ?? "";
+  if (!wanted.startsWith(runtime)) {
+    throw new LayerError(`layer ${src.name}: ${path.join(src.dir, manifest)} makes it a ${runtime === "python" ? "Python" : "Node.js"} layer, but its runtime is ${JSON.stringify(wanted)}; set runtime to a ${runtime} runtime such as ${runtime === "python" ? "python3.12" : "nodejs20.x"}`);
+  }
+  let files: string[];
+  if (runtime === "python") {
+    if (manifest !== "requirements.txt") {
+      throw new LayerError(`layer folder ${src.dir}: ${manifest} is recognised as Python, but this builder installs from requirements.txt; export one (pipenv requirements > requirements.txt, or poetry export -f requirements.txt)`);
+    }
+    files = [manifest];
+  } else {
+    const lock = NPM_LOCKS.find((f) => fs.existsSync(path.join(src.dir, f)));
+    if (!lock) {
+      throw new LayerError(`layer folder ${src.dir}: this builder installs Node.js layers with npm ci, which needs package-lock.json or npm-shrinkwrap.json; run npm install --package-lock-only there and commit it`);
+    }
+    files = ["package.json", lock];
+  }
+  const h = crypto.createHash("sha256").update(`lambdaship-layer-v1\0${wanted}\0${arch}\0`);
+  for (const f of files) h.update(`${f}\0`).update(fs.readFileSync(path.join(src.dir, f)));
+  const inputHash = h.digest("hex");
+  return { inputHash, zipName: layerZipName(src.name, arch, inputHash), architecture: arch, compatibleRuntimes: [wanted], extensions: [] };
+}
+
+const metadataCache = new Map<string, CargoMetadata>();
+
+/** The extension package's bins and the files that can change them (cargo metadata is read once per folder and process). */
+function extensionPackage(dir: string): { meta: CargoMetadata; bins: RustFunction[]; wrapper?: string } {
+  let meta = metadataCache.get(dir);
+  if (!meta) {
+    if (!fs.existsSync(path.join(dir, "Cargo.toml"))) throw new LayerError(`extension layer folder ${dir} has no Cargo.toml: point source at the extension's cargo package, e.g. lambda-src/extensions/runtime-proxy`);
+    meta = cargoMetadata(dir);
+    metadataCache.set(dir, meta);
+  }
+  const manifest = path.join(dir, "Cargo.toml");
+  const pkg = meta.packages.find((p) => path.resolve(p.manifest_path) === path.resolve(manifest));
+  if (!pkg) throw new LayerError(`extension layer folder ${dir} is not a package of its cargo workspace ${meta.workspace_root}; add it to [workspace] members`);
+  const bins = binsFromMetadata(meta).filter((b) => b.package === pkg.name);
+  if (bins.length === 0) throw new LayerError(`extension package ${dir} has no [[bin]]: an extension is an executable, laid out as extensions/<bin>`);
+  const wrapper = fs.existsSync(path.join(dir, "wrapper.sh")) ? path.join(dir, "wrapper.sh") : undefined;
+  if (wrapper && bins.length > 1) throw new LayerError(`extension package ${dir} has a wrapper.sh and several bins (${bins.map((b) => b.name).join(", ")}); the wrapper is named after the bin, so keep one bin in a package with a wrapper`);
+  return { meta, bins, wrapper };
+}
+
+function extensionPlan(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
+  const { meta, bins, wrapper } = extensionPackage(src.dir);
+  const all = binsFromMetadata(meta);
+  const files = new Set<string>();
+  for (const b of bins) for (const f of functionInputs(meta, b, all)) files.add(f);
+  if (wrapper) files.add(path.relative(meta.workspace_root, wrapper).split(path.sep).join("/"));
+  const hash = inputHash(meta.workspace_root, [...files].sort(), RUST_TARGETS[arch], "release-static");
+  return {
+    inputHash: hash,
+    zipName: layerZipName(src.name, arch, hash),
+    architecture: arch,
+    compatibleRuntimes: [],
+    extensions: bins.map((b) => b.name),
+    wrapper: wrapper ? `/opt/${bins[0].name}-wrapper` : undefined,
+  };
+}
+
+/** What a layer will be for `arch`, read from its sources (no build). Errors name the folder and the fix. */
+export function planLayer(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
+  return src.kind === "extension" ? extensionPlan(src, arch) : dependencyPlan(src, arch);
+}
+
+/** Where built layers go: `<projectRoot>/.build/layers/<name>/<zip>`. */
+export function layerZipPath(projectRoot: string, plan: LayerPlan, name: string): string {
+  return path.join(projectRoot, ".build", "layers", name, plan.zipName);
+}
+
+/** The machine's store of finished layers, shared by every clone (a clean CI clone skips builds it has done). */
+export function defaultLayerStore(): string {
+  return path.join(cacheRoot(), "layer-artifacts");
+}
+
+/** Zipped and unzipped sizes of a layer already built here (in the project or the store), else undefined. */
+export function knownLayerSize(zipPath: string, store: string | undefined = defaultLayerStore()): { zipBytes: number; unzippedBytes: number } | undefined {
+  for (const zip of [zipPath, ...(store ? [path.join(store, path.basename(zipPath))] : [])]) {
+    if (fs.existsSync(zip) && fs.existsSync(`${zip}.unzipped`)) return { zipBytes: fs.statSync(zip).size, unzippedBytes: Number(fs.readFileSync(`${zip}.unzipped`, "utf8")) };
+  }
+  return undefined;
+}
+
+export function formatMiB(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 /**
- * Builds a Python dependency layer: `pip install --target python/ --platform <manylinux tag>
- * --only-binary=:all:` for the runtime's Python version, then a deterministic zip
- * (`<outDir>/<name>-<hash16>.zip`). Skipped when that zip exists. A package without a wheel for the
- * target is an error naming it; nothing is written then.
+ * Lambda's 250 MB limit on a function and its layers unzipped, checked with the sizes known here.
+ * Returns the error, naming each layer and its size, or undefined.
  */
-export function buildPythonLayer(opts: {
-  readonly name: string;
-  readonly dir: string;
-  readonly arch: LambdaArchitecture;
-  /** e.g. "3.12" */
-  readonly pythonVersion: string;
-  readonly outDir: string;
-  /** The pip to run (a Python with pip). @default "python3" */
-  readonly python?: string;
-}): BuiltLayer {
-  const { manifest } = detectLayerRuntime(opts.dir);
-  if (manifest !== "requirements.txt") {
-    throw new LayerError(`layer folder ${opts.dir}: ${manifest} is recognised as Python, but this builder installs from requirements.txt; export one (pipenv requirements > requirements.txt, or poetry export -f requirements.txt)`);
-  }
-  const hash = layerInputHash(opts.dir, manifest, `python${opts.pythonVersion}`, opts.arch);
-  const zipPath = path.join(opts.outDir, `${opts.name}-${hash.slice(0, 16)}.zip`);
-  const done = (zip: Buffer, unzipped: number, skipped: boolean): BuiltLayer => ({
-    zipPath,
-    zipBytes: zip.length,
-    unzippedBytes: unzipped,
-    sourceCodeHash: base64Sha256(zip),
-    inputHash: hash,
-    skipped,
-    compatibleRuntime: `python${opts.pythonVersion}`,
-    architecture: opts.arch,
-  });
-  const sizeFile = `${zipPath}.unzipped`;
-  if (fs.existsSync(zipPath) && fs.existsSync(sizeFile)) return done(fs.readFileSync(zipPath), Number(fs.readFileSync(sizeFile, "utf8")), true);
+export function unzippedLimitError(fn: string, functionBytes: number | undefined, layers: ReadonlyArray<{ name: string; unzippedBytes?: number }>): string | undefined {
+  const known = layers.filter((l) => l.unzippedBytes !== undefined);
+  const total = (functionBytes ?? 0) + known.reduce((n, l) => n + l.unzippedBytes!, 0);
+  if (total <= UNZIPPED_MAX_BYTES) return undefined;
+  const parts = [...(functionBytes !== undefined ? [`the function's own package ${formatMiB(functionBytes)}`] : []), ...known.map((l) => `layer ${l.name} ${formatMiB(l.unzippedBytes!)}`)];
+  return `${fn}: ${parts.join(" + ")} = ${formatMiB(total)} unzipped, over Lambda's 250 MB limit for a function and its layers; move dependencies out of the largest layer (or use a container image for this function)`;
+}
 
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-layer-"));
-  try {
-    const target = path.join(work, "python");
+// ---------------------------------------------------------------------------------------------------
+// Building
+
+export type LayerStatus = "built" | "cached" | "skipped";
+
+export interface BuiltLayerArtifact {
+  readonly name: string;
+  readonly architecture: LambdaArchitecture;
+  readonly zipPath: string;
+  readonly zipBytes: number;
+  readonly unzippedBytes: number;
+  /** base64 SHA-256 of the zip. */
+  readonly zipSha256: string;
+  readonly inputHash: string;
+  readonly status: LayerStatus;
+  readonly seconds: number;
+}
+
+export interface LayerBuildOptions {
+  readonly projectRoot: string;
+  /** A Python with pip, for Python layers. @default <projectRoot>/.venv/bin/python */
+  readonly python?: string;
+  /** The machine's store (undefined: not used). @default defaultLayerStore() */
+  readonly store?: string;
+  /** cargo's output folder for extensions (static builds, kept apart from the functions' dynamic ones). */
+  readonly cargoTargetDir?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** Builds one folder of files for a layer, into `work`; returns the zip entries. */
+type Producer = (work: string) => ZipEntry[];
+
+function extensionToolchainKey(arch: LambdaArchitecture): { toolchain: RustToolchain; key: string } {
+  const toolchain = toolchainsFor(arch)[0];
+  if (!toolchain) throw new LayerError(`extension layers are built for ${arch} too, and no Rust toolchain here can build ${RUST_TARGETS[arch]}: ${ARM64_FIX}`);
+  return { toolchain, key: sha256(toolchain.version, "\0", toolchain.target).slice(0, 12) };
+}
+
+const STATIC_RUSTFLAGS = "-C target-feature=+crt-static";
+
+function extensionProducer(src: LayerSource, plan: LayerPlan, toolchain: RustToolchain, opts: LayerBuildOptions): Producer {
+  return () => {
+    const { meta, bins, wrapper } = extensionPackage(src.dir);
+    const targetDir = opts.cargoTargetDir ?? path.join(cacheRoot(), "cargo-target-static");
+    const args = ["build", "--release", "--locked", "--target", toolchain.target, ...bins.flatMap((b) => ["--bin", b.name])];
+    opts.log?.(`building ${bins.map((b) => b.name).join(", ")} for ${plan.architecture}, statically linked: cargo ${args.join(" ")}  (${toolchain.kind} ${toolchain.version})`);
+    const r = spawnSync(toolchain.cargo, args, {
+      cwd: meta.workspace_root,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, ...toolchain.env, CARGO_TARGET_DIR: targetDir, RUSTFLAGS: `${reproducibleRustflags()} ${STATIC_RUSTFLAGS}`, SOURCE_DATE_EPOCH: "315532800" },
+    });
+    if (r.error) throw new LayerError(`could not run ${toolchain.cargo} (${r.error.message}); no layer was written`);
+    if (r.status !== 0) throw new LayerError(`cargo build of extension layer ${src.name} for ${toolchain.target} failed (exit ${r.status}); its output is above. No layer was written.`);
+    const entries: ZipEntry[] = [];
+    for (const b of bins) {
+      const file = path.join(targetDir, toolchain.target, "release", b.name);
+      const data = fs.readFileSync(file);
+      const elf = readElfHeader(data, file);
+      if (elf.architecture !== plan.architecture) throw new LayerError(`${file} is ${elf.architecture ?? "of another machine"}, not ${plan.architecture}; no layer was written`);
+      if (!isStaticElf(data)) throw new LayerError(`${file} is dynamically linked (it has an ELF interpreter), so it would depend on the function's OS libraries; no layer was written`);
+      entries.push({ name: `extensions/${b.name}`, data, executable: true });
+    }
+    if (wrapper) entries.push({ name: plan.wrapper!.slice("/opt/".length), data: fs.readFileSync(wrapper), executable: true });
+    return entries;
+  };
+}
+
+function pythonProducer(src: LayerSource, plan: LayerPlan, opts: LayerBuildOptions): Producer {
+  return (work) => {
+    const version = src.runtime!.slice("python".length);
+    const manifest = path.join(src.dir, "requirements.txt");
     const args = [
       "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "--quiet",
-      "--target", target, "--platform", pythonPlatform(opts.arch), "--implementation", "cp",
-      "--python-version", opts.pythonVersion, "--only-binary=:all:", "-r", path.join(opts.dir, manifest),
+      "--target", path.join(work, "python"), "--platform", pythonPlatform(plan.architecture), "--implementation", "cp",
+      "--python-version", version, "--only-binary=:all:", "-r", manifest,
     ];
-    const r = spawnSync(opts.python ?? "python3", args, { encoding: "utf8" });
+    const python = opts.python ?? path.join(opts.projectRoot, ".venv", "bin", "python");
+    const r = spawnSync(python, args, { encoding: "utf8" });
+    if (r.error) throw new LayerError(`layer ${src.name}: could not run ${python} (${r.error.message}); npm run setup -- --only python creates it`);
     if (r.status !== 0) {
       const pkg = missingWheel(r.stderr);
       throw new LayerError(
         pkg
-          ? `layer ${opts.name}: ${pkg} (from ${path.join(opts.dir, manifest)}) has no wheel for ${pythonPlatform(opts.arch)} and Python ${opts.pythonVersion}; pin a version that publishes one, or drop it from the layer. Nothing was written.`
-          : `layer ${opts.name}: pip failed (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`,
+          ? `layer ${src.name}: ${pkg} (from ${manifest}) has no wheel for ${pythonPlatform(plan.architecture)} and Python ${version}; pin a version that publishes one, or drop it from the layer. Nothing was written.`
+          : `layer ${src.name}: pip failed (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`,
       );
     }
-    const entries = collectFiles(work, { exclude: isNoise, executable: (rel) => rel.endsWith(".so") || /\.so\./.test(rel) });
-    const zip = createZip(entries);
+    return collectFiles(work, { exclude: isNoise, executable: (rel) => rel.endsWith(".so") || /\.so\./.test(rel) });
+  };
+}
+
+/** npm's name for a Lambda architecture (`--cpu`). */
+export function npmCpu(arch: LambdaArchitecture): string {
+  return arch === "arm64" ? "arm64" : "x64";
+}
+
+function nodeProducer(src: LayerSource, plan: LayerPlan): Producer {
+  return (work) => {
+    const dest = path.join(work, "nodejs");
+    fs.mkdirSync(dest, { recursive: true });
+    const lock = NPM_LOCKS.find((f) => fs.existsSync(path.join(src.dir, f)))!;
+    for (const f of ["package.json", lock]) fs.copyFileSync(path.join(src.dir, f), path.join(dest, f));
+    // Production dependencies only, for Linux on the layer's CPU (optional native packages), no install scripts.
+    const args = ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--os=linux", `--cpu=${npmCpu(plan.architecture)}`];
+    const r = spawnSync("npm", args, { cwd: dest, encoding: "utf8" });
+    if (r.error) throw new LayerError(`layer ${src.name}: npm is not on PATH (${r.error.message}); install Node.js with npm`);
+    if (r.status !== 0) throw new LayerError(`layer ${src.name}: npm ${args.join(" ")} failed in a copy of ${src.dir} (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`);
+    return collectFiles(work, {
+      exclude: (rel) => rel === "nodejs/package.json" || rel === `nodejs/${lock}` || rel.startsWith("nodejs/node_modules/.bin/") || rel === "nodejs/node_modules/.package-lock.json",
+      executable: (rel) => rel.endsWith(".node"),
+    });
+  };
+}
+
+/**
+ * Builds a layer for one architecture into `<projectRoot>/.build/layers/<name>/<zipName>` (plus a
+ * `.unzipped` size file), unless that zip exists (skipped) or the machine's store has it (cached).
+ * The zip is deterministic. Over 250 MB unzipped is an error and nothing is written.
+ */
+export function buildLayer(src: LayerSource, arch: LambdaArchitecture, opts: LayerBuildOptions): BuiltLayerArtifact {
+  const started = Date.now();
+  const plan = planLayer(src, arch);
+  const store = opts.store === undefined && !("store" in opts) ? defaultLayerStore() : opts.store;
+  let storeKey = plan.zipName;
+  let producer: Producer;
+  if (src.kind === "extension") {
+    const { toolchain, key } = extensionToolchainKey(arch);
+    storeKey = `${plan.zipName.slice(0, -4)}-rustc-${key}.zip`; // an extension binary counts only with the compiler that built it
+    producer = extensionProducer(src, plan, toolchain, opts);
+  } else {
+    producer = detectLayerRuntime(src.dir).runtime === "python" ? pythonProducer(src, plan, opts) : nodeProducer(src, plan);
+  }
+  const zipPath = layerZipPath(opts.projectRoot, plan, src.name);
+  const done = (zip: Buffer, unzipped: number, status: LayerStatus): BuiltLayerArtifact => ({
+    name: src.name,
+    architecture: arch,
+    zipPath,
+    zipBytes: zip.length,
+    unzippedBytes: unzipped,
+    zipSha256: base64Sha256(zip),
+    inputHash: plan.inputHash,
+    status,
+    seconds: (Date.now() - started) / 1000,
+  });
+  const install = (dir: string, name: string, zip: Buffer, unzipped: number) => {
+    writeFileAtomic(path.join(dir, `${name}.unzipped`), Buffer.from(String(unzipped)));
+    writeFileAtomic(path.join(dir, name), zip);
+  };
+  // The size file is written first and the zip last: a zip that exists is complete.
+  const sizeOf = (zip: string) => Number(fs.readFileSync(`${zip}.unzipped`, "utf8"));
+  const storeZip = store ? path.join(store, storeKey) : undefined;
+  if (fs.existsSync(zipPath) && fs.existsSync(`${zipPath}.unzipped`)) {
+    return done(fs.readFileSync(zipPath), sizeOf(zipPath), "skipped");
+  }
+  if (storeZip && fs.existsSync(storeZip) && fs.existsSync(`${storeZip}.unzipped`)) {
+    const zip = fs.readFileSync(storeZip);
+    install(path.dirname(zipPath), path.basename(zipPath), zip, sizeOf(storeZip));
+    opts.log?.(`${src.name} (${arch}): inputs unchanged since a build on this machine; copied from ${storeZip}`);
+    return done(zip, sizeOf(storeZip), "cached");
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-layer-"));
+  try {
+    const entries = producer(work);
     const unzipped = entries.reduce((n, e) => n + e.data.length, 0);
-    writeFileAtomic(sizeFile, Buffer.from(String(unzipped)));
-    writeFileAtomic(zipPath, zip);
-    return done(zip, unzipped, false);
+    if (unzipped > UNZIPPED_MAX_BYTES) {
+      throw new LayerError(`layer ${src.name} (${arch}) is ${formatMiB(unzipped)} unzipped, over Lambda's 250 MB limit for a function and its layers; move dependencies out of it. Nothing was written.`);
+    }
+    const zip = createZip(entries);
+    install(path.dirname(zipPath), path.basename(zipPath), zip, unzipped);
+    if (storeZip) install(path.dirname(storeZip), path.basename(storeZip), zip, unzipped);
+    return done(zip, unzipped, "built");
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

@@ -5,6 +5,7 @@ use lambda_http::{Error, Request, run, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    common::runtime_api::use_proxy();
     lambda_http::tracing::init_default_subscriber();
 
     let table = common::config::table_name(&common::config::Env)?;

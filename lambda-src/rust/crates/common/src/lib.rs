@@ -10,12 +10,14 @@
 //!   tests.
 //! * [`connections`]: the WebSocket connection table (trait, DynamoDB
 //!   implementation, and with feature `test-util` an in-memory one).
+//! * [`runtime_api`]: the Runtime API address when a proxy extension is used.
 
 pub mod aws;
 pub mod body;
 pub mod config;
 pub mod connections;
 pub mod reply;
+pub mod runtime_api;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;

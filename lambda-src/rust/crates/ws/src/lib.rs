@@ -57,6 +57,7 @@ pub struct Deps {
 
 /// Start-up of a WebSocket function: logging, configuration, SDK clients.
 pub async fn init() -> Result<Deps, lambda_runtime::Error> {
+    common::runtime_api::use_proxy();
     lambda_runtime::tracing::init_default_subscriber();
     let config = WsConfig::from_env()?;
     let sdk_config = common::aws::sdk_config().await;

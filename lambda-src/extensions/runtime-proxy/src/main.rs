@@ -1,0 +1,231 @@
+//! `lambdaship-runtime-proxy`: a Lambda extension that proxies the Runtime API.
+//!
+//! Lambda starts it from `/opt/extensions/` before the runtime. It listens on
+//! `127.0.0.1:$LAMBDASHIP_PROXY_PORT` (9009 by default), registers with the
+//! Extensions API, and then serves the function's runtime, which reaches it
+//! through one of:
+//!
+//! * the layer's wrapper script (`AWS_LAMBDA_EXEC_WRAPPER`, managed runtimes),
+//!   which sets the runtime's `AWS_LAMBDA_RUNTIME_API` to the proxy;
+//! * `LAMBDASHIP_RUNTIME_API_PROXY` (OS-only runtimes, where Lambda does not run
+//!   wrapper scripts), read by the function itself (the Rust crate `common`).
+//!
+//! Every request is forwarded unchanged to the real Runtime API, whose address
+//! is in this process's own `AWS_LAMBDA_RUNTIME_API`. The proxy notes when an
+//! invocation is handed out (`GET .../invocation/next`) and when its response
+//! or error comes back, and writes one JSON line per invocation to stdout,
+//! which Lambda sends to the function's log group:
+//!
+//! ```text
+//! {"extension":"lambdaship-runtime-proxy","requestId":"…","outcome":"success","durationMs":3.142,"status":202}
+//! ```
+//!
+//! Standard library only, so it links statically for both architectures.
+
+mod http;
+
+use std::collections::HashMap;
+use std::io::{BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use http::{Message, read_body, read_head, read_message, write_message};
+
+pub const NAME: &str = "lambdaship-runtime-proxy";
+const DEFAULT_PORT: u16 = 9009;
+
+type InFlight = Arc<Mutex<HashMap<String, Instant>>>;
+
+fn main() {
+    let upstream = match std::env::var("AWS_LAMBDA_RUNTIME_API").ok().and_then(|a| a.parse::<SocketAddr>().ok()) {
+        Some(a) => a,
+        None => {
+            eprintln!("{NAME}: AWS_LAMBDA_RUNTIME_API is not an address such as 127.0.0.1:9001; is this running inside Lambda?");
+            std::process::exit(1);
+        }
+    };
+    let port = match std::env::var("LAMBDASHIP_PROXY_PORT") {
+        Ok(p) => match p.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => fail_init(upstream, None, &format!("LAMBDASHIP_PROXY_PORT={p} is not a port number (1-65535)")),
+        },
+        Err(_) => DEFAULT_PORT,
+    };
+    // Listen before registering: Lambda starts the runtime only after every extension registered.
+    let listener = match TcpListener::bind(("127.0.0.1", port)) {
+        Ok(l) => l,
+        Err(e) => fail_init(upstream, None, &format!("cannot listen on 127.0.0.1:{port} ({e}); set LAMBDASHIP_PROXY_PORT to a free port")),
+    };
+    let id = match register(upstream) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("{NAME}: registration with the Extensions API failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let in_flight: InFlight = Arc::default();
+    {
+        let in_flight = in_flight.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let in_flight = in_flight.clone();
+                std::thread::spawn(move || serve(conn, upstream, &in_flight));
+            }
+        });
+    }
+    loop {
+        match next_event(upstream, &id) {
+            Ok(event) if event.contains("\"SHUTDOWN\"") => {
+                for (request_id, started) in in_flight.lock().unwrap().drain() {
+                    log_invocation(&request_id, "unfinished", None, started.elapsed().as_secs_f64() * 1000.0, 0);
+                }
+                std::process::exit(0);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("{NAME}: Extensions API event/next failed: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// Reports an init error to the Extensions API (Lambda then fails the function's init with it) and exits.
+fn fail_init(upstream: SocketAddr, id: Option<&str>, message: &str) -> ! {
+    eprintln!("{NAME}: {message}");
+    let body = format!("{{\"errorMessage\":{},\"errorType\":\"Extension.ConfigError\"}}", json_string(&format!("{NAME}: {message}")));
+    let mut headers = vec![("Lambda-Extension-Function-Error-Type".to_string(), "Extension.ConfigError".to_string())];
+    if let Some(id) = id {
+        headers.push(("Lambda-Extension-Identifier".to_string(), id.to_string()));
+    }
+    let _ = call(upstream, "POST", "/2020-01-01/extension/init/error", headers, body.into_bytes());
+    std::process::exit(1);
+}
+
+fn register(upstream: SocketAddr) -> Result<String, String> {
+    let reply = call(
+        upstream,
+        "POST",
+        "/2020-01-01/extension/register",
+        vec![("Lambda-Extension-Name".to_string(), NAME.to_string())],
+        br#"{"events":["INVOKE","SHUTDOWN"]}"#.to_vec(),
+    )
+    .map_err(|e| e.to_string())?;
+    if reply.status != 200 {
+        return Err(format!("status {}: {}", reply.status, String::from_utf8_lossy(&reply.body)));
+    }
+    reply.header("Lambda-Extension-Identifier").map(str::to_string).ok_or_else(|| "no Lambda-Extension-Identifier header".to_string())
+}
+
+fn next_event(upstream: SocketAddr, id: &str) -> Result<String, String> {
+    let reply = call(upstream, "GET", "/2020-01-01/extension/event/next", vec![("Lambda-Extension-Identifier".to_string(), id.to_string())], Vec::new())
+        .map_err(|e| e.to_string())?;
+    if reply.status != 200 {
+        return Err(format!("status {}: {}", reply.status, String::from_utf8_lossy(&reply.body)));
+    }
+    Ok(String::from_utf8_lossy(&reply.body).into_owned())
+}
+
+/// One request to the real API on a fresh connection (closed after the reply).
+fn call(upstream: SocketAddr, method: &str, path: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> std::io::Result<Message> {
+    let mut stream = TcpStream::connect(upstream)?;
+    let request = Message { start: format!("{method} {path} HTTP/1.1"), status: 0, headers, body };
+    write_message(&mut stream, &request, &upstream.to_string(), false)?;
+    let mut reader = BufReader::new(stream);
+    read_message(&mut reader, true)?.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the Runtime API closed the connection"))
+}
+
+/// Serves one connection of the runtime (keep-alive), forwarding each request.
+fn serve(conn: TcpStream, upstream: SocketAddr, in_flight: &InFlight) {
+    let Ok(mut writer) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(conn);
+    loop {
+        let read = read_head(&mut reader, false).and_then(|head| {
+            let Some(mut request) = head else { return Ok(None) };
+            if request.header("Expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+                writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            }
+            read_body(&mut reader, &mut request, false)?;
+            Ok(Some(request))
+        });
+        let request = match read {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = write_message(&mut writer, &Message::text(400, &format!("{NAME}: bad request: {e}")), "", true);
+                return;
+            }
+        };
+        let close = request.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let (method, path) = (request.method().to_string(), request.path().to_string());
+        let error_type = request.header("Lambda-Runtime-Function-Error-Type").map(str::to_string);
+        let reply = match call(upstream, &method, &path, request.headers, request.body) {
+            Ok(r) => r,
+            Err(e) => Message::text(502, &format!("{NAME}: the Runtime API at {upstream} did not answer: {e}")),
+        };
+        observe(&method, &path, error_type.as_deref(), &reply, in_flight);
+        if write_message(&mut writer, &reply, "", close).is_err() || close {
+            return;
+        }
+    }
+}
+
+/// Notes invocations handed out and finished, from the Runtime API calls that pass through.
+fn observe(method: &str, path: &str, error_type: Option<&str>, reply: &Message, in_flight: &InFlight) {
+    let Some(rest) = path.strip_prefix("/2018-06-01/runtime/invocation/") else { return };
+    if method == "GET" && rest == "next" {
+        if let Some(id) = reply.header("Lambda-Runtime-Aws-Request-Id") {
+            in_flight.lock().unwrap().insert(id.to_string(), Instant::now());
+        }
+        return;
+    }
+    if method != "POST" {
+        return;
+    }
+    let (id, outcome) = match rest.rsplit_once('/') {
+        Some((id, "response")) => (id, "success"),
+        Some((id, "error")) => (id, "error"),
+        _ => return,
+    };
+    let Some(started) = in_flight.lock().unwrap().remove(id) else { return };
+    // A response the Runtime API refused (for example over 6 MB) is not a success.
+    let outcome = if outcome == "success" && reply.status >= 400 { "rejected" } else { outcome };
+    log_invocation(id, outcome, if outcome == "error" { error_type } else { None }, started.elapsed().as_secs_f64() * 1000.0, reply.status);
+}
+
+fn log_invocation(request_id: &str, outcome: &str, error_type: Option<&str>, duration_ms: f64, status: u16) {
+    let error = error_type.map(|t| format!(",\"errorType\":{}", json_string(t))).unwrap_or_default();
+    println!(
+        "{{\"extension\":\"{NAME}\",\"requestId\":{},\"outcome\":\"{outcome}\"{error},\"durationMs\":{duration_ms:.3},\"status\":{status}}}",
+        json_string(request_id)
+    );
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+    }
+}
