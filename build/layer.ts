@@ -214,8 +214,8 @@ export function unzippedLimitError(fn: string, functionBytes: number | undefined
   const known = layers.filter((l) => l.unzippedBytes !== undefined);
   const total = (functionBytes ?? 0) + known.reduce((n, l) => n + l.unzippedBytes!, 0);
   if (total <= UNZIPPED_MAX_BYTES) return undefined;
-  const parts = [...(functionBytes !== undefined ? [`the function's own package ${formatMiB(functionBytes)}`] : []), ...known.map((l) => `layer ${l.name} ${formatMiB(l.unzippedBytes!)}`)];
-  return `${fn}: ${parts.join(" + ")} = ${formatMiB(total)} unzipped, over Lambda's 250 MB limit for a function and its layers; move dependencies out of the largest layer (or use a container image for this function)`;
+  const parts = [...(functionBytes !== undefined ? [`its own package ${formatMiB(functionBytes)}`] : []), ...known.map((l) => `layer ${l.name} ${formatMiB(l.unzippedBytes!)}`)];
+  return `${fn} is ${parts.join(" + ")} = ${formatMiB(total)} unzipped, over Lambda's 250 MB limit for a function and its layers; move dependencies out of the largest layer (or use a container image for this function)`;
 }
 
 // ---------------------------------------------------------------------------------------------------

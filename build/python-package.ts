@@ -12,6 +12,8 @@ export interface PythonPackage {
   /** Hex SHA-256 of the zip bytes, for content-addressed paths. */
   readonly sha256Hex: string;
   readonly sizeBytes: number;
+  /** Size of the files unzipped. */
+  readonly unzippedBytes: number;
   /** Files inside, in archive order. */
   readonly files: readonly string[];
 }
@@ -53,6 +55,7 @@ export function packagePythonHandler(sourceDir: string, outDir: string, name: st
     sourceCodeHash: base64Sha256(zip),
     sha256Hex,
     sizeBytes: zip.length,
+    unzippedBytes: entries.reduce((n, e) => n + e.data.length, 0),
     files: entries.map((e) => e.name),
   };
   cache.set(key, pkg);

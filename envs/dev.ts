@@ -8,8 +8,14 @@ export default defineEnv({
   tags: { owner: "platform", "cost-center": "dev" },
   logRetentionDays: 14,
   rust: { workspace: "lambda-src/rust", requireArm64: false },
+  layers: {
+    // Dependencies of the Python WebSocket handler (aws-lambda-powertools), for when handlers is "python".
+    "websocket-deps": { mode: "create", type: "dependencies", source: "lambda-src/layers/websocket-deps", runtime: "python3.12" },
+    // A Runtime API proxy extension that logs each invocation's duration and outcome.
+    "runtime-proxy": { mode: "create", type: "extension", source: "lambda-src/extensions/runtime-proxy", proxyPort: 9009, architectures: ["arm64", "x86_64"] },
+  },
   backend: {
-    function: { memoryMiB: 256, timeoutSeconds: 10, environment: { RUST_LOG: "debug" }, architecture: "arm64" },
+    function: { memoryMiB: 256, timeoutSeconds: 10, environment: { RUST_LOG: "debug" }, architecture: "arm64", layers: ["runtime-proxy"] },
     url: { authType: "AWS_IAM" },
     table: { pointInTimeRecovery: false, deletionProtection: false },
   },

@@ -65,6 +65,8 @@ export const functionSettingsSchema = z
       .max(10000, "the account's concurrency quota is the upper bound; 10000 is the largest this config accepts")
       .optional(),
     architecture: z.enum(["arm64", "x86_64"], { message: "Lambda runs arm64 or x86_64" }).default("arm64"),
+    /** Layers of the env (`layers.<name>`), in the order Lambda extracts them into /opt. @default [] */
+    layers: z.array(z.string()).max(5, "Lambda allows 5 layers per function").default([]),
   })
   .strict();
 
@@ -231,6 +233,59 @@ export const backendSchema = rustFunctionSchema
   })
   .strict();
 
+const NODE_RUNTIMES = ["nodejs20.x", "nodejs22.x"] as const;
+const architecture = z.enum(["arm64", "x86_64"], { message: "Lambda runs arm64 or x86_64" });
+const layerArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$/, "a layer version ARN: arn:aws:lambda:<region>:<account>:layer:<name>:<version>");
+const proxyPort = z.number().int().min(1024, "a port of 1024-65535, free inside the function (Lambda's own API uses 9001)").max(65535, "a port of 1024-65535");
+
+/**
+ * A layer of the env. `create` builds it from a folder of the repository at apply and publishes a
+ * version when its inputs change; `existing` references published versions by ARN.
+ */
+export const layerSchema = z.discriminatedUnion(
+  "mode",
+  [
+    z
+      .object({
+        mode: z.literal("create"),
+        /** dependencies: a folder with requirements.txt or package.json + lock file; extension: a cargo package. */
+        type: z.enum(["dependencies", "extension"], { message: 'type is "dependencies" or "extension"' }),
+        source: z.string().min(1, "a folder relative to the project root, e.g. lambda-src/layers/websocket-deps"),
+        /** Dependency layers: the runtime they are installed for, the same as their functions'. */
+        runtime: z.enum([...PYTHON_RUNTIMES, ...NODE_RUNTIMES], { message: `supported: ${[...PYTHON_RUNTIMES, ...NODE_RUNTIMES].join(", ")}` }).optional(),
+        /**
+         * Architectures to publish even without a function using them; the functions' own
+         * architectures are always published. @default - those of its functions, else arm64
+         * (extensions: arm64 and x86_64)
+         */
+        architectures: z.array(architecture).optional(),
+        /** direct: in the request (Lambda takes at most 50 MB zipped); s3: through the env's artifact bucket. */
+        upload: z.enum(["direct", "s3"], { message: 'upload is "direct" (at most 50 MB zipped) or "s3"' }).default("direct"),
+        /** Extension layers that proxy the Runtime API: the port the proxy listens on inside the function. */
+        proxyPort: proxyPort.optional(),
+      })
+      .strict(),
+    z
+      .object({
+        mode: z.literal("existing"),
+        type: z.enum(["dependencies", "extension"], { message: 'type is "dependencies" or "extension"' }),
+        /** Published versions by architecture; a function can use the layer only on an architecture listed here. */
+        arns: z.object({ arm64: layerArn.optional(), x86_64: layerArn.optional() }).strict().refine((a) => a.arm64 || a.x86_64, "name the ARN for arm64, x86_64 or both"),
+        /** Dependency layers: the runtime they hold packages for. */
+        runtime: z.enum([...PYTHON_RUNTIMES, ...NODE_RUNTIMES], { message: `supported: ${[...PYTHON_RUNTIMES, ...NODE_RUNTIMES].join(", ")}` }).optional(),
+        /** Extension layers: their wrapper script, set as AWS_LAMBDA_EXEC_WRAPPER on managed runtimes. */
+        wrapper: z.string().regex(/^\/opt\/\S+$/, "a path inside the layer, e.g. /opt/lambdaship-runtime-proxy-wrapper").optional(),
+        proxyPort: proxyPort.optional(),
+      })
+      .strict(),
+  ],
+  { errorMap: () => ({ message: 'mode is "create" (built here) or "existing" (referenced by ARN)' }) },
+);
+
+const layerKey = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "layer names are 1-40 characters: lowercase letters, digits and '-', starting with a letter");
+
 const stateBackendSchema = z
   .object({
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'"),
@@ -276,11 +331,34 @@ export const envSchema = z
     stateBackend: stateBackendSchema.optional(),
     emulator: emulatorSchema.optional(),
     rust: rustSchema,
+    /** Layers functions can use by name (`function.layers`). @default {} */
+    layers: z.record(layerKey, layerSchema).default({}),
     backend: backendSchema,
     websocket: websocketSchema,
   })
   .strict()
   .superRefine((env, ctx) => {
+    for (const [name, layer] of Object.entries(env.layers)) {
+      if (layer.type === "dependencies" && !layer.runtime) {
+        ctx.addIssue({ code: "custom", path: ["layers", name, "runtime"], message: "a dependency layer names the runtime it is installed for, e.g. python3.12" });
+      }
+      if (layer.type === "dependencies" && layer.proxyPort !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["layers", name, "proxyPort"], message: "only extension layers proxy the Runtime API; remove proxyPort" });
+      }
+    }
+    const uses: Array<[string[], string[]]> = [
+      [["backend", "function", "layers"], env.backend.function.layers],
+      [["websocket", "function", "layers"], env.websocket.function.layers],
+    ];
+    for (const [at, names] of uses) {
+      names.forEach((n, i) => {
+        if (!env.layers[n]) {
+          const known = Object.keys(env.layers);
+          ctx.addIssue({ code: "custom", path: [...at, i], message: `no layer named ${n} in layers${known.length ? ` (the env has ${known.join(", ")})` : ""}; add it under layers or remove it here` });
+        }
+      });
+      if (new Set(names).size !== names.length) ctx.addIssue({ code: "custom", path: at, message: "a layer is listed twice; list each once" });
+    }
     if (env.websocket.handlers === "rust" && env.websocket.deployment.mode !== "create") {
       ctx.addIssue({
         code: "custom",
@@ -300,6 +378,7 @@ export type FunctionUrl = z.output<typeof functionUrlSchema>;
 export type RustFunctionConfig = z.output<typeof rustFunctionSchema>;
 export type RustConfig = z.output<typeof rustSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
+export type LayerConfig = z.output<typeof layerSchema>;
 
 /** Identity function that gives env files type checking and completion. */
 export function defineEnv(input: EnvInput): EnvInput {

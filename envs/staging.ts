@@ -12,6 +12,9 @@ export default defineEnv({
   logRetentionDays: 30,
   stateBackend: { bucket: "lambdaship-terraform-state", region: "eu-west-1" },
   rust: { workspace: "lambda-src/rust", requireArm64: false },
+  layers: {
+    "websocket-deps": { mode: "create", type: "dependencies", source: "lambda-src/layers/websocket-deps", runtime: "python3.12" },
+  },
   backend: {
     function: { memoryMiB: 512, timeoutSeconds: 10, environment: { RUST_LOG: "info" }, reservedConcurrency: 20, architecture: "arm64" },
     url: { authType: "AWS_IAM" },
@@ -28,6 +31,7 @@ export default defineEnv({
       environment: { LOG_LEVEL: "INFO" },
       reservedConcurrency: 20,
       architecture: "arm64",
+      layers: ["websocket-deps"],
     },
     deployment: { mode: "import", functionName: "lambdaship-staging-websocket", importLogGroup: true },
     stage: { name: "staging", throttlingBurstLimit: 200, throttlingRateLimit: 100 },

@@ -35,7 +35,8 @@ name                        default                   meaning
                                                       ``https://{domainName}/{stage}``
 ==========================  ========================  ==========================
 
-Only the standard library and boto3 are used. Clients are created lazily and
+Only the standard library and boto3 are needed; aws-lambda-powertools (from the
+websocket-deps layer) gives JSON logs when present. Clients are created lazily and
 cached per process (see :func:`reset_clients`). Message bodies are never
 logged.
 """
@@ -54,8 +55,14 @@ from typing import Any, Dict, Iterator, List, Optional
 import boto3
 from botocore.exceptions import ClientError
 
-logger = logging.getLogger(__name__)
-logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+try:
+    # From the websocket-deps layer: structured JSON logs that carry the request ID.
+    from aws_lambda_powertools import Logger
+
+    logger = Logger(service="websocket", level=os.environ.get("LOG_LEVEL", "INFO").upper())
+except ImportError:  # without the layer (unit tests, a bare package): standard logging
+    logger = logging.getLogger(__name__)
+    logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 DEFAULT_ROOM_KEY = "room_id"
 DEFAULT_CONNECTION_INDEX = "connection_id-index"

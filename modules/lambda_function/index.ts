@@ -4,9 +4,11 @@ import { DataAwsLambdaFunction } from "@cdktf/provider-aws/lib/data-aws-lambda-f
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
-import { ITerraformDependable } from "cdktf";
+import { Annotations, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Deployment, FunctionSettings } from "../../envs/schema";
+import { ConfigError } from "../errors";
+import { FunctionLayer, LayerRegistry } from "../layer_builder";
 
 /**
  * What other constructs need of a function, whether it was created here, imported or only referenced:
@@ -44,6 +46,8 @@ export interface FunctionOptions {
   readonly logRetentionDays: number;
   /** create, existing or import. @default - create */
   readonly deployment?: Deployment;
+  /** Where `settings` are configured, for errors (`envs/dev.ts: backend.function`). @default "function" */
+  readonly settingsField?: string;
 }
 
 /** What a function is when this stack creates or adopts it (not needed to reference an existing one). */
@@ -64,6 +68,8 @@ export interface FunctionDefinition {
   readonly moduleEnvironment?: Record<string, string>;
   /** Resources the function waits for, such as a builder. @default - none */
   readonly dependsOn?: ITerraformDependable[];
+  /** Size of the package unzipped, when known at synth (for Lambda's 250 MB limit with layers). */
+  readonly unzippedBytes?: number;
 }
 
 export interface ManagedFunctionProps extends FunctionOptions {
@@ -93,7 +99,11 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
     const deployment: Deployment = props.deployment ?? { mode: "create" };
     this.mode = deployment.mode;
 
+    const layerNames = props.settings.layers ?? [];
     if (deployment.mode === "existing") {
+      if (layerNames.length > 0) {
+        Annotations.of(this).addWarning(`${props.settingsField ?? "function"}.layers is set, but the function "${deployment.functionName}" is only referenced: its layers are managed where it is, and these are not attached.`);
+      }
       const existing = new DataAwsLambdaFunction(this, "existing", { functionName: deployment.functionName });
       this.functionName = existing.functionName;
       this.functionArn = existing.arn;
@@ -152,7 +162,15 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       policy: policy.json,
     });
 
-    const variables = { ...(def.moduleEnvironment ?? {}), ...props.settings.environment };
+    let layers: FunctionLayer[] = [];
+    if (layerNames.length > 0) {
+      const registry = LayerRegistry.of(this);
+      const field = props.settingsField ?? "function";
+      if (!registry) throw new ConfigError([`${field}.layers names ${layerNames.join(", ")}, and the stack defines no layers`]);
+      layers = registry.forFunction({ name, runtime: def.runtime, architecture: props.settings.architecture, field, layers: layerNames, unzippedBytes: def.unzippedBytes });
+    }
+    const layerEnvironment = Object.assign({}, ...layers.map((l) => l.environment)) as Record<string, string>;
+    const variables = { ...(def.moduleEnvironment ?? {}), ...layerEnvironment, ...props.settings.environment };
     const fn = new LambdaFunction(this, "function", {
       functionName: name,
       description: def.description,
@@ -162,6 +180,7 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       filename: def.code.filename,
       sourceCodeHash: def.code.sourceCodeHash,
       architectures: [props.settings.architecture],
+      layers: layers.length > 0 ? layers.map((l) => l.arn) : undefined,
       memorySize: props.settings.memoryMiB,
       timeout: props.settings.timeoutSeconds,
       environment: Object.keys(variables).length > 0 ? { variables } : undefined,

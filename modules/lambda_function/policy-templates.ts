@@ -43,6 +43,11 @@ class AccountContext extends Construct {
   }
 }
 
+/** The stack's account ID (looked up once per stack with aws_caller_identity). */
+export function accountId(scope: Construct): string {
+  return AccountContext.of(scope).accountId;
+}
+
 function sidOf(template: string, index: number): string {
   return `${template.split("-").map((w) => w[0].toUpperCase() + w.slice(1)).join("")}${index}`;
 }

@@ -33,6 +33,8 @@ export interface RustFunctionProps extends FunctionOptions {
   readonly url?: FunctionUrl;
   /** Where this function was configured, for errors (`envs/dev.ts: backend`). @default - the bin's name */
   readonly configField?: string;
+  /** Where the function's settings are configured, for errors. @default - `<configField>.function` */
+  readonly settingsField?: string;
 }
 
 export interface RustLambdaProps {
@@ -78,6 +80,7 @@ export class RustLambda extends Construct {
         settings: artifact ? { ...spec.settings, architecture: artifact.architecture } : spec.settings,
         logRetentionDays: spec.logRetentionDays,
         deployment,
+        settingsField: spec.settingsField ?? `${field}.function`,
         definition: artifact && {
           functionName: spec.functionName,
           roleName,
@@ -88,6 +91,7 @@ export class RustLambda extends Construct {
           policyStatements: [...(spec.policyStatements ?? []), ...statementsFromTemplates(this, spec.policies ?? [], props.region)],
           moduleEnvironment: spec.moduleEnvironment,
           dependsOn: [artifact.builder],
+          unzippedBytes: artifact.unzippedBytes,
         },
       });
       functions[spec.bin] = fn;

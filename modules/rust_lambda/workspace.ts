@@ -37,6 +37,8 @@ export interface RustArtifact extends FunctionCode {
   readonly inputHash: string;
   /** The builder the function must wait for. */
   readonly builder: DataResource;
+  /** The binary's size, when it is already built here. */
+  readonly unzippedBytes?: number;
 }
 
 const metadataCache = new Map<string, CargoMetadata>();
@@ -100,13 +102,16 @@ export class RustWorkspace extends Construct {
       hashCache.set(key, hash);
     }
     build.used.set(bin, hash);
-    const zip = path.relative(this.props.projectRoot, zipPathFor(this.workspaceDir, bin, hash)).split(path.sep).join("/");
+    const zipAbs = zipPathFor(this.workspaceDir, bin, hash);
+    const zip = path.relative(this.props.projectRoot, zipAbs).split(path.sep).join("/");
+    const bootstrap = path.join(path.dirname(zipAbs), "bootstrap");
     return {
       filename: path.posix.join(this.props.projectRootFromStack, zip),
       sourceCodeHash: Buffer.from(hash, "hex").toString("base64"),
       architecture: build.architecture,
       inputHash: hash,
       builder: build.builder,
+      unzippedBytes: fs.existsSync(zipAbs) && fs.existsSync(bootstrap) ? fs.statSync(bootstrap).size : undefined,
     };
   }
 

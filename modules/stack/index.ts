@@ -8,6 +8,7 @@ import { envFile } from "../../envs";
 import type { Probe } from "../../build/rust";
 import { ManagedFunction } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
+import { LayerRegistry } from "../layer_builder";
 import { WebsocketLambda } from "../websocket_lambda";
 
 export const APP_NAME = "lambdaship";
@@ -94,6 +95,9 @@ export class LambdaStack extends TerraformStack {
       probe: props.rustProbe,
     });
 
+    // The env's layers, before the functions that look them up by name.
+    const layers = new LayerRegistry(this, { layers: env.layers, namePrefix: env.namePrefix, projectRoot: props.projectRoot, projectRootFromStack, configFile: file });
+
     // The Rust REST backend: its items table and the function, with a URL.
     const be = env.backend;
     this.itemsTable = new DynamodbTable(this, "items", {
@@ -136,6 +140,7 @@ export class LambdaStack extends TerraformStack {
     const ws = env.websocket;
     this.websocket = new WebsocketLambda(this, "websocket", {
       namePrefix: env.namePrefix,
+      settingsField: `${file}: websocket.function`,
       buildDir: path.join(props.projectRoot, ".build", "packages"),
       handler: {
         sourceDir: path.resolve(props.projectRoot, ws.handler.source),
@@ -157,6 +162,8 @@ export class LambdaStack extends TerraformStack {
       pointInTimeRecovery: ws.table.pointInTimeRecovery,
       deletionProtection: ws.table.deletionProtection,
     });
+
+    layers.publishRemaining();
 
     new TerraformOutput(this, "websocket_url", { value: this.websocket.stage.invokeUrl, description: "wss:// URL of the WebSocket stage" });
     new TerraformOutput(this, "websocket_functions", {

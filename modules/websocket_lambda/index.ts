@@ -35,6 +35,8 @@ export interface RustHandlersProps {
 
 export interface WebsocketLambdaProps extends FunctionOptions {
   /** Prefix of every resource name (`<prefix>-websocket`, `<prefix>-connections`, ...). */
+  /** Where the function settings are configured, for errors (`envs/dev.ts: websocket.function`). @default "websocket.function" */
+  readonly settingsField?: string;
   readonly namePrefix: string;
   /** The Python handler serving every route; used unless `rust` is given. */
   readonly handler: PythonHandlerProps;
@@ -182,6 +184,7 @@ export class WebsocketLambda extends Construct {
             MANAGEMENT_API_ENDPOINT: `${Fn.replace(this.api.apiEndpoint, "wss://", "https://")}/${stageName}`,
           },
           configField: `websocket (${bin})`,
+          settingsField: props.settingsField ?? "websocket.function",
         })),
       });
       const byBin = handlers.functions;
@@ -200,6 +203,7 @@ export class WebsocketLambda extends Construct {
         settings: props.settings,
         logRetentionDays: props.logRetentionDays,
         deployment,
+        settingsField: props.settingsField ?? "websocket.function",
         definition: asset && {
           functionName: `${prefix}-websocket`,
           roleName: `${prefix}-websocket-role`,
@@ -213,6 +217,7 @@ export class WebsocketLambda extends Construct {
             access.post,
           ],
           moduleEnvironment,
+          unzippedBytes: this.package?.unzippedBytes,
         },
       });
       if (deployment.mode === "existing") {

@@ -24,18 +24,28 @@
 
 mod http;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{Message, read_body, read_head, read_message, write_message};
 
 pub const NAME: &str = "lambdaship-runtime-proxy";
 const DEFAULT_PORT: u16 = 9009;
 
-type InFlight = Arc<Mutex<HashMap<String, Instant>>>;
+/// Invocations handed to the runtime and not finished, and the last ones finished (logged).
+#[derive(Default)]
+struct Invocations {
+    started: HashMap<String, Instant>,
+    finished: VecDeque<String>,
+}
+
+type InFlight = Arc<(Mutex<Invocations>, Condvar)>;
+
+/// Finished request IDs remembered, for INVOKE events that arrive after their invocation ended.
+const FINISHED_KEPT: usize = 64;
 
 fn main() {
     let upstream = match std::env::var("AWS_LAMBDA_RUNTIME_API").ok().and_then(|a| a.parse::<SocketAddr>().ok()) {
@@ -77,18 +87,48 @@ fn main() {
     loop {
         match next_event(upstream, &id) {
             Ok(event) if event.contains("\"SHUTDOWN\"") => {
-                for (request_id, started) in in_flight.lock().unwrap().drain() {
+                for (request_id, started) in in_flight.0.lock().unwrap().started.drain() {
                     log_invocation(&request_id, "unfinished", None, started.elapsed().as_secs_f64() * 1000.0, 0);
                 }
                 std::process::exit(0);
             }
-            Ok(_) => {}
+            // The invocation ends for Lambda when every extension asks for the next event: wait until
+            // its line is logged (or its deadline passed), so the line belongs to its invocation.
+            Ok(event) => wait_until_logged(&in_flight, json_field(&event, "requestId"), json_number(&event, "deadlineMs")),
             Err(e) => {
                 eprintln!("{NAME}: Extensions API event/next failed: {e}");
                 std::process::exit(1);
             }
         }
     }
+}
+
+fn wait_until_logged(in_flight: &InFlight, request_id: Option<String>, deadline_ms: Option<u64>) {
+    let Some(id) = request_id else { return };
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let limit = Instant::now() + Duration::from_millis(deadline_ms.map_or(900_000, |d| d.saturating_sub(now_ms)).saturating_add(100));
+    let (lock, cvar) = &**in_flight;
+    let mut inv = lock.lock().unwrap();
+    while !inv.finished.contains(&id) {
+        let left = limit.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        inv = cvar.wait_timeout(inv, left).unwrap().0;
+    }
+}
+
+/// A string field of a flat JSON object (the Extensions API's events), without a JSON library.
+fn json_field(json: &str, name: &str) -> Option<String> {
+    let start = json.find(&format!("\"{name}\""))? + name.len() + 2;
+    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+fn json_number(json: &str, name: &str) -> Option<u64> {
+    let start = json.find(&format!("\"{name}\""))? + name.len() + 2;
+    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
+    rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())].parse().ok()
 }
 
 /// Reports an init error to the Extensions API (Lambda then fails the function's init with it) and exits.
@@ -176,7 +216,7 @@ fn observe(method: &str, path: &str, error_type: Option<&str>, reply: &Message, 
     let Some(rest) = path.strip_prefix("/2018-06-01/runtime/invocation/") else { return };
     if method == "GET" && rest == "next" {
         if let Some(id) = reply.header("Lambda-Runtime-Aws-Request-Id") {
-            in_flight.lock().unwrap().insert(id.to_string(), Instant::now());
+            in_flight.0.lock().unwrap().started.insert(id.to_string(), Instant::now());
         }
         return;
     }
@@ -188,10 +228,17 @@ fn observe(method: &str, path: &str, error_type: Option<&str>, reply: &Message, 
         Some((id, "error")) => (id, "error"),
         _ => return,
     };
-    let Some(started) = in_flight.lock().unwrap().remove(id) else { return };
+    let (lock, cvar) = &**in_flight;
+    let mut inv = lock.lock().unwrap();
+    let Some(started) = inv.started.remove(id) else { return };
     // A response the Runtime API refused (for example over 6 MB) is not a success.
     let outcome = if outcome == "success" && reply.status >= 400 { "rejected" } else { outcome };
     log_invocation(id, outcome, if outcome == "error" { error_type } else { None }, started.elapsed().as_secs_f64() * 1000.0, reply.status);
+    inv.finished.push_back(id.to_string());
+    if inv.finished.len() > FINISHED_KEPT {
+        inv.finished.pop_front();
+    }
+    cvar.notify_all();
 }
 
 fn log_invocation(request_id: &str, outcome: &str, error_type: Option<&str>, duration_ms: f64, status: u16) {
@@ -223,6 +270,14 @@ fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_fields_of_an_invoke_event() {
+        let e = r#"{"eventType":"INVOKE","deadlineMs": 1700000000123,"requestId":"8476a536-e9f4","invokedFunctionArn":"arn:aws:lambda:us-east-1:1:function:f"}"#;
+        assert_eq!(json_field(e, "requestId").as_deref(), Some("8476a536-e9f4"));
+        assert_eq!(json_number(e, "deadlineMs"), Some(1_700_000_000_123));
+        assert_eq!(json_field(e, "missing"), None);
+    }
 
     #[test]
     fn json_strings_are_escaped() {

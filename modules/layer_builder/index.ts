@@ -1,0 +1,260 @@
+import { DataAwsLambdaLayerVersion } from "@cdktf/provider-aws/lib/data-aws-lambda-layer-version";
+import { LambdaLayerVersion } from "@cdktf/provider-aws/lib/lambda-layer-version";
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
+import { DataResource, Lazy, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
+import * as path from "path";
+import type { LambdaArchitecture } from "../../build/elf";
+import { knownLayerSize, LayerError, LayerPlan, layerZipPath, planLayer, LayerSource, unzippedLimitError } from "../../build/layer";
+import type { LayerConfig } from "../../envs/schema";
+import { ConfigError, problem } from "../errors";
+import { accountId } from "../lambda_function/policy-templates";
+
+/** What a function gets from one of its layers. */
+export interface FunctionLayer {
+  /** The layer version ARN for the function's architecture. */
+  readonly arn: string;
+  /** Variables the layer needs in the function (its wrapper script, the proxy's address). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** Unzipped size, when it is known at synth (built here before). */
+  readonly unzippedBytes?: number;
+}
+
+export interface LayerBuilderProps {
+  /** The layer's name in the env (`websocket-deps`). */
+  readonly name: string;
+  readonly config: LayerConfig;
+  /** `<namePrefix>-<name>-<arch>` is the published layer's name. */
+  readonly namePrefix: string;
+  readonly projectRoot: string;
+  /** The project root from the stack's working directory (zip paths and the builder's folder). */
+  readonly projectRootFromStack: string;
+  /** Where the layer is configured, for errors (`envs/dev.ts`). */
+  readonly configFile: string;
+  /** The env's artifact bucket, created on first use (layers with upload "s3"). */
+  readonly artifactBucket: () => S3Bucket;
+}
+
+const planCache = new Map<string, LayerPlan>();
+
+/**
+ * One layer of an env. In `create` mode it builds the layer at apply, like the Rust builders: one
+ * `terraform_data` runs `build/layer-cli.ts` with the input hash of each architecture the stack
+ * publishes, and one `aws_lambda_layer_version` per architecture carries that hash in its zip's name
+ * and `source_code_hash`. A version is published only when the hash changes, and old versions are
+ * kept (`skip_destroy`), so functions still running on them keep working. In `existing` mode a data
+ * source reads the published version by ARN.
+ *
+ * Versions are per architecture (`<prefix>-<name>-arm64`, `-x86_64`): a function always gets the one
+ * built for its own architecture.
+ */
+export class LayerBuilder extends Construct {
+  public readonly layerName: string;
+  public readonly config: LayerConfig;
+  private readonly props: LayerBuilderProps;
+  private readonly versions = new Map<LambdaArchitecture, { arn: string; plan?: LayerPlan }>();
+  private builder?: DataResource;
+
+  constructor(scope: Construct, id: string, props: LayerBuilderProps) {
+    super(scope, id);
+    this.props = props;
+    this.config = props.config;
+    this.layerName = `${props.namePrefix}-${props.name}`;
+    if (props.config.mode === "create") {
+      this.source(); // a missing folder or an unknown kind of dependency file fails synth now
+    }
+  }
+
+  private field(rest = ""): string {
+    return `layers.${this.props.name}${rest}`;
+  }
+
+  private source(): LayerSource {
+    const c = this.config;
+    if (c.mode !== "create") throw new Error("only created layers have a source");
+    return { name: this.props.name, kind: c.type, dir: path.resolve(this.props.projectRoot, c.source), runtime: c.runtime };
+  }
+
+  private plan(arch: LambdaArchitecture): LayerPlan {
+    const src = this.source();
+    const key = `${src.dir}\0${src.kind}\0${src.runtime}\0${src.name}\0${arch}`;
+    let plan = planCache.get(key);
+    if (!plan) {
+      try {
+        plan = planLayer(src, arch);
+      } catch (e) {
+        if (e instanceof LayerError) throw new ConfigError([problem(this.props.configFile, this.field(".source"), (this.config as { source: string }).source, e.message)]);
+        throw e;
+      }
+      planCache.set(key, plan);
+    }
+    return plan;
+  }
+
+  /** The version for `arch`, published (create) or looked up (existing) on first use. */
+  private version(arch: LambdaArchitecture, usedBy?: string): { arn: string; plan?: LayerPlan } {
+    const have = this.versions.get(arch);
+    if (have) return have;
+    const c = this.config;
+    let v: { arn: string; plan?: LayerPlan };
+    if (c.mode === "existing") {
+      const arn = c.arns[arch];
+      if (!arn) {
+        throw new ConfigError([
+          problem(this.props.configFile, this.field(".arns"), c.arns, `${usedBy ?? "a function"} runs on ${arch}, and this layer names no ${arch} version; add arns.${arch} (a layer built for ${arch})`),
+        ]);
+      }
+      const [, layer, version] = /^(.*):(\d+)$/.exec(arn)!;
+      const data = new DataAwsLambdaLayerVersion(this, `existing-${arch}`, { layerName: layer, version: Number(version) });
+      v = { arn: data.arn };
+    } else {
+      const plan = this.plan(arch);
+      const rel = path.relative(this.props.projectRoot, layerZipPath(this.props.projectRoot, plan, this.props.name)).split(path.sep).join("/");
+      const filename = path.posix.join(this.props.projectRootFromStack, rel);
+      const builder = this.builderResource();
+      const common = {
+        layerName: `${this.layerName}-${arch}`,
+        description: `lambdaship ${c.type} layer ${this.props.name}, inputs ${plan.inputHash.slice(0, 16)}`,
+        sourceCodeHash: Buffer.from(plan.inputHash, "hex").toString("base64"),
+        compatibleArchitectures: [arch],
+        compatibleRuntimes: plan.compatibleRuntimes.length ? [...plan.compatibleRuntimes] : undefined,
+        // Old versions stay published: functions not yet updated, and rollbacks, keep working.
+        skipDestroy: true,
+        lifecycle: { createBeforeDestroy: true },
+      };
+      let layer: LambdaLayerVersion;
+      if (c.upload === "s3") {
+        const bucket = this.props.artifactBucket();
+        const object = new S3Object(this, `object-${arch}`, {
+          bucket: bucket.bucket,
+          key: `layers/${this.props.name}/${plan.zipName}`,
+          source: filename,
+          dependsOn: [builder],
+        });
+        layer = new LambdaLayerVersion(this, `version-${arch}`, { ...common, s3Bucket: bucket.bucket, s3Key: object.key, dependsOn: [object] });
+      } else {
+        layer = new LambdaLayerVersion(this, `version-${arch}`, { ...common, filename, dependsOn: [builder] });
+      }
+      v = { arn: layer.arn, plan };
+    }
+    this.versions.set(arch, v);
+    return v;
+  }
+
+  /** The builder: one `terraform_data` for every architecture the stack publishes. */
+  private builderResource(): DataResource {
+    if (this.builder) return this.builder;
+    const c = this.config as Extract<LayerConfig, { mode: "create" }>;
+    const planned = () => [...this.versions.entries()].filter(([, v]) => v.plan).sort(([a], [b]) => a.localeCompare(b)) as Array<[LambdaArchitecture, { plan: LayerPlan }]>;
+    this.builder = new DataResource(this, "builder", {
+      // A new input hash replaces the builder, which builds before the new version is published.
+      triggersReplace: Lazy.anyValue({ produce: () => Object.fromEntries(planned().map(([arch, v]) => [arch, v.plan.inputHash])) }),
+      provisioners: [
+        {
+          type: "local-exec",
+          workingDir: this.props.projectRootFromStack,
+          command: Lazy.stringValue({
+            produce: () =>
+              [
+                "node -r ./scripts/register.js build/layer-cli.ts",
+                `--name ${this.props.name} --kind ${c.type} --source ${c.source}`,
+                ...(c.runtime ? [`--runtime ${c.runtime}`] : []),
+                `--upload ${c.upload}`,
+                ...planned().map(([arch, v]) => `--arch ${arch} --expect ${arch}=${v.plan.inputHash}`),
+              ].join(" "),
+          }),
+        },
+      ],
+    });
+    return this.builder;
+  }
+
+  /** Publishes the architectures the env asks for that no function used (at the end of the stack). */
+  public publishRemaining(): void {
+    const c = this.config;
+    if (c.mode !== "create") return;
+    const wanted = c.architectures ?? (this.versions.size > 0 ? [] : c.type === "extension" ? (["arm64", "x86_64"] as const) : (["arm64"] as const));
+    for (const arch of wanted) this.version(arch);
+  }
+
+  /**
+   * What a function of `runtime` on `arch` gets from this layer. Dependency layers must be for the
+   * function's runtime; extension layers that proxy the Runtime API add the variables that route the
+   * runtime through them.
+   */
+  public forFunction(fn: { name: string; runtime: string; architecture: LambdaArchitecture; field: string }): FunctionLayer {
+    const c = this.config;
+    if (c.type === "dependencies" && c.runtime && c.runtime !== fn.runtime) {
+      throw new ConfigError([`${fn.field}.layers includes ${this.props.name}, which holds packages for ${c.runtime}, and ${fn.name} runs ${fn.runtime}; use a layer built for ${fn.runtime}`]);
+    }
+    const v = this.version(fn.architecture, fn.name);
+    const environment: Record<string, string> = {};
+    if (c.type === "extension") {
+      const wrapper = c.mode === "existing" ? c.wrapper : v.plan?.wrapper;
+      const osOnly = fn.runtime.startsWith("provided");
+      if (c.proxyPort !== undefined) {
+        environment.LAMBDASHIP_PROXY_PORT = String(c.proxyPort);
+        // Lambda runs wrapper scripts for managed runtimes only; OS-only runtimes read the proxy's address themselves.
+        if (osOnly) environment.LAMBDASHIP_RUNTIME_API_PROXY = `127.0.0.1:${c.proxyPort}`;
+      }
+      if (wrapper && !osOnly) environment.AWS_LAMBDA_EXEC_WRAPPER = wrapper;
+    }
+    const size = v.plan ? knownLayerSize(layerZipPath(this.props.projectRoot, v.plan, this.props.name)) : undefined;
+    return { arn: v.arn, environment, unzippedBytes: size?.unzippedBytes };
+  }
+}
+
+/** The env's layers by name, looked up by the functions that use them. */
+export class LayerRegistry extends Construct {
+  public readonly layers: ReadonlyMap<string, LayerBuilder>;
+  private bucket?: S3Bucket;
+
+  static of(scope: Construct): LayerRegistry | undefined {
+    return TerraformStack.of(scope).node.tryFindChild("layers") as LayerRegistry | undefined;
+  }
+
+  constructor(scope: TerraformStack, props: Omit<LayerBuilderProps, "name" | "config" | "artifactBucket"> & { readonly layers: Readonly<Record<string, LayerConfig>> }) {
+    super(scope, "layers");
+    this.layers = new Map(
+      Object.entries(props.layers).map(([name, config]) => [name, new LayerBuilder(this, name, { ...props, name, config, artifactBucket: () => this.artifactBucket(props.namePrefix) })]),
+    );
+  }
+
+  /** The env's artifact bucket (`<prefix>-artifacts-<account>`): private, encrypted, created when a layer goes through S3. */
+  public artifactBucket(namePrefix: string): S3Bucket {
+    if (this.bucket) return this.bucket;
+    const bucket = new S3Bucket(this, "artifact-bucket", { bucket: `${namePrefix.toLowerCase()}-artifacts-${accountId(this)}`, forceDestroy: false });
+    new S3BucketPublicAccessBlock(this, "artifact-bucket-public-access", {
+      bucket: bucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketServerSideEncryptionConfigurationA(this, "artifact-bucket-encryption", {
+      bucket: bucket.id,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+    });
+    this.bucket = bucket;
+    return bucket;
+  }
+
+  /** Resolves a function's layers (`<field>.layers`), checking Lambda's 250 MB limit with the sizes known here. */
+  public forFunction(fn: { name: string; runtime: string; architecture: LambdaArchitecture; field: string; layers: readonly string[]; unzippedBytes?: number }): FunctionLayer[] {
+    const resolved = fn.layers.map((n, i) => {
+      const layer = this.layers.get(n);
+      if (!layer) throw new ConfigError([`${fn.field}.layers[${i}] is ${JSON.stringify(n)}, which is not a layer of the env; add it under layers or remove it here`]);
+      return { name: n, ...layer.forFunction(fn) };
+    });
+    const tooBig = unzippedLimitError(fn.name, fn.unzippedBytes, resolved);
+    if (tooBig) throw new ConfigError([`${fn.field}.layers: ${tooBig}`]);
+    return resolved;
+  }
+
+  public publishRemaining(): void {
+    for (const l of this.layers.values()) l.publishRemaining();
+  }
+}
