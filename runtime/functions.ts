@@ -17,6 +17,7 @@ import type { FunctionSpec } from "./emulator";
 /** The synthesized stack (cdk.tf.json), as far as it is read here. */
 export interface StackJson {
   resource?: Record<string, Record<string, Record<string, unknown>>>;
+  data?: Record<string, Record<string, Record<string, unknown>>>;
 }
 
 /** Values of deployed resources by address (`aws_dynamodb_table.items`), from the state when there is one. */
@@ -90,12 +91,65 @@ export function unpack(zipPath: string, projectRoot: string): string {
   return dir;
 }
 
+/**
+ * The function's /opt: its layers' zips unpacked in order into one folder (a later layer's files
+ * replace an earlier one's, as Lambda extracts them). Layers only referenced by ARN have no content
+ * here: they are reported and left out.
+ */
+export function layersDir(fnName: string, refs: readonly string[], stack: StackJson, opts: ResolveOptions, problems: string[]): string | undefined {
+  const dirs: string[] = [];
+  for (const ref of refs) {
+    const m = /^\$\{(data\.)?aws_lambda_layer_version\.([\w-]+)\.arn\}$/.exec(ref);
+    const layer = m && !m[1] ? stack.resource?.aws_lambda_layer_version?.[m[2]] : undefined;
+    if (!layer) {
+      problems.push(`${fnName}: layer ${ref} is referenced by ARN, so its content is not available here; the function runs without it`);
+      continue;
+    }
+    let file = typeof layer.filename === "string" ? layer.filename : undefined;
+    if (!file) {
+      // Uploaded through S3: the object's source is the same local zip.
+      const obj = /^\$\{aws_s3_object\.([\w-]+)\.key\}$/.exec(String(layer.s3_key ?? ""));
+      const source = obj ? stack.resource?.aws_s3_object?.[obj[1]]?.source : undefined;
+      file = typeof source === "string" ? source : undefined;
+    }
+    if (!file) {
+      problems.push(`${fnName}: layer ${String(layer.layer_name)} has no local zip to unpack; the function runs without it`);
+      continue;
+    }
+    dirs.push(unpack(path.resolve(opts.stackDir, file), opts.projectRoot));
+  }
+  if (dirs.length === 0) return undefined;
+  if (dirs.length === 1) return dirs[0];
+  const merged = path.join(opts.projectRoot, ".build", "runtime", `opt-${crypto.createHash("sha256").update(dirs.join("\0")).digest("hex").slice(0, 16)}`);
+  if (!fs.existsSync(merged)) {
+    const tmp = `${merged}.tmp-${process.pid}`;
+    for (const d of dirs) fs.cpSync(d, tmp, { recursive: true, force: true });
+    fs.renameSync(tmp, merged);
+  }
+  return merged;
+}
+
+/** A path inside the function's /opt, here: where its layers were unpacked. */
+function optPath(value: string, opt: string | undefined): string {
+  return opt && value.startsWith("/opt/") ? path.join(opt, value.slice("/opt/".length)) : value;
+}
+
 const QEMU_FIX = "install qemu-user (`npm run setup -- --only rust` installs it with the arm64 toolchain, or apt-get install qemu-user)";
 
 /** The command that runs a custom-runtime `bootstrap` here: natively, or under qemu for another architecture. */
 export function bootstrapCommand(codeDir: string): { command: string; args: string[]; description: string } {
   const bootstrap = path.join(codeDir, "bootstrap");
   if (!fs.existsSync(bootstrap)) throw new Error(`${codeDir} has no bootstrap: a custom runtime's package must hold an executable bootstrap at its root`);
+  return executableCommand(bootstrap);
+}
+
+/** The command that runs an executable here: a script as it is, an ELF natively or under qemu. */
+export function executableCommand(bootstrap: string): { command: string; args: string[]; description: string } {
+  const head = Buffer.alloc(4);
+  const fd = fs.openSync(bootstrap, "r");
+  fs.readSync(fd, head, 0, 4, 0);
+  fs.closeSync(fd);
+  if (head.readUInt32BE(0) !== 0x7f454c46) return { command: bootstrap, args: [], description: "script" };
   const arch = readElfFile(bootstrap).architecture;
   const host = os.arch() === "arm64" ? "arm64" : "x86_64";
   if (arch === host) return { command: bootstrap, args: [], description: `${arch}, native` };
@@ -127,6 +181,8 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
       else variables[k] = resolved;
     }
     const handler = String(fn.handler ?? "bootstrap");
+    const opt = layersDir(name, Array.isArray(fn.layers) ? (fn.layers as string[]) : [], stack, opts, problems);
+    for (const [k, v] of Object.entries(variables)) variables[k] = optPath(v, opt);
     const env: Record<string, string> = {
       PATH: "/usr/local/bin:/usr/bin:/bin",
       LANG: "en_US.UTF-8",
@@ -162,17 +218,34 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
       if (!fs.existsSync(python)) throw new Error(`${python} is missing: npm run setup -- --only python installs it (with awslambdaric)`);
       command = python;
       args = ["-m", "awslambdaric", handler];
-      env.PYTHONPATH = codeDir;
+      // Lambda's order: the package, then the layers' python/lib/<version>/site-packages and python/.
+      env.PYTHONPATH = [codeDir, ...(opt ? [path.join(opt, "python", "lib", runtime, "site-packages"), path.join(opt, "python")] : [])].join(":");
       const local = spawnSync(python, ["-c", "import sys;print(f'{sys.version_info[0]}.{sys.version_info[1]}')"], { encoding: "utf8" }).stdout.trim();
       description = `${runtime} through awslambdaric on Python ${local}`;
     } else {
       problems.push(`${name}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*); skipped`);
       continue;
     }
+    const extensionsDir = opt ? path.join(opt, "extensions") : undefined;
+    const extensions =
+      extensionsDir && fs.existsSync(extensionsDir)
+        ? fs.readdirSync(extensionsDir).sort().map((file) => ({ name: file, ...executableCommand(path.join(extensionsDir, file)) }))
+        : [];
+    if (extensions.length) description += `, extensions ${extensions.map((e) => `${e.name} (${e.description})`).join(", ")}`;
+    // Managed runtimes start through the wrapper script when there is one; OS-only runtimes never do.
+    const wrapper = env.AWS_LAMBDA_EXEC_WRAPPER;
+    if (wrapper && !runtime.startsWith("provided")) {
+      if (!fs.existsSync(wrapper)) problems.push(`${name}: AWS_LAMBDA_EXEC_WRAPPER is ${wrapper}, which does not exist; the runtime starts without it`);
+      else {
+        args = [command, ...args];
+        command = wrapper;
+        description += `, through ${path.basename(wrapper)}`;
+      }
+    }
     functions.push({
       name,
       arn: `arn:aws:lambda:${opts.region}:${ACCOUNT_ID}:function:${name}`,
-      runtime: { command, args, cwd: codeDir, env },
+      runtime: { command, args, cwd: codeDir, env, extensions },
       timeoutSeconds,
       memoryMiB,
       maxConcurrency: typeof fn.reserved_concurrent_executions === "number" && fn.reserved_concurrent_executions > 0 ? fn.reserved_concurrent_executions : (opts.defaultConcurrency ?? 10),

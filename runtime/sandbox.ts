@@ -1,12 +1,20 @@
 import { ChildProcess, spawn } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
+import * as net from "net";
 import { AddressInfo } from "net";
 
 /**
  * One execution environment of a function, as Lambda runs it: one runtime process that serves one
  * invocation at a time through its own Runtime API endpoint (API version 2018-06-01). The process is
  * started on the first invocation (init), reused while it lives, and killed on a timeout.
+ *
+ * External extensions (the layers' `extensions/*`) are started before the runtime and served the
+ * Extensions API (2020-01-01) on the same endpoint: register, event/next (INVOKE and SHUTDOWN),
+ * init/error and exit/error. The runtime starts once every extension has registered and asked for its
+ * first event; an invocation ends when the runtime has answered and every extension has asked for
+ * the next event, as in Lambda.
  */
 
 /** How to start a function's runtime process. */
@@ -16,6 +24,24 @@ export interface RuntimeCommand {
   readonly cwd: string;
   /** The function's environment; AWS_LAMBDA_RUNTIME_API is added per sandbox. */
   readonly env: Readonly<Record<string, string>>;
+  /** External extensions, started before the runtime with the same environment. @default - none */
+  readonly extensions?: ReadonlyArray<{ readonly name: string; readonly command: string; readonly args: readonly string[] }>;
+}
+
+/** How long extensions get to register (Lambda's init phase is limited to 10 s). */
+const EXTENSION_INIT_MS = 10_000;
+/** How long extensions get after SHUTDOWN before they are killed. */
+const EXTENSION_SHUTDOWN_MS = 500;
+
+interface ExtensionState {
+  readonly name: string;
+  proc?: ChildProcess;
+  id?: string;
+  events: string[];
+  pendingNext?: http.ServerResponse;
+  queue: object[];
+  /** The request ID of the INVOKE event it got and has not finished (asked for the next event after). */
+  busyWith?: string;
 }
 
 /** One invocation as the runtime sees it. */
@@ -47,6 +73,19 @@ export interface Outcome {
 /** Lambda's limit on a synchronous response. */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100; // 6291556, as Lambda reports it
 const API_PREFIX = "/2018-06-01";
+const EXTENSION_PREFIX = "/2020-01-01/extension";
+
+/** A port free on the loopback now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 function errorPayload(errorType: string, errorMessage: string): Buffer {
   return Buffer.from(JSON.stringify({ errorType, errorMessage }));
@@ -59,15 +98,20 @@ export class Sandbox {
   private server!: http.Server;
   private proc?: ChildProcess;
   private pendingNext?: http.ServerResponse;
-  private current?: { inv: Invocation; started: number; resolve: (o: Outcome) => void; timer: NodeJS.Timeout };
+  private current?: { inv: Invocation; started: number; resolve: (o: Outcome) => void; timer: NodeJS.Timeout; delivered?: boolean };
   private logLines: string[] = [];
-  private readonly partial = { out: "", err: "" };
   private initStarted = 0;
   /** Set once the runtime asked for its first invocation: the end of init. */
   private initialized = false;
   private initDurationMs?: number;
   private initError?: { errorType: string; payload: Buffer };
   private exitListeners: Array<() => void> = [];
+
+  private extensions: ExtensionState[] = [];
+  private extensionsReady?: () => void;
+  /** The runtime's outcome, held until the extensions finished the invocation too. */
+  private runtimeOutcome?: Omit<Outcome, "logs" | "durationMs" | "initDurationMs">;
+  private env: Record<string, string> = {};
 
   /** Peak resident memory of the process during the current invocation (MB), sampled. */
   private maxMemoryMB = 0;
@@ -80,37 +124,89 @@ export class Sandbox {
     private readonly memoryMiB?: number,
   ) {}
 
-  /** Starts the Runtime API endpoint and the runtime process. */
+  /** Starts the Runtime API endpoint, the extensions (waiting for them to register) and the runtime process. */
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => this.handle(req, res));
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
     const port = (this.server.address() as AddressInfo).port;
     this.initStarted = performance.now();
-    const proc = spawn(this.spec.command, [...this.spec.args], {
-      cwd: this.spec.cwd,
-      env: { ...this.spec.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.proc = proc;
-    // Whole lines only: a runtime may write a line in several pieces.
-    const collector = (stream: "out" | "err") => (d: Buffer) => {
-      const text = this.partial[stream] + d.toString();
-      const lines = text.split("\n");
-      this.partial[stream] = lines.pop()!;
-      for (const line of lines) this.logLines.push(line);
-    };
-    proc.stdout!.on("data", collector("out"));
-    proc.stderr!.on("data", collector("err"));
-    proc.on("error", (e) => {
-      this.logLines.push(`could not start ${this.spec.command}: ${e.message}`);
-      this.onExit(null, null);
-    });
-    proc.on("exit", (code, signal) => this.onExit(code, signal));
+    this.env = { ...this.spec.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` };
+    if (this.env.LAMBDASHIP_PROXY_PORT) {
+      // Sandboxes here share one loopback (Lambda gives each its own), so each gets its own proxy port.
+      const own = String(await freePort());
+      this.env.LAMBDASHIP_PROXY_PORT = own;
+      if (this.env.LAMBDASHIP_RUNTIME_API_PROXY) this.env.LAMBDASHIP_RUNTIME_API_PROXY = `127.0.0.1:${own}`;
+    }
+    if (this.spec.extensions?.length) {
+      const ready = new Promise<void>((resolve) => (this.extensionsReady = resolve));
+      this.extensions = this.spec.extensions.map((e) => ({ name: e.name, events: [], queue: [] }));
+      for (const [i, e] of this.spec.extensions.entries()) this.extensions[i].proc = this.launch(e.command, e.args, () => this.onExtensionExit(e.name));
+      const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), EXTENSION_INIT_MS).unref());
+      const result = await Promise.race([ready.then(() => "ready" as const), timer, new Promise<"dead">((resolve) => this.onDead(() => resolve("dead")))]);
+      if (result !== "ready") {
+        if (result === "timeout") {
+          const late = this.extensions.filter((x) => !x.pendingNext).map((x) => x.name);
+          this.initError ??= { errorType: "Extension.TimedOut", payload: errorPayload("Extension.TimedOut", `extensions ${late.join(", ")} did not register and ask for an event within ${EXTENSION_INIT_MS / 1000} s`) };
+        }
+        this.killAll();
+        this.markDead();
+        return;
+      }
+    }
+    this.proc = this.launch(this.spec.command, this.spec.args, (code, signal) => this.onExit(code, signal));
     if (this.memoryMiB) {
       // Sampled every 20 ms from /proc: a process that allocates faster can briefly exceed the limit.
       this.memoryTimer = setInterval(() => this.checkMemory(), 20);
       this.memoryTimer.unref();
     }
+  }
+
+  /** Starts a process of the sandbox, its output going to the sandbox's log lines. */
+  private launch(command: string, args: readonly string[], onExit: (code: number | null, signal: NodeJS.Signals | null) => void): ChildProcess {
+    const proc = spawn(command, [...args], { cwd: this.spec.cwd, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
+    // Whole lines only: a process may write a line in several pieces.
+    const partial = { out: "", err: "" };
+    const collector = (stream: "out" | "err") => (d: Buffer) => {
+      const text = partial[stream] + d.toString();
+      const lines = text.split("\n");
+      partial[stream] = lines.pop()!;
+      for (const line of lines) this.logLines.push(line);
+    };
+    proc.stdout!.on("data", collector("out"));
+    proc.stderr!.on("data", collector("err"));
+    const flush = () => {
+      for (const k of ["out", "err"] as const) if (partial[k]) this.logLines.push(partial[k]);
+      partial.out = partial.err = "";
+    };
+    this.flushers.push(flush);
+    proc.on("error", (e) => {
+      this.logLines.push(`could not start ${command}: ${e.message}`);
+      onExit(null, null);
+    });
+    proc.on("exit", (code, signal) => {
+      flush();
+      onExit(code, signal);
+    });
+    return proc;
+  }
+
+  private flushers: Array<() => void> = [];
+
+  private onExtensionExit(name: string): void {
+    if (this.state === "dead") return;
+    // An extension that stops takes the sandbox with it, as in Lambda.
+    this.initError ??= { errorType: "Extension.Crash", payload: errorPayload("Extension.Crash", `extension ${name} exited`) };
+    this.exitedHow = `extension ${name} exited`;
+    this.proc?.kill("SIGKILL");
+    if (!this.proc) {
+      this.killAll();
+      this.markDead();
+    }
+  }
+
+  private killAll(): void {
+    for (const x of this.extensions) x.proc?.kill("SIGKILL");
+    this.proc?.kill("SIGKILL");
   }
 
   /** Samples the process's resident memory into the peak; undefined once it is gone. */
@@ -153,14 +249,28 @@ export class Sandbox {
     return new Promise<Outcome>((resolve) => {
       const timer = setTimeout(() => this.timeOut(), Math.max(0, inv.deadlineMs - Date.now()));
       this.current = { inv, started: performance.now(), resolve, timer };
-      if (this.state === "dead") this.failExited(); // it died before it could take the invocation
-      else if (this.pendingNext) this.deliver();
+      this.runtimeOutcome = undefined;
+      if (this.state === "dead") return this.failExited(); // it died before it could take the invocation
+      for (const x of this.extensions.filter((e) => e.events.includes("INVOKE"))) {
+        x.busyWith = inv.requestId;
+        this.sendEvent(x, { eventType: "INVOKE", deadlineMs: inv.deadlineMs, requestId: inv.requestId, invokedFunctionArn: inv.functionArn, tracing: { type: "X-Amzn-Trace-Id", value: inv.traceId } });
+      }
+      if (this.pendingNext) this.deliver();
     });
   }
 
   async stop(): Promise<void> {
     clearInterval(this.memoryTimer);
     this.proc?.kill("SIGKILL");
+    const running = this.extensions.filter((x) => x.proc && x.proc.exitCode === null && x.proc.signalCode === null);
+    if (running.length > 0) {
+      // SHUTDOWN, then a short grace period, as Lambda gives extensions when it stops a sandbox.
+      const exited = Promise.all(running.map((x) => new Promise<void>((resolve) => x.proc!.once("exit", () => resolve()))));
+      for (const x of running) if (x.events.includes("SHUTDOWN")) this.sendEvent(x, { eventType: "SHUTDOWN", shutdownReason: "spindown", deadlineMs: Date.now() + EXTENSION_SHUTDOWN_MS });
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, EXTENSION_SHUTDOWN_MS).unref())]);
+      for (const x of running) x.proc!.kill("SIGKILL");
+    }
+    for (const x of this.extensions) x.pendingNext?.destroy();
     this.pendingNext?.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -169,6 +279,7 @@ export class Sandbox {
     const res = this.pendingNext!;
     const { inv } = this.current!;
     this.current!.started = performance.now(); // Duration excludes init, as Lambda reports it
+    this.current!.delivered = true;
     this.pendingNext = undefined;
     res.writeHead(200, {
       "Content-Type": "application/json",
@@ -187,10 +298,9 @@ export class Sandbox {
     clearTimeout(cur.timer);
     this.current = undefined;
     this.sampleMemory(); // short invocations report their memory too
-    for (const k of ["out", "err"] as const) {
-      if (this.partial[k]) this.logLines.push(this.partial[k]);
-      this.partial[k] = "";
-    }
+    for (const flush of this.flushers) flush();
+    for (const x of this.extensions) x.busyWith = undefined;
+    this.runtimeOutcome = undefined;
     const logs = this.logLines.join("\n");
     this.logLines = [];
     const initDurationMs = this.initDurationMs;
@@ -216,6 +326,7 @@ export class Sandbox {
   /** Marks the sandbox gone and tells its pool, once. */
   private markDead(): void {
     this.state = "dead";
+    for (const x of this.extensions) x.proc?.kill("SIGKILL");
     for (const l of this.exitListeners.splice(0)) l();
   }
 
@@ -239,6 +350,87 @@ export class Sandbox {
     this.finish({ payload, functionError: "Unhandled", errorType });
   }
 
+  /** The runtime answered: the invocation ends once every extension has asked for its next event too. */
+  private complete(outcome: Omit<Outcome, "logs" | "durationMs" | "initDurationMs">): void {
+    this.runtimeOutcome = outcome;
+    this.completeIfDone();
+  }
+
+  private completeIfDone(): void {
+    const cur = this.current;
+    if (!cur || !this.runtimeOutcome || this.extensions.some((x) => x.busyWith === cur.inv.requestId)) return;
+    if (this.extensions.length === 0) return this.finish(this.runtimeOutcome);
+    // An extension writes its lines before it asks for the next event; let its output pipe drain first.
+    setTimeout(() => {
+      if (this.current === cur && this.runtimeOutcome) this.finish(this.runtimeOutcome);
+    }, 5);
+  }
+
+  private sendEvent(x: ExtensionState, event: object): void {
+    x.queue.push(event);
+    this.flushEvents(x);
+  }
+
+  private flushEvents(x: ExtensionState): void {
+    if (!x.pendingNext || x.queue.length === 0) return;
+    const res = x.pendingNext;
+    x.pendingNext = undefined;
+    res.writeHead(200, { "Content-Type": "application/json", "Lambda-Extension-Event-Identifier": crypto.randomUUID() });
+    res.end(JSON.stringify(x.queue.shift()));
+  }
+
+  /** The Extensions API (2020-01-01). */
+  private handleExtension(req: http.IncomingMessage, res: http.ServerResponse, p: string, body: Buffer): void {
+    const reply = (status: number, payload: object, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "Content-Type": "application/json", ...headers });
+      res.end(JSON.stringify(payload));
+    };
+    const byId = this.extensions.find((x) => x.id !== undefined && x.id === req.headers["lambda-extension-identifier"]);
+    if (req.method === "POST" && p === "/register") {
+      const name = String(req.headers["lambda-extension-name"] ?? "");
+      const x = this.extensions.find((e) => e.name === name && e.id === undefined);
+      if (!x) return reply(403, { errorType: "Extension.InvalidExtensionName", errorMessage: `no unregistered extension named ${JSON.stringify(name)} in /opt/extensions (the name must be the file's)` });
+      let events: unknown;
+      try {
+        events = (JSON.parse(body.toString() || "{}") as { events?: unknown }).events;
+      } catch {
+        /* handled below */
+      }
+      if (!Array.isArray(events) || !events.every((e) => e === "INVOKE" || e === "SHUTDOWN")) {
+        return reply(400, { errorType: "InvalidRequest", errorMessage: 'the body must be {"events": [...]} with INVOKE and/or SHUTDOWN' });
+      }
+      x.id = crypto.randomUUID();
+      x.events = events as string[];
+      return reply(200, { functionName: this.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: this.env.AWS_LAMBDA_FUNCTION_VERSION, handler: this.env._HANDLER }, { "Lambda-Extension-Identifier": x.id });
+    }
+    if (!byId) return reply(403, { errorType: "Extension.InvalidExtensionIdentifier", errorMessage: "missing or unknown Lambda-Extension-Identifier header: register first" });
+    if (req.method === "GET" && p === "/event/next") {
+      if (byId.pendingNext) return reply(400, { errorType: "InvalidStateTransition", errorMessage: "a request for the next event is already waiting" });
+      byId.pendingNext = res;
+      if (byId.busyWith && byId.queue.length === 0) {
+        byId.busyWith = undefined; // done with the invocation it was given
+        this.completeIfDone();
+      }
+      if (this.extensions.every((x) => x.pendingNext || x.busyWith)) this.extensionsReady?.();
+      return this.flushEvents(byId);
+    }
+    const err = /^\/(init|exit)\/error$/.exec(p);
+    if (req.method === "POST" && err) {
+      const errorType = String(req.headers["lambda-extension-function-error-type"] ?? "Extension.Unknown");
+      let message = body.toString();
+      try {
+        message = String((JSON.parse(message) as { errorMessage?: unknown }).errorMessage ?? message);
+      } catch {
+        /* not JSON: the body is the message */
+      }
+      reply(202, { status: "OK" });
+      this.initError ??= { errorType, payload: errorPayload(errorType, `extension ${byId.name}: ${message}`) };
+      byId.proc?.kill("SIGKILL");
+      return;
+    }
+    return reply(404, { errorType: "NotFound", errorMessage: `${req.method} ${EXTENSION_PREFIX}${p} is not part of the Extensions API 2020-01-01` });
+  }
+
   /** The Runtime API (2018-06-01), with and without the version prefix. */
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const chunks: Buffer[] = [];
@@ -258,6 +450,7 @@ export class Sandbox {
       };
       const invalid = (status: number, errorType: string, errorMessage: string) => reply(status, { errorType, errorMessage });
 
+      if (url.startsWith(EXTENSION_PREFIX)) return this.handleExtension(req, res, url.slice(EXTENSION_PREFIX.length), Buffer.concat(chunks));
       if (req.method === "GET" && p === "/runtime/invocation/next") {
         if (!this.initialized) {
           this.initialized = true;
@@ -266,7 +459,8 @@ export class Sandbox {
         if (this.state === "starting") this.state = "idle";
         if (this.pendingNext) return invalid(400, "InvalidStateTransition", "a request for the next invocation is already waiting");
         this.pendingNext = res;
-        if (this.current) this.deliver();
+        // Not an invocation the runtime already answered (its extensions may still be finishing it).
+        if (this.current && !this.current.delivered) this.deliver();
         return;
       }
       const m = /^\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(p);
@@ -275,7 +469,7 @@ export class Sandbox {
         if (!this.current || this.current.inv.requestId !== id) return invalid(400, "InvalidRequestID", `no invocation ${id} is in progress`);
         if (kind === "response" && tooLarge) {
           invalid(413, "RequestEntityTooLarge", `Response payload size (${size} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`);
-          return this.finish({
+          return this.complete({
             payload: errorPayload("Function.ResponseSizeTooLarge", `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`),
             functionError: "Unhandled",
             errorType: "Function.ResponseSizeTooLarge",
@@ -283,7 +477,7 @@ export class Sandbox {
         }
         reply(202, { status: "OK" });
         const body = Buffer.concat(chunks);
-        if (kind === "response") return this.finish({ payload: body });
+        if (kind === "response") return this.complete({ payload: body });
         let errorType = String(req.headers["lambda-runtime-function-error-type"] ?? "Unhandled");
         try {
           const parsed = JSON.parse(body.toString()) as { errorType?: string };
@@ -291,7 +485,7 @@ export class Sandbox {
         } catch {
           /* not JSON: passed through as the runtime sent it */
         }
-        return this.finish({ payload: body, functionError: "Unhandled", errorType });
+        return this.complete({ payload: body, functionError: "Unhandled", errorType });
       }
       if (req.method === "POST" && p === "/runtime/init/error") {
         if (this.initialized) return invalid(403, "InvalidStateTransition", "init/error is only valid before the first /next");

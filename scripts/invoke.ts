@@ -70,17 +70,27 @@ export function localState(env: string): StateValues | undefined {
 
 /** Runs the stack's Rust builder when a Rust function's package is missing (what an apply would do). */
 export function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<string, unknown>): void {
-  const zip = path.resolve(dir, String(fnResource.filename));
-  if (fs.existsSync(zip)) return;
-  const deps = (fnResource.depends_on as string[] | undefined) ?? [];
-  for (const [id, b] of Object.entries(stack.resource?.terraform_data ?? {})) {
-    if (!deps.includes(`terraform_data.${id}`)) continue;
-    const exec = (b.provisioner as Array<{ "local-exec": { command: string; working_dir: string } }>)[0]["local-exec"];
-    process.stderr.write(`building: ${exec.command}\n`);
-    const r = spawnSync("sh", ["-c", exec.command], { cwd: path.resolve(dir, exec.working_dir), stdio: ["ignore", "inherit", "inherit"] });
-    if (r.status !== 0) throw new Error(`the build failed (exit ${r.status}); its output is above`);
+  // The function's package, and each of its layers' zips (a layer through S3 has its object's source).
+  const needs: Array<{ file: string; resource: Record<string, unknown> }> = [{ file: String(fnResource.filename), resource: fnResource }];
+  for (const ref of (fnResource.layers as string[] | undefined) ?? []) {
+    const layer = stack.resource?.aws_lambda_layer_version?.[/aws_lambda_layer_version\.([\w-]+)\.arn/.exec(ref)?.[1] ?? ""];
+    const object = stack.resource?.aws_s3_object?.[/aws_s3_object\.([\w-]+)\.key/.exec(String(layer?.s3_key ?? ""))?.[1] ?? ""];
+    if (layer?.filename) needs.push({ file: String(layer.filename), resource: layer });
+    else if (object?.source) needs.push({ file: String(object.source), resource: object });
   }
-  if (!fs.existsSync(zip)) throw new Error(`${zip} is missing and no builder of the stack makes it`);
+  for (const { file, resource } of needs) {
+    const zip = path.resolve(dir, file);
+    if (fs.existsSync(zip)) continue;
+    const deps = (resource.depends_on as string[] | undefined) ?? [];
+    for (const [id, b] of Object.entries(stack.resource?.terraform_data ?? {})) {
+      if (!deps.includes(`terraform_data.${id}`)) continue;
+      const exec = (b.provisioner as Array<{ "local-exec": { command: string; working_dir: string } }>)[0]["local-exec"];
+      process.stderr.write(`building: ${exec.command}\n`);
+      const r = spawnSync("sh", ["-c", exec.command], { cwd: path.resolve(dir, exec.working_dir), stdio: ["ignore", "inherit", "inherit"] });
+      if (r.status !== 0) throw new Error(`the build failed (exit ${r.status}); its output is above`);
+    }
+    if (!fs.existsSync(zip)) throw new Error(`${zip} is missing and no builder of the stack makes it`);
+  }
 }
 
 /**
