@@ -1,6 +1,6 @@
 import * as path from "path";
 import { LambdaArchitecture } from "./elf";
-import { buildLayer, defaultLayerStore, DIRECT_UPLOAD_MAX_BYTES, formatMiB, LayerKind, LayerSource, planLayer } from "./layer";
+import { buildLayer, BuiltLayerArtifact, defaultLayerStore, DIRECT_UPLOAD_MAX_BYTES, formatMiB, LayerKind, LayerSource, planLayer } from "./layer";
 import { formatBytes, table } from "./util";
 
 const HELP = `Usage: npm run build:layer -- --source DIR [--kind dependencies|extension] [--runtime RUNTIME]
@@ -105,14 +105,19 @@ function main(): number {
   );
   const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), formatBytes(b.unzippedBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);
   process.stdout.write(`${table(["layer", "arch", "zip", "unzipped", "status", "time"], rows)}\n`);
-  const tooBig = built.filter((b) => b.zipBytes > DIRECT_UPLOAD_MAX_BYTES);
-  if (opts.upload === "direct" && tooBig.length > 0) {
-    throw new Error(
-      `layer ${opts.source.name} is ${tooBig.map((b) => `${formatMiB(b.zipBytes)} zipped for ${b.architecture}`).join(" and ")}, over Lambda's 50 MB limit for a direct upload. ` +
-        `Nothing was published. Set upload: "s3" on layers.${opts.source.name} in the env file, so it goes through the env's artifact bucket; the zip is kept and not built again.`,
-    );
-  }
+  const tooBig = directUploadError(opts.source.name, opts.upload, built);
+  if (tooBig) throw new Error(tooBig);
   return 0;
+}
+
+/** The error for zips a direct upload cannot take (Lambda: 50 MB), naming the setting that fixes it. */
+export function directUploadError(name: string, upload: "direct" | "s3", built: ReadonlyArray<Pick<BuiltLayerArtifact, "zipBytes" | "architecture">>): string | undefined {
+  const tooBig = built.filter((b) => b.zipBytes > DIRECT_UPLOAD_MAX_BYTES);
+  if (upload !== "direct" || tooBig.length === 0) return undefined;
+  return (
+    `layer ${name} is ${tooBig.map((b) => `${formatMiB(b.zipBytes)} zipped for ${b.architecture}`).join(" and ")}, over Lambda's 50 MB limit for a direct upload. ` +
+    `Nothing was published. Set upload: "s3" on layers.${name} in the env file, so it goes through the env's artifact bucket; the zip is kept and not built again.`
+  );
 }
 
 if (require.main === module) {

@@ -139,6 +139,23 @@ async function main(): Promise<void> {
       ]),
     )}\n`,
   );
+  const layers = s.resources.filter((r) => r.type === "aws_lambda_layer_version");
+  if (layers.length > 0) {
+    const users = (arn: string) => fns.filter((f) => ((f.values.layers as string[] | null) ?? []).includes(arn)).map((f) => String(f.values.function_name).replace(/^.*-/, ""));
+    process.stdout.write(
+      `\n${table(
+        ["layer", "version", "architecture", "runtimes", "zip", "used by"],
+        layers.map((l) => [
+          String(l.values.layer_name),
+          String(l.values.version),
+          ((l.values.compatible_architectures as string[] | null) ?? []).join(","),
+          ((l.values.compatible_runtimes as string[] | null) ?? []).join(",") || "any",
+          formatBytes(l.values.filename ? fs.statSync(path.join(cwd, String(l.values.filename)), { throwIfNoEntry: false })?.size : undefined),
+          users(String(l.values.arn)).join(", ") || "-",
+        ]),
+      )}\n`,
+    );
+  }
   if (s.outputs.backend_url) process.stdout.write(`\nBackend function URL: ${String(s.outputs.backend_url)} (AWS_IAM auth; emulated)`);
   process.stdout.write(`\nWebSocket API endpoint: ${String(s.outputs.websocket_url)} (emulated; API id from moto)\n`);
 
