@@ -72,6 +72,19 @@ describe("environment config validation", () => {
       "envs/dev.ts: websocket.function is"],
     ["a handler not written as module.function", (e: any) => (e.websocket.handler.handler = "handler"),
       `envs/dev.ts: websocket.handler.handler is "handler"; write it as <module>.<function>`],
+    ["a layer the env does not define", (e: any) => (e.backend.function.layers = ["nope"]),
+      `envs/dev.ts: backend.function.layers[0] is "nope"; no layer named nope in layers (the env has websocket-deps, runtime-proxy); add it under layers or remove it here`],
+    ["more than 5 layers", (e: any) => {
+      for (const n of ["a", "b", "c", "d", "e", "f"]) e.layers[n] = { mode: "existing", type: "extension", arns: { arm64: `arn:aws:lambda:eu-west-1:123456789012:layer:${n}:1` } };
+      e.backend.function.layers = ["a", "b", "c", "d", "e", "f"];
+    },
+      "envs/dev.ts: backend.function.layers is [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]; Lambda allows 5 layers per function"],
+    ["a dependency layer without its runtime", (e: any) => delete e.layers["websocket-deps"].runtime,
+      "envs/dev.ts: layers.websocket-deps.runtime is missing; a dependency layer names the runtime it is installed for, e.g. python3.12"],
+    ["a layer ARN without a version", (e: any) => (e.layers["runtime-proxy"] = { mode: "existing", type: "extension", arns: { arm64: "arn:aws:lambda:eu-west-1:123456789012:layer:proxy" } }),
+      `envs/dev.ts: layers.runtime-proxy.arns.arm64 is "arn:aws:lambda:eu-west-1:123456789012:layer:proxy"; a layer version ARN: arn:aws:lambda:<region>:<account>:layer:<name>:<version>`],
+    ["an unknown upload", (e: any) => (e.layers["websocket-deps"].upload = "ftp"),
+      `envs/dev.ts: layers.websocket-deps.upload is "ftp"; upload is "direct" (at most 50 MB zipped) or "s3"`],
     ["a name that is not the file's", (e: any) => (e.name = "prod"),
       `envs/dev.ts: name is "prod"; it must equal the file name: "dev"`],
   ])("rejects %s, naming the file, field, value and fix", (_label, patch, expected) => {

@@ -5,6 +5,7 @@ import { loadEnv } from "../envs";
 import { EnvConfig } from "../envs/schema";
 import { binsFromMetadata, cargoMetadata, functionHashes, Probe } from "../build/rust";
 import { LambdaStack } from "../modules/stack";
+import { LayerSource, planLayer } from "../build/layer";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 
@@ -90,7 +91,11 @@ export function scoped(s: SynthJson, prefix: string): { parsed: SynthJson; json:
   return { parsed, json: JSON.stringify(parsed) };
 }
 
-/** The synthesized JSON with the Rust functions' input hashes (hex, 16-digit prefix, base64) replaced by `<bin hash>`. */
+/**
+ * The synthesized JSON with the Rust functions' and the extension layer's input hashes (hex, 16-digit
+ * prefix, base64) replaced by `<bin hash>`: they change with every edit of the Rust sources, and are
+ * asserted in the rust_lambda and layer_builder tests.
+ */
 export function withoutRustHashes(json: string): string {
   const meta = cargoMetadata(path.join(PROJECT_ROOT, "lambda-src", "rust"));
   const bins = binsFromMetadata(meta);
@@ -100,6 +105,12 @@ export function withoutRustHashes(json: string): string {
       const b64 = Buffer.from(hash, "hex").toString("base64");
       out = out.split(hash).join(`<${bin} hash>`).split(hash.slice(0, 16)).join(`<${bin} hash>`).split(b64).join(`<${bin} hash>`);
     }
+  }
+  const proxy: LayerSource = { name: "runtime-proxy", kind: "extension", dir: path.join(PROJECT_ROOT, "lambda-src", "extensions", "runtime-proxy") };
+  for (const arch of ["arm64", "x86_64"] as const) {
+    const hash = planLayer(proxy, arch).inputHash;
+    const b64 = Buffer.from(hash, "hex").toString("base64");
+    out = out.split(hash).join(`<runtime-proxy ${arch} hash>`).split(hash.slice(0, 16)).join(`<runtime-proxy ${arch} hash>`).split(b64).join(`<runtime-proxy ${arch} hash>`);
   }
   return out;
 }

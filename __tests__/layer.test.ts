@@ -81,7 +81,7 @@ describe("layer plans: input hashes and errors found without building", () => {
     const MB = 1024 * 1024;
     expect(unzippedLimitError("f", 10 * MB, [{ name: "a", unzippedBytes: 100 * MB }, { name: "b" }])).toBeUndefined();
     expect(unzippedLimitError("f", 10 * MB, [{ name: "a", unzippedBytes: 200 * MB }, { name: "b", unzippedBytes: 45 * MB }])).toBe(
-      "f is its own package 10.0 MB + layer a 200.0 MB + layer b 45.0 MB = 255.0 MB unzipped, over Lambda's 250 MB limit for a function and its layers; move dependencies out of the largest layer",
+      "f is its own package 10.0 MB + layer a 200.0 MB + layer b 45.0 MB = 255.0 MB unzipped, over Lambda's 250 MB limit for a function and its layers; move dependencies out of the largest layer (or use a container image for this function)",
     );
   });
 
@@ -97,7 +97,7 @@ describe("layer plans: input hashes and errors found without building", () => {
 
 const listing = (zip: string) =>
   execFileSync("python3", ["-c", "import sys,zipfile; print('\\n'.join(f'{i.filename} {oct(i.external_attr>>16)}' for i in zipfile.ZipFile(sys.argv[1]).infolist()))", zip]).toString().trim().split("\n");
-const member = (zip: string, name: string) => execFileSync("python3", ["-c", "import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))", zip, name]);
+const member = (zip: string, name: string) => execFileSync("python3", ["-c", "import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))", zip, name], { maxBuffer: 64 * 1024 * 1024 });
 
 describe("Python dependency layers, built for real with pip from PyPI", () => {
   const src: LayerSource = { name: "websocket-deps", kind: "dependencies", dir: path.join(PROJECT_ROOT, "lambda-src", "layers", "websocket-deps"), runtime: "python3.12" };

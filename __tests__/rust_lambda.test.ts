@@ -20,7 +20,7 @@ type Statement = { sid: string; actions: string[]; resources: string[]; conditio
 function backendOf(parsed: SynthJson) {
   const { parsed: p, json } = scoped(parsed, "rust-backend_");
   const fns = Object.entries(resourcesOf(p, "aws_lambda_function"));
-  const builders = Object.entries(resourcesOf(parsed, "terraform_data"));
+  const builders = Object.entries(resourcesOf(parsed, "terraform_data")).filter(([id]) => id.startsWith("rust_builder"));
   const policy = Object.entries(p.data?.aws_iam_policy_document ?? {}).find(([id]) => id.includes("_policy_"))?.[1].statement as Statement[] | undefined;
   return { p, json, fn: fns[0]?.[1], fnId: fns[0]?.[0], builders, policy };
 }
@@ -43,7 +43,13 @@ describe("rust_lambda: the backend in create mode (dev)", () => {
       memory_size: 256,
       timeout: 10,
     });
-    expect((fn.environment as { variables: Record<string, string> }).variables).toEqual({ RUST_LOG: "debug", TABLE_NAME: "${aws_dynamodb_table.items.name}" });
+    expect((fn.environment as { variables: Record<string, string> }).variables).toEqual({
+      RUST_LOG: "debug",
+      TABLE_NAME: "${aws_dynamodb_table.items.name}",
+      // From the runtime-proxy layer: provided.al2023 runs no wrapper script, so the function reads the proxy's address.
+      LAMBDASHIP_PROXY_PORT: "9009",
+      LAMBDASHIP_RUNTIME_API_PROXY: "127.0.0.1:9009",
+    });
   });
 
   it("points at the zip whose name carries the input hash, by a path relative to the stack, with the hash as source_code_hash", () => {
@@ -208,8 +214,9 @@ describe("rust_lambda: create, existing and import modes share one implementatio
     const { parsed, json, stack } = synthEnv(env);
     expect(json).toHaveDataSourceWithProperties(DataAwsLambdaFunction, { function_name: "shared-backend" });
     expect(backendOf(parsed).fn).toBeUndefined();
-    expect(resourcesOf(parsed, "terraform_data")).toEqual({});
+    expect(Object.keys(resourcesOf(parsed, "terraform_data")).filter((id) => id.startsWith("rust_"))).toEqual([]);
     expect(warningsOf(stack)).toContainEqual(expect.stringContaining('backend function "shared-backend" is referenced, not managed'));
+    expect(warningsOf(stack)).toContainEqual(expect.stringContaining("backend.function.layers is set, but the function \"shared-backend\" is only referenced"));
   });
 
   it("refuses a URL on a referenced function, naming the fields and the fix", () => {
