@@ -6,7 +6,8 @@ import { readElfFile } from "../build/elf";
 import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultArtifactCache, defaultCargoTargetDir, functionHashes } from "../build/rust";
 import { createZip } from "../build/zip";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
-import { bootstrapCommand, unpack } from "../runtime/functions";
+import { buildLayer, LayerSource } from "../build/layer";
+import { bootstrapCommand, functionsFromStack, StackJson, unpack } from "../runtime/functions";
 import { MAX_RESPONSE_BYTES } from "../runtime/sandbox";
 import { PROJECT_ROOT } from "./helpers";
 
@@ -166,24 +167,25 @@ describe("runtime emulator: the documented errors, with real runtime processes",
   });
 });
 
+/** The backend's package for an architecture, built from a copy of the workspace at `ws` (or taken from the artifact store). */
+function buildBackend(arch: "arm64" | "x86_64", ws: string): string {
+  fs.cpSync(path.join(PROJECT_ROOT, "lambda-src", "rust"), ws, { recursive: true, filter: (p) => path.basename(p) !== "target" });
+  const meta = cargoMetadata(ws);
+  const bins = binsFromMetadata(meta).filter((b) => b.name === "backend");
+  const toolchain = chooseToolchain(arch, true).toolchain;
+  const [built] = buildFunctions({
+    workspaceDir: ws,
+    functions: bins,
+    toolchain,
+    hashes: functionHashes(meta, bins, toolchain.target),
+    cargoTargetDir: defaultCargoTargetDir(),
+    artifactCache: defaultArtifactCache(),
+  });
+  return built.zipPath;
+}
+
 describe("runtime emulator: the real Rust backend answers", () => {
-  /** The backend's package for an architecture, built from a copy of the workspace (or taken from the artifact store). */
-  function backendPackage(arch: "arm64" | "x86_64"): string {
-    const ws = path.join(scratch, `rust-${arch}`);
-    fs.cpSync(path.join(PROJECT_ROOT, "lambda-src", "rust"), ws, { recursive: true, filter: (p) => path.basename(p) !== "target" });
-    const meta = cargoMetadata(ws);
-    const bins = binsFromMetadata(meta).filter((b) => b.name === "backend");
-    const toolchain = chooseToolchain(arch, true).toolchain;
-    const [built] = buildFunctions({
-      workspaceDir: ws,
-      functions: bins,
-      toolchain,
-      hashes: functionHashes(meta, bins, toolchain.target),
-      cargoTargetDir: defaultCargoTargetDir(),
-      artifactCache: defaultArtifactCache(),
-    });
-    return built.zipPath;
-  }
+  const backendPackage = (arch: "arm64" | "x86_64") => buildBackend(arch, path.join(scratch, `rust-${arch}`));
 
   it.each(["arm64", "x86_64"] as const)("%s: answers GET /health from its zip, exactly as packaged", async (arch) => {
     const code = unpack(backendPackage(arch), scratch);
@@ -227,5 +229,105 @@ describe("runtime emulator: the real Rust backend answers", () => {
     expect(fs.statSync(path.join(dir, "bootstrap")).mode & 0o777).toBe(0o755);
     expect(fs.statSync(path.join(dir, "data.txt")).mode & 0o777).toBe(0o644);
     expect(unpack(zip, scratch)).toBe(dir);
+  });
+});
+
+describe("runtime emulator: functions with their layers, the extension's lines in their logs", () => {
+  const proxy: LayerSource = { name: "runtime-proxy", kind: "extension", dir: path.join(PROJECT_ROOT, "lambda-src", "extensions", "runtime-proxy") };
+  const deps: LayerSource = { name: "websocket-deps", kind: "dependencies", dir: path.join(PROJECT_ROOT, "lambda-src", "layers", "websocket-deps"), runtime: "python3.12" };
+  const layerRoot = path.join(scratch, "layers");
+  let emulator: RuntimeEmulator;
+  let problems: string[];
+
+  beforeAll(() => {
+    const built = (src: LayerSource, arch: "arm64" | "x86_64") => buildLayer(src, arch, { projectRoot: layerRoot, python: path.join(PROJECT_ROOT, ".venv", "bin", "python") }).zipPath;
+    const handlerZip = path.join(scratch, "layered-handler.zip");
+    fs.writeFileSync(
+      handlerZip,
+      createZip([
+        {
+          name: "handler.py",
+          data: Buffer.from(
+            'from aws_lambda_powertools import Logger\nlogger = Logger(service="layer-test")\n\ndef lambda_handler(event, context):\n    logger.info("hello from the layer")\n    if event.get("fail"):\n        raise ValueError("asked to fail")\n    return {"ok": True}\n',
+          ),
+        },
+      ]),
+    );
+    const backendZip = path.join(scratch, "backend-arm64.zip");
+    fs.copyFileSync(buildBackend("arm64", path.join(scratch, "rust-layers")), backendZip);
+    const stack: StackJson = {
+      resource: {
+        aws_lambda_layer_version: {
+          deps: { layer_name: "deps", filename: built(deps, "arm64") },
+          proxy_x86: { layer_name: "proxy-x86_64", filename: built(proxy, "x86_64") },
+          proxy_arm: { layer_name: "proxy-arm64", filename: built(proxy, "arm64") },
+        },
+        aws_lambda_function: {
+          py: {
+            function_name: "py",
+            runtime: "python3.12",
+            handler: "handler.lambda_handler",
+            filename: handlerZip,
+            layers: ["${aws_lambda_layer_version.deps.arn}", "${aws_lambda_layer_version.proxy_x86.arn}", "${data.aws_lambda_layer_version.shared.arn}"],
+            environment: { variables: { AWS_LAMBDA_EXEC_WRAPPER: "/opt/lambdaship-runtime-proxy-wrapper", LAMBDASHIP_PROXY_PORT: "9009" } },
+            reserved_concurrent_executions: 2,
+          },
+          rust: {
+            function_name: "rust",
+            runtime: "provided.al2023",
+            handler: "bootstrap",
+            filename: backendZip,
+            layers: ["${aws_lambda_layer_version.proxy_arm.arn}"],
+            environment: { variables: { TABLE_NAME: "items", LAMBDASHIP_PROXY_PORT: "9009", LAMBDASHIP_RUNTIME_API_PROXY: "127.0.0.1:9009" } },
+            memory_size: 256,
+            timeout: 10,
+          },
+        },
+      },
+    };
+    const resolved = functionsFromStack(stack, { stackDir: scratch, region: "us-east-1", projectRoot: PROJECT_ROOT });
+    problems = resolved.problems;
+    emulator = new RuntimeEmulator(resolved.functions);
+  });
+  afterAll(() => emulator?.stop());
+
+  const proxyLines = (logs: string) => logs.split("\n").filter((l) => l.includes('"extension":"lambdaship-runtime-proxy"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it("runs a Python function with its dependency layer on PYTHONPATH, started through the proxy's wrapper script", async () => {
+    const ok = await Promise.all([1, 2, 3].map(() => emulator.invoke("py", Buffer.from("{}"))));
+    for (const r of ok) {
+      expect(JSON.parse(r.payload.toString())).toEqual({ ok: true });
+      expect(r.logs).toMatch(/"message":"hello from the layer".*"service":"layer-test"/); // powertools' JSON logger, from the layer
+      expect(proxyLines(r.logs)).toEqual([expect.objectContaining({ requestId: r.requestId, outcome: "success", status: 202 })]);
+    }
+    const failed = await emulator.invoke("py", Buffer.from('{"fail": true}'));
+    expect(failed.errorType).toBe("ValueError");
+    expect(proxyLines(failed.logs)).toEqual([expect.objectContaining({ requestId: failed.requestId, outcome: "error", errorType: "ValueError" })]);
+  });
+
+  it("runs the Rust backend (arm64, under qemu) through the arm64 proxy, which it finds through LAMBDASHIP_RUNTIME_API_PROXY", async () => {
+    const event = fs.readFileSync(path.join(PROJECT_ROOT, "lambda-src", "events", "backend.json"));
+    for (let i = 0; i < 2; i++) {
+      const r = await emulator.invoke("rust", event);
+      expect(JSON.parse(r.payload.toString())).toMatchObject({ statusCode: 200 });
+      const [line] = proxyLines(r.logs);
+      expect(line).toMatchObject({ requestId: r.requestId, outcome: "success" });
+      expect(line.durationMs).toEqual(expect.any(Number));
+    }
+  });
+
+  it("says which layer it could not place: one referenced only by ARN", () => {
+    expect(problems).toEqual(["py: layer ${data.aws_lambda_layer_version.shared.arn} is referenced by ARN, so its content is not available here; the function runs without it"]);
+  });
+
+  it("fails the invocation when an extension dies during init, as Lambda does", async () => {
+    const bad = new RuntimeEmulator([{ ...pythonRuntime("with-bad-extension", 'post(f"/invocation/{rid}/response", b"{}")'), runtime: { ...pythonRuntime("x", "").runtime, extensions: [{ name: "bad", command: "sh", args: ["-c", "echo extension starting; exit 4"] }] } }]);
+    try {
+      const r = await bad.invoke("with-bad-extension", Buffer.from("{}"));
+      expect(r.errorType).toBe("Extension.Crash");
+      expect(r.logs).toContain("extension starting");
+    } finally {
+      await bad.stop();
+    }
   });
 });

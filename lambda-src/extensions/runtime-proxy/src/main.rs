@@ -199,7 +199,11 @@ fn serve(conn: TcpStream, upstream: SocketAddr, in_flight: &InFlight) {
         };
         let close = request.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let (method, path) = (request.method().to_string(), request.path().to_string());
-        let error_type = request.header("Lambda-Runtime-Function-Error-Type").map(str::to_string);
+        // The error type: the header when the runtime sends one, else the body's errorType (awslambdaric).
+        let error_type = request
+            .header("Lambda-Runtime-Function-Error-Type")
+            .map(str::to_string)
+            .or_else(|| path.ends_with("/error").then(|| json_field(&String::from_utf8_lossy(&request.body), "errorType")).flatten());
         let reply = match call(upstream, &method, &path, request.headers, request.body) {
             Ok(r) => r,
             Err(e) => Message::text(502, &format!("{NAME}: the Runtime API at {upstream} did not answer: {e}")),
