@@ -1,5 +1,5 @@
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
-import { CreateFunctionCommand, LambdaClient, GetFunctionCommand } from "@aws-sdk/client-lambda";
+import { CreateFunctionCommand, LambdaClient, GetFunctionCommand, ListLayerVersionsCommand } from "@aws-sdk/client-lambda";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as path from "path";
@@ -114,6 +114,32 @@ describe("end to end against the local AWS emulator", () => {
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
+  it("publishes a new layer version when the extension's inputs change, keeps the old one, and updates only the function using it", async () => {
+    ws = await Workspace.create();
+    await ws.deploy();
+    fs.appendFileSync(path.join(ws.root, "lambda-src", "extensions", "runtime-proxy", "wrapper.sh"), "# an edit changes the layer's input hash\n");
+    await ws.synthOrThrow();
+    const p = await ws.plan();
+    expect(p.exitCode).toBe(2);
+    expect(p.actions).toEqual({
+      // New versions first (create_before_destroy, which the builder inherits), then the old ones leave the state.
+      "create+delete": [
+        expect.stringMatching(/^aws_lambda_layer_version\.layers_runtime-proxy_version-arm64_/),
+        expect.stringMatching(/^aws_lambda_layer_version\.layers_runtime-proxy_version-x86_64_/),
+        expect.stringMatching(/^terraform_data\.layers_runtime-proxy_builder_/),
+      ],
+      update: [expect.stringMatching(BACKEND_ADDRESS)],
+    });
+    const applied = await ws.apply();
+    expect(applied).toEqual({ added: 3, changed: 1, destroyed: 3, imported: 0 });
+    // skip_destroy: the old versions are still published, for functions and rollbacks that use them.
+    const versions = await new LambdaClient(sdkConfig(ws)).send(new ListLayerVersionsCommand({ LayerName: "lambdaship-local-runtime-proxy-arm64" }));
+    expect(versions.LayerVersions!.map((v) => v.Version).sort()).toEqual([1, 2]);
+    const backend = await new LambdaClient(sdkConfig(ws)).send(new GetFunctionCommand({ FunctionName: "lambdaship-local-backend" }));
+    expect(backend.Configuration!.Layers!.map((l) => l.Arn)).toEqual([expect.stringMatching(/:layer:lambdaship-local-runtime-proxy-arm64:2$/)]);
+    expect((await ws.plan()).exitCode).toBe(0);
+  });
+
   it("imports functions created outside Terraform (Python and Rust): imports, no create or replace, then a clean re-plan", async () => {
     ws = await Workspace.create();
     await createFunctionOutside(ws, "lambdaship-local-websocket");
@@ -210,7 +236,11 @@ describe("end to end against the local AWS emulator", () => {
       expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023\s+arm64\s+arm64\s+\d+\.\d+ MB/);
       expect(first.stdout).toMatch(/Backend function URL: https:\/\/\w+\.lambda-url\.us-east-1\.on\.aws/);
       // Every function answered through the runtime emulator, arm64 under qemu.
-      expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023 arm64, under qemu-aarch64\s+200 \{"status":"ok"\}/);
+      expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023 arm64, under qemu-aarch64, extensions lambdaship-runtime-proxy\s+200 \{"status":"ok"\}/);
+      // The layers, one version per architecture, and who uses them.
+      expect(first.stdout).toMatch(/lambdaship-local-runtime-proxy-arm64\s+1\s+arm64\s+any\s+[\d.]+ kB\s+backend/);
+      expect(first.stdout).toMatch(/lambdaship-local-runtime-proxy-x86_64\s+1\s+x86_64\s+any/);
+      expect(first.stdout).toMatch(/lambdaship-local-websocket-deps-arm64\s+1\s+arm64\s+python3\.12\s+[\d.]+ MB/);
       expect(first.stdout).toMatch(/lambdaship-local-ws-connect\s+.*200 \{"connected":true\}/);
       expect(first.stdout).toMatch(/lambdaship-local-ws-broadcast\s+.*200 \{"delivered":1,"removed":0\}/);
       expect(first.stdout).toMatch(/lambdaship-local-ws-disconnect\s+.*200 \{"disconnected":true,"removed":1\}/);
@@ -223,6 +253,11 @@ describe("end to end against the local AWS emulator", () => {
       // npm run invoke: one function at a time, against what npm start deployed.
       const invoke = (...args: string[]) => run(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "local", ...args], ws.root, { LAMBDASHIP_STATE_DIR: "" });
       expect((await invoke("ws-connect")).code).toBe(0);
+      // The backend runs with its extension layer: the proxy's line for the invocation is in its logs.
+      const backend = await invoke("backend");
+      expect(backend.code).toBe(0);
+      const requestId = /^START RequestId: (\S+)/m.exec(backend.stdout)![1];
+      expect(backend.stdout).toContain(`{"extension":"lambdaship-runtime-proxy","requestId":"${requestId}","outcome":"success"`);
       const broadcast = await invoke("ws-broadcast");
       expect(broadcast.code).toBe(0);
       expect(broadcast.stdout).toMatch(/^REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB\tMax Memory Used: \d+ MB\tInit Duration/m);
