@@ -341,15 +341,6 @@ export function buildLayer(src: LayerSource, arch: LambdaArchitecture, opts: Lay
   const started = Date.now();
   const plan = planLayer(src, arch);
   const store = opts.store === undefined && !("store" in opts) ? defaultLayerStore() : opts.store;
-  let storeKey = plan.zipName;
-  let producer: Producer;
-  if (src.kind === "extension") {
-    const { toolchain, key } = extensionToolchainKey(arch);
-    storeKey = `${plan.zipName.slice(0, -4)}-rustc-${key}.zip`; // an extension binary counts only with the compiler that built it
-    producer = extensionProducer(src, plan, toolchain, opts);
-  } else {
-    producer = detectLayerRuntime(src.dir).runtime === "python" ? pythonProducer(src, plan, opts) : nodeProducer(src, plan);
-  }
   const zipPath = layerZipPath(opts.projectRoot, plan, src.name);
   const done = (zip: Buffer, unzipped: number, status: LayerStatus): BuiltLayerArtifact => ({
     name: src.name,
@@ -368,10 +359,19 @@ export function buildLayer(src: LayerSource, arch: LambdaArchitecture, opts: Lay
   };
   // The size file is written first and the zip last: a zip that exists is complete.
   const sizeOf = (zip: string) => Number(fs.readFileSync(`${zip}.unzipped`, "utf8"));
-  const storeZip = store ? path.join(store, storeKey) : undefined;
   if (fs.existsSync(zipPath) && fs.existsSync(`${zipPath}.unzipped`)) {
     return done(fs.readFileSync(zipPath), sizeOf(zipPath), "skipped");
   }
+  let storeKey = plan.zipName;
+  let producer: Producer;
+  if (src.kind === "extension") {
+    const { toolchain, key } = extensionToolchainKey(arch);
+    storeKey = `${plan.zipName.slice(0, -4)}-rustc-${key}.zip`; // an extension binary counts only with the compiler that built it
+    producer = extensionProducer(src, plan, toolchain, opts);
+  } else {
+    producer = detectLayerRuntime(src.dir).runtime === "python" ? pythonProducer(src, plan, opts) : nodeProducer(src, plan);
+  }
+  const storeZip = store ? path.join(store, storeKey) : undefined;
   if (storeZip && fs.existsSync(storeZip) && fs.existsSync(`${storeZip}.unzipped`)) {
     const zip = fs.readFileSync(storeZip);
     install(path.dirname(zipPath), path.basename(zipPath), zip, sizeOf(storeZip));

@@ -2,18 +2,20 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { benchLayers } from "./bench-layers";
 import { benchRust } from "./bench-rust";
 import { benchRuntime } from "./bench-runtime";
 import { PROJECT_ROOT } from "./toolchain";
 
 /**
- * `npm run bench [-- --only synth|rust|runtime]`:
+ * `npm run bench [-- --only synth|rust|runtime|layers]`:
  *   synth: every env stack, wall time and peak memory, ours next to the cdktf template way
  *          (package-root provider imports + ts-node) measured in the same run;
  *   rust:  the Rust workspace's cold and no-op builds and zip sizes, next to one cargo invocation
  *          per bin (scripts/bench-rust.ts); cold builds take several minutes each;
  *   runtime: warm invocations of the Rust backend through the runtime emulator next to a bare
- *          Runtime API loop (scripts/bench-runtime.ts).
+ *          Runtime API loop (scripts/bench-runtime.ts);
+ *   layers: cold, other-clone and no-op builds of each layer, and their sizes (scripts/bench-layers.ts).
  */
 
 interface Sample {
@@ -124,8 +126,9 @@ function benchSynth(): void {
 async function main(): Promise<void> {
   const i = process.argv.indexOf("--only");
   const only = i >= 0 ? process.argv[i + 1] : undefined;
-  if (only !== undefined && !["synth", "rust", "runtime"].includes(only)) throw new Error(`--only is ${JSON.stringify(only)}; use synth, rust or runtime`);
+  if (only !== undefined && !["synth", "rust", "runtime", "layers"].includes(only)) throw new Error(`--only is ${JSON.stringify(only)}; use synth, rust, runtime or layers`);
   if (!only || only === "synth") benchSynth();
+  if (!only || only === "layers") benchLayers();
   if (!only || only === "runtime") await benchRuntime();
   if (!only || only === "rust") benchRust();
 }
