@@ -85,7 +85,7 @@ function templateCopy(): string {
     if (rel.endsWith(".ts")) fs.writeFileSync(dst, toPackageRootImports(fs.readFileSync(src, "utf8")));
     else fs.copyFileSync(src, dst);
   };
-  for (const rel of ["main.ts", "envs", "modules", "build", "lambda-src/websocket/handler.py", "lambda-src/rust", "cdktf.json"]) copy(rel);
+  for (const rel of ["main.ts", "envs", "modules", "build", "lambda-src/websocket/handler.py", "lambda-src/rust", "lambda-src/extensions", "lambda-src/layers", "cdktf.json"]) copy(rel);
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
   fs.writeFileSync(
     path.join(dir, "tsconfig.json"),
