@@ -22,12 +22,15 @@ The main job, end to end, on this machine only (never a real AWS account):
      stop it with \`npm run emulator -- stop\`)
   3. synth of every env stack
   4. plan and apply of the \`local\` stack (envs/local.ts) to the emulator; the apply builds the Rust
-     functions (arm64, or x86_64 with a warning where no arm64 toolchain could be installed); then a
+     functions (arm64, or x86_64 with a warning where no arm64 toolchain could be installed) and the
+     layers (websocket-deps with pip, the runtime-proxy extension for arm64 and x86_64); then a
      summary: resources; each function's runtime, declared architecture, the architecture in its
-     binary's ELF header, and package size; the backend's function URL and the WebSocket URL
+     binary's ELF header, and package size; each layer version and the functions using it; the
+     backend's function URL and the WebSocket URL
   5. each deployed function invoked once through the local runtime emulator, from its real package
-     (arm64 under qemu): the backend's health route, and a WebSocket connect, message, broadcast and
-     disconnect round on the emulator's connections table; a failed invocation fails npm start
+     and layers (arm64 under qemu): the backend's health route (through its runtime-proxy
+     extension), and a WebSocket connect, message, broadcast and disconnect round on the emulator's
+     connections table; a failed invocation fails npm start
 A second run with nothing changed plans no changes and applies nothing.`;
 
 const ENV = "local";
