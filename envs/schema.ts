@@ -252,7 +252,9 @@ export const layerSchema = z.discriminatedUnion(
         mode: z.literal("create"),
         /** dependencies: a folder with requirements.txt or package.json + lock file; extension: a cargo package. */
         type: z.enum(["dependencies", "extension"], { message: 'type is "dependencies" or "extension"' }),
-        source: z.string().min(1, "a folder relative to the project root, e.g. lambda-src/layers/websocket-deps"),
+        source: z
+          .string()
+          .regex(/^[A-Za-z0-9._\/-]+$/, "a folder relative to the project root, e.g. lambda-src/layers/websocket-deps (letters, digits, '.', '_', '-' and '/'; the builder's command line carries it)"),
         /** Dependency layers: the runtime they are installed for, the same as their functions'. */
         runtime: z.enum([...PYTHON_RUNTIMES, ...NODE_RUNTIMES], { message: `supported: ${[...PYTHON_RUNTIMES, ...NODE_RUNTIMES].join(", ")}` }).optional(),
         /**

@@ -63,9 +63,6 @@ export class LayerBuilder extends Construct {
     this.props = props;
     this.config = props.config;
     this.layerName = `${props.namePrefix}-${props.name}`;
-    if (props.config.mode === "create") {
-      this.source(); // a missing folder or an unknown kind of dependency file fails synth now
-    }
   }
 
   private field(rest = ""): string {
