@@ -72,6 +72,11 @@ describe("layer plans: input hashes and errors found without building", () => {
     expect(() => planLayer(deps(dir, runtime), "arm64")).toThrow(message);
   });
 
+  it("refuses a requirement not pinned to one version, naming it", () => {
+    const dir = folder("unpinned", { "requirements.txt": "# comment\nrequests==2.32.3\nurllib3>=2\n" });
+    expect(() => planLayer(deps(dir), "arm64")).toThrow(`${path.join(dir, "requirements.txt")}: "urllib3>=2" is not pinned to one version; write it as name==version`);
+  });
+
   it("names the extension folder that is not a cargo package", () => {
     const dir = folder("not-cargo", { "main.rs": "" });
     expect(() => planLayer({ name: "ext", kind: "extension", dir }, "arm64")).toThrow(`extension layer folder ${dir} has no Cargo.toml`);
@@ -124,6 +129,15 @@ describe("Python dependency layers, built for real with pip from PyPI", () => {
     const first = buildLayer(src, "arm64", { projectRoot: root("clone-1"), store, python: PYTHON });
     const second = buildLayer(src, "arm64", { projectRoot: root("clone-2"), store, python: "/nonexistent/python" });
     expect(second).toMatchObject({ status: "cached", zipSha256: first.zipSha256, unzippedBytes: first.unzippedBytes });
+  });
+
+  it("refuses a layer whose install brought a package the requirements do not pin, naming it, and writes nothing", () => {
+    const loose = folder("transitive", { "requirements.txt": "aws-lambda-powertools==3.37.0\njmespath==1.1.0\n" });
+    const projectRoot = root("transitive-out");
+    expect(() => buildLayer({ name: "loose", kind: "dependencies", dir: loose, runtime: "python3.12" }, "arm64", { projectRoot, store: undefined, python: PYTHON })).toThrow(
+      /^layer loose: pip also installed typing-extensions==[\d.]+, which .*requirements\.txt does not pin; add this line so the layer is the same wherever and whenever it is built\. Nothing was written\.$/,
+    );
+    expect(fs.existsSync(path.join(projectRoot, ".build"))).toBe(false);
   });
 
   it("refuses a package with no wheel for the target, naming it, and writes nothing", () => {

@@ -53,6 +53,28 @@ export function detectLayerRuntime(dir: string, files: readonly string[] = fs.ex
   return { runtime: runtimes[0], manifest: found[0].file };
 }
 
+/** PEP 503's normalised form of a Python package name. */
+export function normalisePackage(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, "-");
+}
+
+/**
+ * The packages a requirements file pins, by normalised name. A requirement without an exact `==`
+ * version is an error naming it: the layer's input hash covers the file, so an unpinned requirement
+ * would let the layer change without a new hash.
+ */
+export function pinnedRequirements(text: string, file: string): Map<string, string> {
+  const pins = new Map<string, string>();
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/(^|\s)#.*$/, "").trim();
+    if (!line || line.startsWith("-")) continue;
+    const m = /^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([A-Za-z0-9.+!_-]+)\s*(;.*)?$/.exec(line.replace(/\s*\\$/, ""));
+    if (!m) throw new LayerError(`${file}: ${JSON.stringify(line)} is not pinned to one version; write it as name==version (pip freeze or pip-compile print them), so the layer is the same wherever and whenever it is built`);
+    pins.set(normalisePackage(m[1]), m[3]);
+  }
+  return pins;
+}
+
 /** pip's platform tag for a Lambda architecture (Amazon Linux 2023's glibc is 2.34; manylinux2014 wheels run there). */
 export function pythonPlatform(arch: LambdaArchitecture): string {
   return arch === "arm64" ? "manylinux2014_aarch64" : "manylinux2014_x86_64";
@@ -128,6 +150,7 @@ function dependencyPlan(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
     if (manifest !== "requirements.txt") {
       throw new LayerError(`layer folder ${src.dir}: ${manifest} is recognised as Python, but this builder installs from requirements.txt; export one (pipenv requirements > requirements.txt, or poetry export -f requirements.txt)`);
     }
+    pinnedRequirements(fs.readFileSync(path.join(src.dir, manifest), "utf8"), path.join(src.dir, manifest));
     files = [manifest];
   } else {
     const lock = NPM_LOCKS.find((f) => fs.existsSync(path.join(src.dir, f)));
@@ -303,6 +326,19 @@ function pythonProducer(src: LayerSource, plan: LayerPlan, opts: LayerBuildOptio
         pkg
           ? `layer ${src.name}: ${pkg} (from ${manifest}) has no wheel for ${pythonPlatform(plan.architecture)} and Python ${version}; pin a version that publishes one, or drop it from the layer. Nothing was written.`
           : `layer ${src.name}: pip failed (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`,
+      );
+    }
+    // Everything pip brought must be pinned, or the next build (another day, another machine) may differ.
+    const pins = pinnedRequirements(fs.readFileSync(manifest, "utf8"), manifest);
+    const installed = fs
+      .readdirSync(path.join(work, "python"))
+      .map((d) => /^(.+)-([^-]+)\.dist-info$/.exec(d))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ name: normalisePackage(m[1]), version: m[2] }));
+    const unpinned = installed.filter((p) => !pins.has(p.name));
+    if (unpinned.length > 0) {
+      throw new LayerError(
+        `layer ${src.name}: pip also installed ${unpinned.map((p) => `${p.name}==${p.version}`).join(", ")}, which ${manifest} does not pin; add ${unpinned.length > 1 ? "these lines" : "this line"} so the layer is the same wherever and whenever it is built. Nothing was written.`,
       );
     }
     return collectFiles(work, { exclude: isNoise, executable: (rel) => rel.endsWith(".so") || /\.so\./.test(rel) });
