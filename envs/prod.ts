@@ -12,6 +12,8 @@ export default defineEnv({
   logRetentionDays: 365,
   stateBackend: { bucket: "lambdaship-terraform-state", region: "eu-west-1" },
   // Production never runs a fallback build: no arm64 toolchain is an error before anything changes.
+  // npm run plan refuses a plan that destroys or replaces a table, bucket, log group or API (--allow-destroy overrides).
+  review: { blockStatefulChanges: true },
   rust: { workspace: "lambda-src/rust", requireArm64: true },
   backend: {
     function: { memoryMiB: 1024, timeoutSeconds: 10, environment: { RUST_LOG: "info" }, reservedConcurrency: 100, architecture: "arm64" },

@@ -333,6 +333,14 @@ export const envSchema = z
     stateBackend: stateBackendSchema.optional(),
     emulator: emulatorSchema.optional(),
     rust: rustSchema,
+    /** Plan review (`npm run plan`). */
+    review: z
+      .object({
+        /** Refuse (exit 3) a plan that destroys or replaces a table, bucket, log group or API, unless --allow-destroy. @default false */
+        blockStatefulChanges: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
     /** Layers functions can use by name (`function.layers`). @default {} */
     layers: z.record(layerKey, layerSchema).default({}),
     backend: backendSchema,

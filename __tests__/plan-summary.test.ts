@@ -1,0 +1,117 @@
+import { changedVariableNames, countChanges, PlanJsonDocument, ResourceChange, summarize, wildcardsOf } from "../review/plan-summary";
+
+/** Plan summaries from hand-written plan JSON: each rule alone. The e2e suite builds them from real plans. */
+
+const rc = (address: string, actions: string[], before: Record<string, unknown> | null, after: Record<string, unknown> | null, extra: Partial<ResourceChange["change"]> = {}): ResourceChange => ({
+  address,
+  type: address.split(".")[0],
+  change: { actions, before, after, ...extra },
+});
+const fn = (over: Record<string, unknown> = {}) => ({
+  function_name: "app-backend",
+  source_code_hash: "AAAAAAAAAAAAAAAAAAAA",
+  filename: "../../../x.zip",
+  architectures: ["arm64"],
+  memory_size: 256,
+  timeout: 10,
+  environment: [{ variables: { TABLE_NAME: "items", SECRET_TOKEN: "hunter2" } }],
+  ...over,
+});
+const policy = (actions: string[], resources: string[]) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: actions, Resource: resources }] });
+
+describe("plan summary", () => {
+  it("says so when nothing changes", () => {
+    const s = summarize({ env: "local", plan: { resource_changes: [rc("aws_lambda_function.f", ["no-op"], fn(), fn())] } });
+    expect(s.markdown).toContain("**No changes.**");
+    expect(s.markdown).toContain("### Warnings\n\nNone.");
+    expect(s.functions).toEqual([]);
+    expect(s.exitCode).toBe(0);
+  });
+
+  it("counts adds, changes, destroys, replaces and imports", () => {
+    const plan: PlanJsonDocument = {
+      resource_changes: [
+        rc("aws_iam_role.a", ["create"], null, {}),
+        rc("aws_iam_role.b", ["update"], {}, {}),
+        rc("aws_iam_role.c", ["delete"], {}, null),
+        rc("aws_iam_role.d", ["delete", "create"], {}, {}),
+        rc("aws_iam_role.e", ["create", "delete"], {}, {}),
+        rc("aws_lambda_function.f", ["no-op"], fn(), fn(), { importing: { id: "app-backend" } }),
+      ],
+    };
+    expect(countChanges(plan)).toEqual({ add: 1, change: 1, destroy: 1, replace: 2, import: 1 });
+  });
+
+  it("shows a function's old and new code hash and the names, never the values, of variables that change", () => {
+    const after = fn({ source_code_hash: "BBBBBBBBBBBBBBBBBBBB", memory_size: 512, environment: [{ variables: { TABLE_NAME: "items", SECRET_TOKEN: "hunter3", NEW_FLAG: "1" } }] });
+    const s = summarize({ env: "local", plan: { resource_changes: [rc("aws_lambda_function.f", ["update"], fn(), after)] }, packageSize: () => "2.54 MB" });
+    expect(s.functions).toEqual([
+      expect.objectContaining({ name: "app-backend", action: "update", codeHash: "AAAAAAAAAAAA -> BBBBBBBBBBBB", architecture: "arm64", packageSize: "2.54 MB", memory: "256 MB -> 512 MB", timeout: "10 s", envVarsChanged: "+NEW_FLAG ~SECRET_TOKEN" }),
+    ]);
+    expect(s.markdown).toContain("| app-backend | update | AAAAAAAAAAAA -> BBBBBBBBBBBB | arm64 | 2.54 MB | 256 MB -> 512 MB | 10 s | +NEW_FLAG ~SECRET_TOKEN | - |");
+    expect(s.markdown).not.toContain("hunter");
+    expect(changedVariableNames(fn(), fn({ environment: [{ variables: { TABLE_NAME: "items" } }] }))).toBe("-SECRET_TOKEN");
+  });
+
+  it("warns of an architecture change", () => {
+    const s = summarize({ env: "local", plan: { resource_changes: [rc("aws_lambda_function.f", ["update"], fn(), fn({ architectures: ["x86_64"] }))] } });
+    expect(s.warnings.map((w) => w.message)).toEqual(['function `app-backend` changes architecture ["arm64"] -> ["x86_64"]: its package and layers must be built for the new one']);
+  });
+
+  it("warns of a replaced table, and refuses it in a protected env unless destruction is allowed", () => {
+    const plan = { resource_changes: [rc("aws_dynamodb_table.t", ["delete", "create"], { name: "items" }, { name: "items" }), rc("aws_lambda_function.f", ["delete"], fn(), null)] };
+    const open = summarize({ env: "dev", plan });
+    expect(open.warnings.map((w) => [w.message, w.blocking])).toEqual([
+      ["table `aws_dynamodb_table.t` would be replaced (destroyed, then created anew): its data (or address) is lost", true],
+      ["function `aws_lambda_function.f` would be destroyed", false],
+    ]);
+    expect(open.exitCode).toBe(0);
+    const prod = summarize({ env: "prod", plan, protectedEnv: true });
+    expect(prod.exitCode).toBe(3);
+    expect(prod.markdown).toContain("**This plan is refused for `prod`:** it destroys or replaces a stateful resource. If that is intended, plan again with `--allow-destroy`.");
+    expect(summarize({ env: "prod", plan, protectedEnv: true, allowDestroy: true }).exitCode).toBe(0);
+  });
+
+  it("warns of a new wildcard in a policy, from its JSON or, when that is known only at apply, from the stack's policy document", () => {
+    const before = { policy: policy(["dynamodb:GetItem"], ["arn:aws:dynamodb:us-east-1:123456789012:table/items"]) };
+    const known = summarize({ env: "dev", plan: { resource_changes: [rc("aws_iam_role_policy.p", ["update"], before, { policy: policy(["dynamodb:GetItem", "s3:*"], ["*"]) })] } });
+    expect(known.warnings.map((w) => w.message)).toEqual(["policy `aws_iam_role_policy.p` gains the wildcard action s3:*, resource *: name the actions and resources it needs"]);
+    const stack = {
+      resource: { aws_iam_role_policy: { p: { policy: "${data.aws_iam_policy_document.doc.json}" } } },
+      data: { aws_iam_policy_document: { doc: { statement: [{ effect: "Allow", actions: ["logs:PutLogEvents"], resources: ["${aws_cloudwatch_log_group.g.arn}:*"] }, { effect: "Allow", actions: ["sqs:SendMessage"], resources: ["*"] }] } } },
+    };
+    const unknown = summarize({ env: "dev", plan: { resource_changes: [rc("aws_iam_role_policy.p", ["create"], null, {}, { after_unknown: { policy: true } })] }, stack });
+    expect(unknown.warnings.map((w) => w.message)).toEqual(["policy `aws_iam_role_policy.p` gains the wildcard resource *: name the actions and resources it needs"]);
+  });
+
+  it("does not flag wildcards scoped inside one named resource, nor wildcards the policy already had", () => {
+    expect([...wildcardsOf(policy(["logs:PutLogEvents"], ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f:*", "arn:aws:dynamodb:us-east-1:123456789012:table/items/index/*", "arn:aws:s3:::bucket/prefix/*"]))]).toEqual([]);
+    expect([...wildcardsOf(policy(["s3:GetObject"], ["arn:aws:s3:::*", "arn:aws:dynamodb:*:123456789012:table/items", "arn:aws:dynamodb:us-east-1:123456789012:table/*"]))]).toEqual([
+      "resource arn:aws:s3:::*",
+      "resource arn:aws:dynamodb:*:123456789012:table/items",
+      "resource arn:aws:dynamodb:us-east-1:123456789012:table/*",
+    ]);
+    const same = policy(["s3:*"], ["*"]);
+    expect(summarize({ env: "dev", plan: { resource_changes: [rc("aws_iam_role_policy.p", ["update"], { policy: same }, { policy: same })] } }).warnings).toEqual([]);
+  });
+
+  it("warns of a public function URL and of deletion protection or point-in-time recovery turned off", () => {
+    const table = (on: boolean) => ({ name: "items", deletion_protection_enabled: on, point_in_time_recovery: [{ enabled: on }] });
+    const s = summarize({
+      env: "dev",
+      plan: {
+        resource_changes: [
+          rc("aws_lambda_function_url.u", ["create"], null, { authorization_type: "NONE" }),
+          rc("aws_lambda_function_url.v", ["update"], { authorization_type: "NONE" }, { authorization_type: "NONE" }),
+          rc("aws_dynamodb_table.t", ["update"], table(true), table(false)),
+          rc("aws_dynamodb_table.u", ["update"], table(false), table(true)),
+        ],
+      },
+    });
+    expect(s.warnings.map((w) => w.message)).toEqual([
+      "function URL `aws_lambda_function_url.u` has auth NONE: anyone on the internet can invoke the function",
+      "table `items` turns deletion protection off",
+      "table `items` turns point-in-time recovery off: backups of the last 35 days are dropped",
+    ]);
+  });
+});

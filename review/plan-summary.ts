@@ -1,0 +1,301 @@
+/**
+ * A plan summary a reviewer can act on in a minute: counts, a table per function, and the changes
+ * that hurt, read from the engine's plan JSON (`terraform show -json <plan>`). Pure: the plan JSON
+ * and the synthesized stack in, markdown and findings out.
+ */
+
+export interface ResourceChange {
+  readonly address: string;
+  readonly type: string;
+  readonly change: {
+    readonly actions: readonly string[];
+    readonly before: Record<string, unknown> | null;
+    readonly after: Record<string, unknown> | null;
+    readonly after_unknown?: Record<string, unknown> | null;
+    readonly importing?: { readonly id: string } | null;
+  };
+}
+
+export interface PlanJsonDocument {
+  readonly resource_changes?: readonly ResourceChange[];
+}
+
+/** The synthesized stack, for policies whose JSON is known only at apply (built from data sources). */
+export interface StackDocument {
+  readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
+  readonly data?: Record<string, Record<string, Record<string, unknown>>>;
+}
+
+export interface Counts {
+  add: number;
+  change: number;
+  destroy: number;
+  replace: number;
+  import: number;
+}
+
+export interface FunctionRow {
+  readonly address: string;
+  readonly name: string;
+  readonly action: string;
+  readonly codeHash: string;
+  readonly architecture: string;
+  readonly packageSize: string;
+  readonly memory: string;
+  readonly timeout: string;
+  readonly envVarsChanged: string;
+  /** Other configured arguments that change (layers, role, handler, ...). */
+  readonly alsoChanges: string;
+}
+
+export interface Finding {
+  readonly address: string;
+  readonly message: string;
+  /** A stateful resource destroyed or replaced: blocks protected envs unless allowed. */
+  readonly blocking: boolean;
+}
+
+export interface Summary {
+  readonly env: string;
+  readonly counts: Counts;
+  readonly functions: readonly FunctionRow[];
+  readonly warnings: readonly Finding[];
+  readonly markdown: string;
+}
+
+/** Resource types whose loss is data loss (or a lost address clients use): blocking in protected envs. */
+export const STATEFUL_TYPES = new Set(["aws_dynamodb_table", "aws_s3_bucket", "aws_cloudwatch_log_group", "aws_apigatewayv2_api"]);
+/** Resource types whose destruction or replacement is always worth a warning. */
+const WATCHED_TYPES: Record<string, string> = {
+  aws_lambda_function: "function",
+  aws_dynamodb_table: "table",
+  aws_cloudwatch_log_group: "log group",
+  aws_apigatewayv2_api: "API",
+  aws_s3_bucket: "bucket",
+};
+
+const POLICY_TYPES = new Set(["aws_iam_role_policy", "aws_iam_policy"]);
+
+function kind(actions: readonly string[]): "create" | "update" | "delete" | "replace" | "no-op" | "read" {
+  const a = actions.join("+");
+  if (a === "delete+create" || a === "create+delete") return "replace";
+  if (a === "create" || a === "update" || a === "delete" || a === "read") return a;
+  return "no-op";
+}
+
+export function countChanges(plan: PlanJsonDocument): Counts {
+  const c: Counts = { add: 0, change: 0, destroy: 0, replace: 0, import: 0 };
+  for (const rc of plan.resource_changes ?? []) {
+    const k = kind(rc.change.actions);
+    if (k === "create") c.add++;
+    else if (k === "update") c.change++;
+    else if (k === "delete") c.destroy++;
+    else if (k === "replace") c.replace++;
+    if (rc.change.importing) c.import++;
+  }
+  return c;
+}
+
+const short = (h: unknown) => (typeof h === "string" ? h.slice(0, 12) : "?");
+const arrow = (before: string, after: string) => (before === after ? after : `${before} -> ${after}`);
+const shown = (v: unknown, unit = "") => (v === undefined || v === null ? "-" : `${String(v)}${unit}`);
+
+function envVars(v: Record<string, unknown> | null | undefined): Record<string, string> {
+  const env = (v?.environment as Array<{ variables?: Record<string, string> }> | undefined)?.[0]?.variables;
+  return env ?? {};
+}
+
+/** Names of variables added, removed or changed; never their values. */
+export function changedVariableNames(before: Record<string, unknown> | null, after: Record<string, unknown> | null, afterUnknown?: Record<string, unknown> | null): string {
+  const b = envVars(before);
+  const a = envVars(after);
+  const unknown = ((afterUnknown?.environment as Array<{ variables?: Record<string, boolean> | boolean }> | undefined)?.[0]?.variables ?? {}) as Record<string, boolean> | boolean;
+  const names = new Set([...Object.keys(b), ...Object.keys(a)]);
+  const out: string[] = [];
+  for (const n of [...names].sort()) {
+    const isUnknown = unknown === true || (typeof unknown === "object" && unknown[n] === true);
+    if (!(n in b)) out.push(`+${n}`);
+    else if (!(n in a) && !isUnknown) out.push(`-${n}`);
+    else if (isUnknown || a[n] !== b[n]) out.push(`~${n}`);
+  }
+  return out.join(" ") || "-";
+}
+
+/** Wildcard actions and resources of an IAM policy document (JSON text). */
+export function wildcardsOf(policy: string | undefined): Set<string> {
+  const found = new Set<string>();
+  if (!policy) return found;
+  let doc: { Statement?: unknown };
+  try {
+    doc = JSON.parse(policy) as { Statement?: unknown };
+  } catch {
+    return found;
+  }
+  const statements = Array.isArray(doc.Statement) ? doc.Statement : doc.Statement ? [doc.Statement] : [];
+  for (const s of statements as Array<Record<string, unknown>>) {
+    if (s.Effect !== "Allow") continue;
+    for (const [field, label] of [["Action", "action"], ["Resource", "resource"]] as const) {
+      const values = Array.isArray(s[field]) ? (s[field] as unknown[]) : s[field] !== undefined ? [s[field]] : [];
+      for (const v of values) if (typeof v === "string" && v.includes("*") && !isScopedWildcard(field, v)) found.add(`${label} ${v}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * Resources with a wildcard that stays inside one named resource are the usual least-privilege form
+ * (a log group's streams `...:log-group:/aws/lambda/x:*`, a table's indexes, a WebSocket stage's
+ * routes, an S3 prefix): only a wildcard in the account, service, type or name part is flagged.
+ */
+function isScopedWildcard(field: string, v: string): boolean {
+  if (field !== "Resource") return false;
+  if (v === "*") return false;
+  const parts = v.split(":");
+  if (parts.length < 6 || parts[0] !== "arn") return false;
+  // arn:partition:service:region:account:resource...
+  if (parts.slice(1, 5).some((p) => p.includes("*"))) return false;
+  const resource = parts.slice(5).join(":");
+  const firstStar = resource.indexOf("*");
+  // Something named must come before the wildcard: `table/items/index/*`, `log-group:/aws/lambda/f:*`, `bucket/prefix/*`.
+  const named = resource.slice(0, firstStar).replace(/[/:]$/, "");
+  return named.length > 0 && !/^(table|function|log-group|layer|role|policy)$/.test(named) && /[A-Za-z0-9]/.test(named);
+}
+
+/** A policy's document after the plan: known JSON, else the statements of the stack's policy document data source. */
+function policyAfter(rc: ResourceChange, stack: StackDocument | undefined): string | undefined {
+  const after = rc.change.after?.policy;
+  if (typeof after === "string") return after;
+  const id = rc.address.split(".")[1];
+  const ref = stack?.resource?.[rc.type]?.[id]?.policy;
+  const m = typeof ref === "string" ? /^\$\{data\.aws_iam_policy_document\.([\w-]+)\.json\}$/.exec(ref) : null;
+  const doc = m ? stack?.data?.aws_iam_policy_document?.[m[1]] : undefined;
+  if (!doc) return undefined;
+  const statements = ((doc.statement as Array<Record<string, unknown>>) ?? []).map((s) => ({
+    Effect: s.effect ?? "Allow",
+    Action: s.actions,
+    // References (`${...}`) are ARNs of managed resources: never a bare wildcard.
+    Resource: ((s.resources as string[]) ?? []).map((r) => (r.includes("${") ? r.replace(/\$\{[^}]*\}/g, "arn:aws:svc:r:1:ref") : r)),
+  }));
+  return JSON.stringify({ Statement: statements });
+}
+
+function enabled(v: Record<string, unknown> | null, block: string): boolean | undefined {
+  const b = (v?.[block] as Array<{ enabled?: boolean }> | undefined)?.[0];
+  return b?.enabled;
+}
+
+export function findings(plan: PlanJsonDocument, stack?: StackDocument): Finding[] {
+  const out: Finding[] = [];
+  for (const rc of plan.resource_changes ?? []) {
+    const k = kind(rc.change.actions);
+    const { before, after } = rc.change;
+    const what = WATCHED_TYPES[rc.type];
+    if (what && (k === "delete" || k === "replace")) {
+      const verb = k === "delete" ? "destroyed" : "replaced (destroyed, then created anew)";
+      out.push({ address: rc.address, message: `${what} \`${rc.address}\` would be ${verb}${STATEFUL_TYPES.has(rc.type) ? ": its data (or address) is lost" : ""}`, blocking: STATEFUL_TYPES.has(rc.type) });
+    }
+    if (rc.type === "aws_lambda_function" && before && after && k !== "delete") {
+      const b = JSON.stringify(before.architectures ?? ["x86_64"]);
+      const a = JSON.stringify(after.architectures ?? ["x86_64"]);
+      if (b !== a) out.push({ address: rc.address, message: `function \`${String(after.function_name)}\` changes architecture ${b} -> ${a}: its package and layers must be built for the new one`, blocking: false });
+    }
+    if (POLICY_TYPES.has(rc.type) && (k === "create" || k === "update" || k === "replace")) {
+      const old = wildcardsOf(typeof before?.policy === "string" ? before.policy : undefined);
+      const added = [...wildcardsOf(policyAfter(rc, stack))].filter((w) => !old.has(w));
+      if (added.length) out.push({ address: rc.address, message: `policy \`${rc.address}\` gains the wildcard ${added.join(", ")}: name the actions and resources it needs`, blocking: false });
+    }
+    if (rc.type === "aws_lambda_function_url" && after?.authorization_type === "NONE" && before?.authorization_type !== "NONE" && k !== "delete") {
+      out.push({ address: rc.address, message: `function URL \`${rc.address}\` has auth NONE: anyone on the internet can invoke the function`, blocking: false });
+    }
+    if (rc.type === "aws_dynamodb_table" && before && after && k !== "delete") {
+      if (before.deletion_protection_enabled === true && after.deletion_protection_enabled === false) {
+        out.push({ address: rc.address, message: `table \`${String(after.name)}\` turns deletion protection off`, blocking: false });
+      }
+      if (enabled(before, "point_in_time_recovery") === true && enabled(after, "point_in_time_recovery") === false) {
+        out.push({ address: rc.address, message: `table \`${String(after.name)}\` turns point-in-time recovery off: backups of the last 35 days are dropped`, blocking: false });
+      }
+    }
+  }
+  return out;
+}
+
+/** Arguments with their own column, or that never mean a change of the function by themselves. */
+const SHOWN = new Set(["source_code_hash", "filename", "architectures", "memory_size", "timeout", "environment", "depends_on", "lifecycle", "//", "provider", "tags", "tags_all"]);
+
+/** The function's configured arguments (from the stack) whose value changes, known or not yet. */
+function otherChanges(rc: ResourceChange, stack: StackDocument | undefined): string {
+  const { before, after, after_unknown } = rc.change;
+  if (!before || !after) return "-";
+  const configured = Object.keys(stack?.resource?.[rc.type]?.[rc.address.split(".")[1]] ?? after);
+  const changed = configured.filter((k) => !SHOWN.has(k) && (JSON.stringify(before[k]) !== JSON.stringify(after[k]) || JSON.stringify(after_unknown?.[k] ?? false).includes("true")));
+  return changed.sort().join(", ") || "-";
+}
+
+export function functionRows(plan: PlanJsonDocument, packageSize: (filename: string) => string, stack?: StackDocument): FunctionRow[] {
+  const rows: FunctionRow[] = [];
+  for (const rc of plan.resource_changes ?? []) {
+    if (rc.type !== "aws_lambda_function") continue;
+    const k = kind(rc.change.actions);
+    if (k === "no-op" || k === "read") {
+      if (!rc.change.importing) continue;
+    }
+    const { before, after } = rc.change;
+    const v = after ?? before ?? {};
+    const action = rc.change.importing ? (k === "no-op" ? "import" : `import, ${k}`) : k;
+    rows.push({
+      address: rc.address,
+      name: String(v.function_name ?? rc.address),
+      action,
+      codeHash: k === "create" ? `new ${short(after?.source_code_hash)}` : k === "delete" ? "-" : arrow(short(before?.source_code_hash), short(after?.source_code_hash)),
+      architecture: arrow(((before?.architectures as string[]) ?? ["?"]).join(","), ((v.architectures as string[]) ?? ["?"]).join(",")),
+      packageSize: typeof after?.filename === "string" ? packageSize(after.filename) : "-",
+      memory: before && after ? arrow(shown(before.memory_size, " MB"), shown(after.memory_size, " MB")) : shown(v.memory_size, " MB"),
+      timeout: before && after ? arrow(shown(before.timeout, " s"), shown(after.timeout, " s")) : shown(v.timeout, " s"),
+      envVarsChanged: k === "delete" ? "-" : changedVariableNames(before, after, rc.change.after_unknown),
+      alsoChanges: k === "update" ? otherChanges(rc, stack) : "-",
+    });
+  }
+  return rows;
+}
+
+function mdTable(header: string[], rows: string[][]): string {
+  const esc = (s: string) => s.replace(/\|/g, "\\|");
+  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
+}
+
+export function summarize(opts: { env: string; plan: PlanJsonDocument; stack?: StackDocument; packageSize?: (filename: string) => string; protectedEnv?: boolean; allowDestroy?: boolean }): Summary & { exitCode: number } {
+  const counts = countChanges(opts.plan);
+  const functions = functionRows(opts.plan, opts.packageSize ?? (() => "-"), opts.stack);
+  const warnings = findings(opts.plan, opts.stack);
+  const blocking = warnings.filter((w) => w.blocking);
+  const blocked = Boolean(opts.protectedEnv) && blocking.length > 0 && !opts.allowDestroy;
+  const lines: string[] = [`## Plan for \`${opts.env}\``, ""];
+  const total = counts.add + counts.change + counts.destroy + counts.replace + counts.import;
+  lines.push(
+    total === 0
+      ? "**No changes.** The infrastructure matches the configuration."
+      : `**${counts.add} to add, ${counts.change} to change, ${counts.destroy} to destroy, ${counts.replace} to replace, ${counts.import} to import.**`,
+    "",
+  );
+  if (functions.length) {
+    lines.push(
+      "### Functions",
+      "",
+      mdTable(
+        ["function", "action", "code hash", "architecture", "package", "memory", "timeout", "env vars changed", "also changes"],
+        functions.map((f) => [f.name, f.action, f.codeHash, f.architecture, f.packageSize, f.memory, f.timeout, f.envVarsChanged, f.alsoChanges]),
+      ),
+      "",
+    );
+  }
+  lines.push("### Warnings", "");
+  if (warnings.length === 0) lines.push("None.");
+  for (const w of warnings) lines.push(`- ${w.blocking ? "**Blocking:** " : ""}${w.message}`);
+  lines.push("");
+  if (blocked) {
+    lines.push(`**This plan is refused for \`${opts.env}\`:** it destroys or replaces a stateful resource. If that is intended, plan again with \`--allow-destroy\`.`, "");
+  } else if (opts.protectedEnv && blocking.length > 0) {
+    lines.push(`Stateful resources are destroyed or replaced, and \`--allow-destroy\` was given.`, "");
+  }
+  return { env: opts.env, counts, functions, warnings, markdown: lines.join("\n"), exitCode: blocked ? 3 : 0 };
+}

@@ -1,0 +1,104 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { loadEnv } from "../envs";
+import { formatBytes } from "../build/util";
+import { ConfigError } from "../modules/errors";
+import { stackName } from "../modules/stack";
+import { PlanJsonDocument, StackDocument, summarize } from "../review/plan-summary";
+import { engine, init, PLAN_FILE } from "./engine";
+import { sharedEmulator } from "./emulator";
+import { readStack, stackDir, synthAll } from "./synth";
+import { ensureToolchain, PROJECT_ROOT } from "./toolchain";
+
+const HELP = `Usage: npm run plan -- <env> [--allow-destroy] [--out DIR]
+
+Plans one env's stack for review:
+  1. synth of every env (a config error stops here);
+  2. the stack's builders (Rust functions, layers), so that package sizes are real; each skips what
+     is already built;
+  3. the engine's plan of lambdaship-<env>, saved as plan-<env>.tfplan with its JSON (plan-<env>.json);
+  4. plan-<env>.md: counts (add, change, destroy, replace, import), a table per changed function
+     (code hash old -> new, architecture, package size, memory, timeout, names of the environment
+     variables that change, never their values), and warnings: a function, table, log group, bucket
+     or API destroyed or replaced; an architecture change; a new wildcard in a policy; a function URL
+     with auth NONE; deletion protection or point-in-time recovery turned off.
+
+The local env plans against the local AWS emulator (started if needed); the others against AWS with
+the credentials in the environment. An env with review.blockStatefulChanges (prod) exits 3 when a
+table, bucket, log group or API would be destroyed or replaced, unless --allow-destroy is given.
+
+  --allow-destroy   accept the destruction or replacement of stateful resources in a protected env
+  --out DIR         where plan-<env>.* are written (default: the project root)`;
+
+function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: string } | "help" {
+  let env: string | undefined;
+  let allowDestroy = false;
+  let out = PROJECT_ROOT;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--help" || a === "-h") return "help";
+    else if (a === "--allow-destroy") allowDestroy = true;
+    else if (a === "--out") {
+      const v = argv[++i];
+      if (!v) throw new Error("--out needs a folder");
+      out = path.resolve(v);
+    } else if (a.startsWith("-")) throw new Error(`unknown option ${a}; see --help`);
+    else if (env === undefined) env = a;
+    else throw new Error(`one env at a time; got ${env} and ${a}`);
+  }
+  if (!env) throw new Error("name the env to plan, e.g. npm run plan -- local (see --help)");
+  return { env, allowDestroy, out };
+}
+
+/** Runs the stack's builders (terraform_data local-exec commands); each skips what is built. */
+function runBuilders(stack: StackDocument, dir: string): void {
+  for (const [id, b] of Object.entries(stack.resource?.terraform_data ?? {})) {
+    const exec = (b.provisioner as Array<{ "local-exec"?: { command: string; working_dir: string } }> | undefined)?.[0]?.["local-exec"];
+    if (!exec) continue;
+    const r = spawnSync("sh", ["-c", exec.command], { cwd: path.resolve(dir, exec.working_dir), stdio: ["ignore", "ignore", "inherit"] });
+    if (r.status !== 0) throw new Error(`the builder ${id} failed (exit ${r.status}); its output is above. Nothing was planned.`);
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args === "help") {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const env = loadEnv(args.env);
+  const t = ensureToolchain();
+  if (env.emulator && !process.env.LAMBDASHIP_AWS_ENDPOINT) process.env.LAMBDASHIP_AWS_ENDPOINT = (await sharedEmulator()).endpoint;
+  synthAll();
+  const dir = stackDir(env.name);
+  const stack = readStack(env.name) as StackDocument;
+  runBuilders(stack, dir);
+  await init(t, dir);
+  const planned = await engine(t, dir, ["plan", "-input=false", "-no-color", "-detailed-exitcode", `-out=${PLAN_FILE}`], { ok: [0, 2] });
+  const show = await engine(t, dir, ["show", "-json", "-no-color", PLAN_FILE]);
+  const plan = JSON.parse(show.stdout) as PlanJsonDocument;
+  fs.mkdirSync(args.out, { recursive: true });
+  const base = path.join(args.out, `plan-${env.name}`);
+  fs.copyFileSync(path.join(dir, PLAN_FILE), `${base}.tfplan`);
+  fs.writeFileSync(`${base}.json`, show.stdout);
+  const summary = summarize({
+    env: env.name,
+    plan,
+    stack,
+    packageSize: (filename) => formatBytes(fs.statSync(path.resolve(dir, filename), { throwIfNoEntry: false })?.size),
+    protectedEnv: env.review.blockStatefulChanges,
+    allowDestroy: args.allowDestroy,
+  });
+  fs.writeFileSync(`${base}.md`, `${summary.markdown}\n`);
+  process.stdout.write(`${summary.markdown}\n`);
+  process.stderr.write(`\n${stackName(env.name)}: plan ${planned.code === 0 ? "has no changes" : "has changes"}; wrote ${path.relative(process.cwd(), base) || base}.md, .json and .tfplan\n`);
+  return summary.exitCode;
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((e) => {
+    process.stderr.write(`npm run plan: ${e instanceof ConfigError ? `\n${e.message}\n\nNothing was planned.` : (e as Error).message}\n`);
+    process.exit(1);
+  });
