@@ -11,7 +11,7 @@ import { sharedEmulator } from "./emulator";
 import { readStack, stackDir, synthAll } from "./synth";
 import { ensureToolchain, PROJECT_ROOT } from "./toolchain";
 
-const HELP = `Usage: npm run plan -- <env> [--allow-destroy] [--out DIR]
+const HELP = `Usage: npm run plan -- <env> [--allow-destroy] [--out DIR] [--apply]
 
 Plans one env's stack for review:
   1. synth of every env (a config error stops here);
@@ -29,16 +29,20 @@ the credentials in the environment. An env with review.blockStatefulChanges (pro
 table, bucket, log group or API would be destroyed or replaced, unless --allow-destroy is given.
 
   --allow-destroy   accept the destruction or replacement of stateful resources in a protected env
-  --out DIR         where plan-<env>.* are written (default: the project root)`;
+  --out DIR         where plan-<env>.* are written (default: the project root)
+  --apply           then apply exactly this plan (what was summarised is what changes); not when
+                    the plan was refused`;
 
-function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: string } | "help" {
+function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: string; apply: boolean } | "help" {
   let env: string | undefined;
   let allowDestroy = false;
+  let apply = false;
   let out = PROJECT_ROOT;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--help" || a === "-h") return "help";
     else if (a === "--allow-destroy") allowDestroy = true;
+    else if (a === "--apply") apply = true;
     else if (a === "--out") {
       const v = argv[++i];
       if (!v) throw new Error("--out needs a folder");
@@ -48,7 +52,7 @@ function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: s
     else throw new Error(`one env at a time; got ${env} and ${a}`);
   }
   if (!env) throw new Error("name the env to plan, e.g. npm run plan -- local (see --help)");
-  return { env, allowDestroy, out };
+  return { env, allowDestroy, out, apply };
 }
 
 /** Runs the stack's builders (terraform_data local-exec commands); each skips what is built. */
@@ -93,7 +97,13 @@ async function main(): Promise<number> {
   fs.writeFileSync(`${base}.md`, `${summary.markdown}\n`);
   process.stdout.write(`${summary.markdown}\n`);
   process.stderr.write(`\n${stackName(env.name)}: plan ${planned.code === 0 ? "has no changes" : "has changes"}; wrote ${path.relative(process.cwd(), base) || base}.md, .json and .tfplan\n`);
-  return summary.exitCode;
+  if (summary.exitCode !== 0) return summary.exitCode;
+  if (args.apply && planned.code === 2) {
+    process.stderr.write(`applying the plan above to ${stackName(env.name)}\n`);
+    const applied = await engine(t, dir, ["apply", "-input=false", "-no-color", PLAN_FILE]);
+    process.stderr.write(applied.stdout.split("\n").filter((l) => /^(Apply complete|aws_|terraform_data)/.test(l)).join("\n") + "\n");
+  }
+  return 0;
 }
 
 main()

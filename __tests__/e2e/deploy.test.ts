@@ -140,6 +140,48 @@ describe("end to end against the local AWS emulator", () => {
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
+  it("npm run plan summarises real plans: no changes, a code change, a replaced table (refused where protected), a new wildcard", async () => {
+    ws = await Workspace.create();
+    await ws.deploy();
+    const planLocal = (...args: string[]) => run(process.execPath, ["-r", "./scripts/register.js", "scripts/plan.ts", "local", ...args], ws.root, ws.env);
+    const summary = () => fs.readFileSync(path.join(ws.root, "plan-local.md"), "utf8");
+
+    let r = await planLocal();
+    expect(r.code).toBe(0);
+    expect(summary()).toContain("**No changes.** The infrastructure matches the configuration.");
+    for (const ext of ["json", "tfplan"]) expect(fs.existsSync(path.join(ws.root, `plan-local.${ext}`))).toBe(true);
+
+    // A code change: one function updates, with its old and new hash.
+    const source = path.join(ws.root, "lambda-src", "rust", "crates", "ws", "src", "bin", "ws-connect.rs");
+    const original = fs.readFileSync(source);
+    fs.appendFileSync(source, "\n// a comment changes the input hash\n");
+    r = await planLocal();
+    expect(r.code).toBe(0);
+    expect(summary()).toContain("**0 to add, 1 to change, 0 to destroy, 1 to replace, 0 to import.**"); // the function, and its builder
+    const row = /\| lambdaship-local-ws-connect \| update \| (\S{12}) -> (\S{12}) \| arm64 \| [\d.]+ MB \| 256 MB \| 10 s \| - \| - \|/.exec(summary());
+    expect(row).not.toBeNull();
+    expect(row![1]).not.toBe(row![2]);
+    expect(summary()).toContain("### Warnings\n\nNone.");
+    fs.writeFileSync(source, original);
+
+    // A replaced table: a warning, and exit 3 where stateful changes are blocked, unless allowed.
+    ws.patchLocalEnv({ websocket: { roomKey: "room_id" }, review: { blockStatefulChanges: true } });
+    r = await planLocal();
+    expect(r.code).toBe(3);
+    expect(summary()).toMatch(/- \*\*Blocking:\*\* table `aws_dynamodb_table\.websocket_connections-table_\w+` would be replaced/);
+    expect(summary()).toMatch(/\| lambdaship-local-ws-connect \| update \| .* \| ~ROOM_KEY \|/);
+    expect(summary()).toContain("**This plan is refused for `local`:**");
+    expect((await planLocal("--allow-destroy")).code).toBe(0);
+
+    // A new wildcard resource in a role's policy.
+    ws.patchLocalEnv({});
+    const stackModule = path.join(ws.root, "modules", "stack", "index.ts");
+    fs.writeFileSync(stackModule, fs.readFileSync(stackModule, "utf8").replace("resources: [this.itemsTable.arn] }", 'resources: [this.itemsTable.arn, "*"] }'));
+    r = await planLocal();
+    expect(r.code).toBe(0);
+    expect(summary()).toMatch(/- policy `aws_iam_role_policy\.rust-backend_backend_role-policy_\w+` gains the wildcard resource \*: name the actions and resources it needs/);
+  });
+
   it("imports functions created outside Terraform (Python and Rust): imports, no create or replace, then a clean re-plan", async () => {
     ws = await Workspace.create();
     await createFunctionOutside(ws, "lambdaship-local-websocket");
