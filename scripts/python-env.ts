@@ -8,34 +8,61 @@ import { log, PROJECT_ROOT } from "./toolchain";
 export const VENV = path.join(PROJECT_ROOT, ".venv");
 export const VENV_PYTHON = path.join(VENV, "bin", "python");
 const REQUIREMENTS = path.join(PROJECT_ROOT, "requirements-dev.txt");
-const STAMP = path.join(VENV, ".requirements.sha256");
 
-function requirementsHash(): string {
-  return crypto.createHash("sha256").update(fs.readFileSync(REQUIREMENTS)).digest("hex");
-}
+/**
+ * The policy scanner's virtualenv: checkov, pinned in requirements-policy.txt. It is apart from
+ * .venv because checkov pins boto3 1.35.49, older than what moto and the handler tests use.
+ */
+export const POLICY_VENV = path.join(PROJECT_ROOT, ".venv-policy");
+const POLICY_REQUIREMENTS = path.join(PROJECT_ROOT, "requirements-policy.txt");
 
-/** Creates or refreshes .venv when requirements-dev.txt changed; a no-op otherwise. */
-export function ensurePythonEnv(): void {
-  const want = requirementsHash();
-  if (fs.existsSync(VENV_PYTHON) && fs.existsSync(STAMP) && fs.readFileSync(STAMP, "utf8") === want) {
-    log("python: .venv is up to date");
+const stampOf = (venv: string) => path.join(venv, ".requirements.sha256");
+const hashOf = (requirements: string) => crypto.createHash("sha256").update(fs.readFileSync(requirements)).digest("hex");
+
+/** Creates or refreshes a virtualenv when its requirements file changed; a no-op otherwise. */
+function ensureVenv(venv: string, requirements: string, label: string): void {
+  const want = hashOf(requirements);
+  const python = path.join(venv, "bin", "python");
+  if (fs.existsSync(python) && fs.existsSync(stampOf(venv)) && fs.readFileSync(stampOf(venv), "utf8") === want) {
+    log(`python: ${path.basename(venv)} is up to date`);
     return;
   }
-  const python = process.env.PYTHON ?? "python3";
-  const probe = spawnSync(python, ["-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"], { encoding: "utf8" });
+  const system = process.env.PYTHON ?? "python3";
+  const probe = spawnSync(system, ["-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"], { encoding: "utf8" });
   if (probe.status !== 0) {
-    throw new Error(`${python} with the venv module is needed for the emulator and the handler tests; install Python >= 3.10 (Debian: apt-get install python3 python3-venv), then run \`npm run setup\` again.`);
+    throw new Error(`${system} with the venv module is needed for ${label}; install Python >= 3.10 (Debian: apt-get install python3 python3-venv), then run \`npm run setup\` again.`);
   }
-  log(`python: creating .venv with Python ${probe.stdout.trim()} and installing requirements-dev.txt`);
-  if (!fs.existsSync(VENV_PYTHON)) execFileSync(python, ["-m", "venv", VENV], { stdio: "inherit" });
-  execFileSync(VENV_PYTHON, ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", REQUIREMENTS], { stdio: "inherit" });
-  fs.writeFileSync(STAMP, want);
+  log(`python: creating ${path.basename(venv)} with Python ${probe.stdout.trim()} and installing ${path.basename(requirements)}`);
+  if (!fs.existsSync(python)) execFileSync(system, ["-m", "venv", venv], { stdio: "inherit" });
+  execFileSync(python, ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", requirements], { stdio: "inherit" });
+  fs.writeFileSync(stampOf(venv), want);
+}
+
+function requireVenv(venv: string, requirements: string, fix: string): string {
+  const stamp = stampOf(venv);
+  if (!fs.existsSync(path.join(venv, "bin", "python")) || !fs.existsSync(stamp) || fs.readFileSync(stamp, "utf8") !== hashOf(requirements)) {
+    throw new Error(`${venv} is missing or older than ${path.basename(requirements)}; run \`${fix}\` to create it.`);
+  }
+  return path.join(venv, "bin", "python");
+}
+
+/** .venv: for the emulator and the handler tests. */
+export function ensurePythonEnv(): void {
+  ensureVenv(VENV, REQUIREMENTS, "the emulator and the handler tests");
 }
 
 /** Throws with the fix when .venv is missing or stale. */
 export function requirePythonEnv(): string {
-  if (!fs.existsSync(VENV_PYTHON) || !fs.existsSync(STAMP) || fs.readFileSync(STAMP, "utf8") !== requirementsHash()) {
-    throw new Error(`${VENV} is missing or older than requirements-dev.txt; run \`npm run setup\` to create it.`);
-  }
-  return VENV_PYTHON;
+  return requireVenv(VENV, REQUIREMENTS, "npm run setup");
+}
+
+/** .venv-policy: checkov, for the policy scan. */
+export function ensurePolicyEnv(): void {
+  ensureVenv(POLICY_VENV, POLICY_REQUIREMENTS, "the policy scan (checkov)");
+}
+
+/** The checkov executable; throws with the fix when .venv-policy is missing or stale. */
+export function requireCheckov(): string {
+  requireVenv(POLICY_VENV, POLICY_REQUIREMENTS, "npm run setup -- --only policy");
+  return path.join(POLICY_VENV, "bin", "checkov");
 }

@@ -1,9 +1,9 @@
-import { ensurePythonEnv } from "./python-env";
+import { ensurePolicyEnv, ensurePythonEnv } from "./python-env";
 import { ensureActionlint } from "./lint-setup";
 import { ensureRustToolchain } from "./rust-setup";
 import { ensureToolchain, log } from "./toolchain";
 
-const HELP = `Usage: npm run setup [-- --only python|engine|rust|lint]
+const HELP = `Usage: npm run setup [-- --only python|policy|engine|rust|lint]
 
 Installs what the project needs beyond node_modules, idempotently (seconds when warm):
   python   .venv with moto server, boto3 and pytest (requirements-dev.txt)
@@ -14,6 +14,7 @@ Installs what the project needs beyond node_modules, idempotently (seconds when 
   rust     Debian packages for arm64 Rust builds (rustc-web, cargo-web, libstd-rust-web-dev:arm64,
            gcc-aarch64-linux-gnu, qemu-user); installed when run as root, otherwise the exact
            command to run is printed
+  policy   .venv-policy with checkov (requirements-policy.txt), the policy scan npm test runs
   lint     actionlint (the GitHub Actions workflow linter), built from the Go module proxy
 
 Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine).`;
@@ -25,11 +26,12 @@ function main(argv: string[]): void {
   }
   const i = argv.indexOf("--only");
   const only = i >= 0 ? argv[i + 1] : undefined;
-  if (only !== undefined && !["python", "engine", "rust", "lint"].includes(only)) {
-    throw new Error(`--only takes python, engine, rust or lint, not ${JSON.stringify(only)}`);
+  if (only !== undefined && !["python", "policy", "engine", "rust", "lint"].includes(only)) {
+    throw new Error(`--only takes python, policy, engine, rust or lint, not ${JSON.stringify(only)}`);
   }
   const started = Date.now();
   if (!only || only === "python") ensurePythonEnv();
+  if (!only || only === "policy") ensurePolicyEnv();
   if (!only || only === "rust") ensureRustToolchain();
   if (!only || only === "lint") ensureActionlint();
   if (!only || only === "engine") {

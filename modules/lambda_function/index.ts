@@ -9,6 +9,7 @@ import { Construct } from "constructs";
 import type { Deployment, FunctionSettings } from "../../envs/schema";
 import { ConfigError } from "../errors";
 import { FunctionLayer, LayerRegistry } from "../layer_builder";
+import { acceptCheck, FUNCTION_CHECKS, LOG_GROUP_KMS, logRetentionReason } from "../policy-checks";
 
 /**
  * What other constructs need of a function, whether it was created here, imported or only referenced:
@@ -120,6 +121,8 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       retentionInDays: props.logRetentionDays,
     });
     if (deployment.mode === "import" && deployment.importLogGroup) this.logGroup.importFrom(logGroupName);
+    acceptCheck(this.logGroup, "CKV_AWS_158", LOG_GROUP_KMS);
+    if (props.logRetentionDays < 365) acceptCheck(this.logGroup, "CKV_AWS_338", logRetentionReason(props.logRetentionDays));
 
     const assume = new DataAwsIamPolicyDocument(this, "assume-role", {
       statement: [
@@ -189,6 +192,10 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       dependsOn: [this.logGroup, rolePolicy, ...(def.dependsOn ?? [])],
     });
     if (deployment.mode === "import") fn.importFrom(deployment.functionName);
+    for (const [check, reason] of Object.entries(FUNCTION_CHECKS)) acceptCheck(fn, check, reason);
+    if (props.settings.reservedConcurrency === undefined) {
+      acceptCheck(fn, "CKV_AWS_115", `${props.settingsField ?? "function"}.reservedConcurrency is unset: the function shares the account's unreserved pool, as this env chooses`);
+    }
     this.resource = fn;
     this.functionName = fn.functionName;
     this.functionArn = fn.arn;

@@ -9,6 +9,7 @@ import type { Probe } from "../../build/rust";
 import { ManagedFunction } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
 import { LayerRegistry } from "../layer_builder";
+import { acceptCheck, PITR_OFF, TABLE_KMS } from "../policy-checks";
 import { WebsocketLambda } from "../websocket_lambda";
 
 export const APP_NAME = "lambdaship";
@@ -109,6 +110,8 @@ export class LambdaStack extends TerraformStack {
       deletionProtectionEnabled: be.table.deletionProtection,
       serverSideEncryption: { enabled: true },
     });
+    acceptCheck(this.itemsTable, "CKV_AWS_119", TABLE_KMS);
+    if (!be.table.pointInTimeRecovery) acceptCheck(this.itemsTable, "CKV_AWS_28", PITR_OFF);
     const backend = new RustLambda(this, "rust-backend", {
       workspace: this.rustWorkspace,
       region: env.region,

@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { packagePythonHandler, PythonPackage } from "../../build/python-package";
 import { ConfigError } from "../errors";
+import { acceptCheck, LOG_GROUP_KMS, logRetentionReason, PITR_OFF, TABLE_KMS } from "../policy-checks";
 import { FunctionOptions, ILambdaTarget, ManagedFunction, PolicyStatement } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
 
@@ -135,6 +136,8 @@ export class WebsocketLambda extends Construct {
       deletionProtectionEnabled: props.deletionProtection ?? false,
       serverSideEncryption: { enabled: true },
     });
+    acceptCheck(this.table, "CKV_AWS_119", TABLE_KMS);
+    if (!(props.pointInTimeRecovery ?? false)) acceptCheck(this.table, "CKV_AWS_28", PITR_OFF);
 
     this.api = new Apigatewayv2Api(this, "api", {
       name: `${prefix}-websocket`,
@@ -246,19 +249,22 @@ export class WebsocketLambda extends Construct {
         }),
       );
     }
-    const routeResources = routes.map(
-      ([routeKey, idSuffix]) =>
-        new Apigatewayv2Route(this, `route-${idSuffix}`, {
-          apiId: this.api.id,
-          routeKey,
-          target: `integrations/${integrations.get(routeFunction.get(routeKey)!)!.id}`,
-        }),
-    );
+    const routeResources = routes.map(([routeKey, idSuffix]) => {
+      const route = new Apigatewayv2Route(this, `route-${idSuffix}`, {
+        apiId: this.api.id,
+        routeKey,
+        target: `integrations/${integrations.get(routeFunction.get(routeKey)!)!.id}`,
+      });
+      acceptCheck(route, "CKV_AWS_309", "a public chat-room API by design: $connect admits anyone, who joins a room by query parameter; put an authorizer on $connect to restrict it");
+      return route;
+    });
 
     this.accessLogGroup = new CloudwatchLogGroup(this, "access-logs", {
       name: `/aws/apigateway/${prefix}-websocket/${stageName}`,
       retentionInDays: props.logRetentionDays,
     });
+    acceptCheck(this.accessLogGroup, "CKV_AWS_158", LOG_GROUP_KMS);
+    if (props.logRetentionDays < 365) acceptCheck(this.accessLogGroup, "CKV_AWS_338", logRetentionReason(props.logRetentionDays));
 
     this.stage = new Apigatewayv2Stage(this, "stage", {
       apiId: this.api.id,
@@ -282,6 +288,7 @@ export class WebsocketLambda extends Construct {
       },
       dependsOn: routeResources,
     });
+    acceptCheck(this.stage, "CKV2_AWS_51", "client certificates authenticate API Gateway to HTTP backends; every integration of this stage is a Lambda proxy");
 
     for (const fn of this.functions) {
       new LambdaPermission(this, props.rust ? `invoke-permission-${fn.node.id}` : "invoke-permission", {
