@@ -168,7 +168,7 @@ describe("end to end against the local AWS emulator", () => {
     ws.patchLocalEnv({ websocket: { roomKey: "room_id" }, review: { blockStatefulChanges: true } });
     r = await planLocal();
     expect(r.code).toBe(3);
-    expect(summary()).toMatch(/- \*\*Blocking:\*\* table `aws_dynamodb_table\.websocket_connections-table_\w+` would be replaced/);
+    expect(summary()).toMatch(/- \*\*Blocking:\*\* table `aws_dynamodb_table\.websocket_connections_\w+` would be replaced/);
     expect(summary()).toMatch(/\| lambdaship-local-ws-connect \| update \| .* \| ~ROOM_KEY \|/);
     expect(summary()).toContain("**This plan is refused for `local`:**");
     expect((await planLocal("--allow-destroy")).code).toBe(0);
@@ -179,7 +179,7 @@ describe("end to end against the local AWS emulator", () => {
     fs.writeFileSync(stackModule, fs.readFileSync(stackModule, "utf8").replace("resources: [this.itemsTable.arn] }", 'resources: [this.itemsTable.arn, "*"] }'));
     r = await planLocal();
     expect(r.code).toBe(0);
-    expect(summary()).toMatch(/- policy `aws_iam_role_policy\.rust-backend_backend_role-policy_\w+` gains the wildcard resource \*: name the actions and resources it needs/);
+    expect(summary()).toMatch(/- policy `aws_iam_role_policy\.rust-backend_role-policy_\w+` gains the wildcard resource \*: name the actions and resources it needs/);
   });
 
   it("imports functions created outside Terraform (Python and Rust): imports, no create or replace, then a clean re-plan", async () => {
