@@ -1,4 +1,3 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { loadEnv } from "../envs";
@@ -8,7 +7,7 @@ import { stackName } from "../modules/stack";
 import { RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, StackJson, StateValues } from "../runtime/functions";
 import { sharedEmulator } from "./emulator";
-import { readStack, stackDir, synthAll } from "./synth";
+import { readStack, runBuilder, stackDir, synthAll } from "./synth";
 import { PROJECT_ROOT } from "./toolchain";
 
 const HELP = `Usage: npm run invoke -- <env> <function> [--event FILE]
@@ -82,13 +81,7 @@ export function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<
     const zip = path.resolve(dir, file);
     if (fs.existsSync(zip)) continue;
     const deps = (resource.depends_on as string[] | undefined) ?? [];
-    for (const [id, b] of Object.entries(stack.resource?.terraform_data ?? {})) {
-      if (!deps.includes(`terraform_data.${id}`)) continue;
-      const exec = (b.provisioner as Array<{ "local-exec": { command: string; working_dir: string } }>)[0]["local-exec"];
-      process.stderr.write(`building: ${exec.command}\n`);
-      const r = spawnSync("sh", ["-c", exec.command], { cwd: path.resolve(dir, exec.working_dir), stdio: ["ignore", "inherit", "inherit"] });
-      if (r.status !== 0) throw new Error(`the build failed (exit ${r.status}); its output is above`);
-    }
+    for (const id of Object.keys(stack.resource?.terraform_data ?? {})) if (deps.includes(`terraform_data.${id}`)) runBuilder(stack, dir, id);
     if (!fs.existsSync(zip)) throw new Error(`${zip} is missing and no builder of the stack makes it`);
   }
 }

@@ -1,4 +1,3 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { loadEnv } from "../envs";
@@ -8,7 +7,7 @@ import { stackName } from "../modules/stack";
 import { PlanJsonDocument, StackDocument, summarize } from "../review/plan-summary";
 import { engine, init, PLAN_FILE } from "./engine";
 import { sharedEmulator } from "./emulator";
-import { readStack, stackDir, synthAll } from "./synth";
+import { readStack, runBuilder, stackDir, synthAll } from "./synth";
 import { ensureToolchain, PROJECT_ROOT } from "./toolchain";
 
 const HELP = `Usage: npm run plan -- <env> [--allow-destroy] [--out DIR] [--apply]
@@ -55,14 +54,9 @@ function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: s
   return { env, allowDestroy, out, apply };
 }
 
-/** Runs the stack's builders (terraform_data local-exec commands); each skips what is built. */
+/** Runs every builder of the stack (each skips what is built), so that package sizes are real. */
 function runBuilders(stack: StackDocument, dir: string): void {
-  for (const [id, b] of Object.entries(stack.resource?.terraform_data ?? {})) {
-    const exec = (b.provisioner as Array<{ "local-exec"?: { command: string; working_dir: string } }> | undefined)?.[0]?.["local-exec"];
-    if (!exec) continue;
-    const r = spawnSync("sh", ["-c", exec.command], { cwd: path.resolve(dir, exec.working_dir), stdio: ["ignore", "ignore", "inherit"] });
-    if (r.status !== 0) throw new Error(`the builder ${id} failed (exit ${r.status}); its output is above. Nothing was planned.`);
-  }
+  for (const id of Object.keys(stack.resource?.terraform_data ?? {})) runBuilder(stack as never, dir, id, true);
 }
 
 async function main(): Promise<number> {

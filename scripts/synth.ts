@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { buildApp, synthesize } from "../main";
@@ -84,4 +85,17 @@ if (require.main === module) {
   }
   process.stdout.write(`Synthesized ${ENV_NAMES.length} stacks into cdktf.out/stacks in ${Date.now() - started} ms\n\n`);
   process.stdout.write(`${table(["stack", "resources", "function", "mode", "runtime", "arch", "package"], rows)}\n`);
+}
+
+/**
+ * Runs one of the stack's builders (a terraform_data local-exec command: a Rust or layer build,
+ * which skips what is already built) from the stack's folder, as the engine would at apply.
+ */
+export function runBuilder(stack: StackJson, dir: string, id: string, quiet = false): void {
+  const b = (stack as { resource?: Record<string, Record<string, Record<string, unknown>>> }).resource?.terraform_data?.[id];
+  const exec = (b?.provisioner as Array<{ "local-exec"?: { command: string; working_dir: string } }> | undefined)?.[0]?.["local-exec"];
+  if (!exec) return;
+  if (!quiet) process.stderr.write(`building: ${exec.command}\n`);
+  const r = spawnSync("sh", ["-c", exec.command], { cwd: path.resolve(dir, exec.working_dir), stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"] });
+  if (r.status !== 0) throw new Error(`the builder ${id} failed (exit ${r.status}); its output is above`);
 }
