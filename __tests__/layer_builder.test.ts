@@ -80,6 +80,19 @@ describe("layer_builder: created layers (dev)", () => {
   });
 });
 
+describe("layer_builder: an existing artifact bucket", () => {
+  it("uploads through the env's existing bucket by name, creating no bucket", () => {
+    const { parsed } = synthEnv(
+      envWith("dev", { artifacts: { bucket: "team-artifacts" }, layers: { "websocket-deps": { mode: "create", type: "dependencies", source: "lambda-src/layers/websocket-deps", runtime: "python3.12", upload: "s3" } } } as never),
+    );
+    expect(resourcesOf(parsed, "aws_s3_bucket")).toEqual({});
+    const [objectId, object] = Object.entries(resourcesOf(parsed, "aws_s3_object"))[0];
+    expect(object.bucket).toBe("team-artifacts");
+    const deps = Object.values(layerVersions(parsed)).find((v) => String(v.layer_name).includes("websocket-deps"))!;
+    expect(deps).toMatchObject({ s3_bucket: "team-artifacts", s3_key: `\${aws_s3_object.${objectId}.key}` });
+  });
+});
+
 describe("layer_builder: existing layers and errors", () => {
   const arn = "arn:aws:lambda:eu-west-1:123456789012:layer:shared-proxy:7";
 

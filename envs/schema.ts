@@ -341,6 +341,14 @@ export const envSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Where artifacts uploaded through S3 go (layers with upload "s3"): an existing bucket by name,
+     * or, left out, a private, encrypted `<namePrefix>-artifacts-<account>` bucket created here.
+     */
+    artifacts: z
+      .object({ bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'").optional() })
+      .strict()
+      .default({}),
     /** Layers functions can use by name (`function.layers`). @default {} */
     layers: z.record(layerKey, layerSchema).default({}),
     backend: backendSchema,

@@ -1,5 +1,5 @@
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
-import { CreateFunctionCommand, LambdaClient, GetFunctionCommand, ListLayerVersionsCommand } from "@aws-sdk/client-lambda";
+import { CreateFunctionCommand, LambdaClient, GetFunctionCommand, GetLayerVersionCommand, ListLayerVersionsCommand } from "@aws-sdk/client-lambda";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as path from "path";
@@ -114,9 +114,17 @@ describe("end to end against the local AWS emulator", () => {
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
-  it("publishes a new layer version when the extension's inputs change, keeps the old one, and updates only the function using it", async () => {
+  it("publishes layers (one through S3 from the env's existing artifact bucket), and a new version when the extension's inputs change, keeping the old one and updating only the function using it", async () => {
     ws = await Workspace.create();
+    await new S3Client(sdkConfig(ws)).send(new CreateBucketCommand({ Bucket: "lambdaship-e2e-artifacts" }));
+    ws.patchLocalEnv({ artifacts: { bucket: "lambdaship-e2e-artifacts" }, layers: { "websocket-deps": { upload: "s3" } } });
     await ws.deploy();
+    const object = (await ws.state()).resources.find((r) => r.type === "aws_s3_object")!;
+    expect(object.values).toMatchObject({ bucket: "lambdaship-e2e-artifacts", key: expect.stringMatching(/^layers\/websocket-deps\/websocket-deps-arm64-[0-9a-f]{16}\.zip$/) });
+    const deps = await new LambdaClient(sdkConfig(ws)).send(new GetLayerVersionCommand({ LayerName: "lambdaship-local-websocket-deps-arm64", VersionNumber: 1 }));
+    expect(deps.Content!.CodeSize).toBe(fs.statSync(path.join(ws.stackDir, String(object.values.source))).size);
+    expect((await ws.plan()).exitCode).toBe(0);
+
     fs.appendFileSync(path.join(ws.root, "lambda-src", "extensions", "runtime-proxy", "wrapper.sh"), "# an edit changes the layer's input hash\n");
     await ws.synthOrThrow();
     const p = await ws.plan();

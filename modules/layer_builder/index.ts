@@ -34,8 +34,8 @@ export interface LayerBuilderProps {
   readonly projectRootFromStack: string;
   /** Where the layer is configured, for errors (`envs/dev.ts`). */
   readonly configFile: string;
-  /** The env's artifact bucket, created on first use (layers with upload "s3"). */
-  readonly artifactBucket: () => S3Bucket;
+  /** The name of the env's artifact bucket (layers with upload "s3"); a created one is created on first use. */
+  readonly artifactBucket: () => string;
 }
 
 const planCache = new Map<string, LayerPlan>();
@@ -126,12 +126,12 @@ export class LayerBuilder extends Construct {
       if (c.upload === "s3") {
         const bucket = this.props.artifactBucket();
         const object = new S3Object(this, `object-${arch}`, {
-          bucket: bucket.bucket,
+          bucket,
           key: `layers/${this.props.name}/${plan.zipName}`,
           source: filename,
           dependsOn: [builder],
         });
-        layer = new LambdaLayerVersion(this, `version-${arch}`, { ...common, s3Bucket: bucket.bucket, s3Key: object.key, dependsOn: [object] });
+        layer = new LambdaLayerVersion(this, `version-${arch}`, { ...common, s3Bucket: bucket, s3Key: object.key, dependsOn: [object] });
       } else {
         layer = new LambdaLayerVersion(this, `version-${arch}`, { ...common, filename, dependsOn: [builder] });
       }
@@ -213,14 +213,20 @@ export class LayerRegistry extends Construct {
     return TerraformStack.of(scope).node.tryFindChild("layers") as LayerRegistry | undefined;
   }
 
-  constructor(scope: TerraformStack, props: Omit<LayerBuilderProps, "name" | "config" | "artifactBucket"> & { readonly layers: Readonly<Record<string, LayerConfig>> }) {
+  constructor(
+    scope: TerraformStack,
+    props: Omit<LayerBuilderProps, "name" | "config" | "artifactBucket"> & {
+      readonly layers: Readonly<Record<string, LayerConfig>>;
+      /** An existing bucket for artifacts; @default - one is created when a layer needs it */
+      readonly artifactBucketName?: string;
+    },
+  ) {
     super(scope, "layers");
-    this.layers = new Map(
-      Object.entries(props.layers).map(([name, config]) => [name, new LayerBuilder(this, name, { ...props, name, config, artifactBucket: () => this.artifactBucket(props.namePrefix) })]),
-    );
+    const bucket = () => props.artifactBucketName ?? this.artifactBucket(props.namePrefix).bucket;
+    this.layers = new Map(Object.entries(props.layers).map(([name, config]) => [name, new LayerBuilder(this, name, { ...props, name, config, artifactBucket: bucket })]));
   }
 
-  /** The env's artifact bucket (`<prefix>-artifacts-<account>`): private, encrypted, created when a layer goes through S3. */
+  /** The env's own artifact bucket (`<prefix>-artifacts-<account>`): private, encrypted, created when a layer goes through S3. */
   public artifactBucket(namePrefix: string): S3Bucket {
     if (this.bucket) return this.bucket;
     const bucket = new S3Bucket(this, "artifact-bucket", { bucket: `${namePrefix.toLowerCase()}-artifacts-${accountId(this)}`, forceDestroy: false });

@@ -97,7 +97,14 @@ export class LambdaStack extends TerraformStack {
     });
 
     // The env's layers, before the functions that look them up by name.
-    const layers = new LayerRegistry(this, { layers: env.layers, namePrefix: env.namePrefix, projectRoot: props.projectRoot, projectRootFromStack, configFile: file });
+    const layers = new LayerRegistry(this, {
+      layers: env.layers,
+      artifactBucketName: env.artifacts.bucket,
+      namePrefix: env.namePrefix,
+      projectRoot: props.projectRoot,
+      projectRootFromStack,
+      configFile: file,
+    });
 
     // The Rust REST backend: its items table and the function, with a URL.
     const be = env.backend;
