@@ -4,9 +4,13 @@ import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { actionlintPath } from "../scripts/lint-setup";
+import { requireShellcheckDir } from "../scripts/python-env";
 import { PROJECT_ROOT } from "./helpers";
 
-/** The GitHub Actions workflows: linted by actionlint (built by `npm run setup -- --only lint`), and what they promise. */
+/**
+ * The GitHub Actions workflows: linted by actionlint (built by `npm run setup -- --only lint`), which
+ * also runs shellcheck (from .venv-policy) on every run: script; and what they promise.
+ */
 
 const workflows = path.join(PROJECT_ROOT, ".github", "workflows");
 const load = (file: string) => parse(fs.readFileSync(path.join(workflows, file), "utf8"));
@@ -14,7 +18,8 @@ const load = (file: string) => parse(fs.readFileSync(path.join(workflows, file),
 function actionlint(cwd: string, files: string[] = []) {
   const bin = actionlintPath();
   if (!fs.existsSync(bin)) throw new Error(`actionlint is not built at ${bin}: run \`npm run setup -- --only lint\` (it builds it from the Go module proxy in seconds), then npm test again`);
-  return spawnSync(bin, ["-no-color", ...files], { cwd, encoding: "utf8" });
+  const shellcheck = requireShellcheckDir();
+  return spawnSync(bin, ["-no-color", ...files], { cwd, encoding: "utf8", env: { ...process.env, PATH: `${shellcheck}:${process.env.PATH ?? ""}` } });
 }
 
 describe("GitHub Actions workflows", () => {
@@ -31,6 +36,15 @@ describe("GitHub Actions workflows", () => {
     const r = actionlint(dir, [path.join(".github", "workflows", "bad.yml")]);
     expect(r.status).not.toBe(0);
     expect(r.stdout).toContain("bad.yml");
+  });
+
+  it("check run: scripts with shellcheck: an unquoted variable is reported", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-actionlint-"));
+    fs.mkdirSync(path.join(dir, ".github", "workflows"), { recursive: true });
+    fs.writeFileSync(path.join(dir, ".github", "workflows", "shell.yml"), "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: |\n          if [ $X == 1 ]; then echo hi; fi\n");
+    const r = actionlint(dir, [path.join(".github", "workflows", "shell.yml")]);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toContain("shellcheck reported issue in this script: SC2086");
   });
 
   it("on pull requests: test, then a plan per env through OIDC, summarised in one comment that is updated", () => {

@@ -10,8 +10,9 @@ export const VENV_PYTHON = path.join(VENV, "bin", "python");
 const REQUIREMENTS = path.join(PROJECT_ROOT, "requirements-dev.txt");
 
 /**
- * The policy scanner's virtualenv: checkov, pinned in requirements-policy.txt. It is apart from
- * .venv because checkov pins boto3 1.35.49, older than what moto and the handler tests use.
+ * The review tools' virtualenv: checkov and shellcheck (for actionlint), pinned in
+ * requirements-policy.txt. It is apart from .venv because checkov pins boto3 1.35.49, older than
+ * what moto and the handler tests use.
  */
 export const POLICY_VENV = path.join(PROJECT_ROOT, ".venv-policy");
 const POLICY_REQUIREMENTS = path.join(PROJECT_ROOT, "requirements-policy.txt");
@@ -56,7 +57,7 @@ export function requirePythonEnv(): string {
   return requireVenv(VENV, REQUIREMENTS, "npm run setup");
 }
 
-/** .venv-policy: checkov, for the policy scan. */
+/** .venv-policy: checkov for the policy scan, shellcheck for actionlint. */
 export function ensurePolicyEnv(): void {
   ensureVenv(POLICY_VENV, POLICY_REQUIREMENTS, "the policy scan (checkov)");
 }
@@ -65,4 +66,10 @@ export function ensurePolicyEnv(): void {
 export function requireCheckov(): string {
   requireVenv(POLICY_VENV, POLICY_REQUIREMENTS, "npm run setup -- --only policy");
   return path.join(POLICY_VENV, "bin", "checkov");
+}
+
+/** The folder holding shellcheck (from .venv-policy); throws with the fix when it is missing or stale. */
+export function requireShellcheckDir(): string {
+  requireVenv(POLICY_VENV, POLICY_REQUIREMENTS, "npm run setup -- --only policy");
+  return path.join(POLICY_VENV, "bin");
 }

@@ -14,7 +14,8 @@ Installs what the project needs beyond node_modules, idempotently (seconds when 
   rust     Debian packages for arm64 Rust builds (rustc-web, cargo-web, libstd-rust-web-dev:arm64,
            gcc-aarch64-linux-gnu, qemu-user); installed when run as root, otherwise the exact
            command to run is printed
-  policy   .venv-policy with checkov (requirements-policy.txt), the policy scan npm test runs
+  policy   .venv-policy with checkov and shellcheck (requirements-policy.txt), for npm test's policy
+           scan and workflow lint
   lint     actionlint (the GitHub Actions workflow linter), built from the Go module proxy
 
 Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine).`;
