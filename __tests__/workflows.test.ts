@@ -22,6 +22,14 @@ function actionlint(cwd: string, files: string[] = []) {
   return spawnSync(bin, ["-no-color", ...files], { cwd, encoding: "utf8", env: { ...process.env, PATH: `${shellcheck}:${process.env.PATH ?? ""}` } });
 }
 
+/** actionlint's verdict on one workflow written into a scratch repository layout. */
+function lintSnippet(name: string, yaml: string) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-actionlint-"));
+  fs.mkdirSync(path.join(dir, ".github", "workflows"), { recursive: true });
+  fs.writeFileSync(path.join(dir, ".github", "workflows", name), yaml);
+  return actionlint(dir, [path.join(".github", "workflows", name)]);
+}
+
 describe("GitHub Actions workflows", () => {
   it("lint clean with actionlint", () => {
     const r = actionlint(PROJECT_ROOT, fs.readdirSync(workflows).map((f) => path.join(".github", "workflows", f)));
@@ -30,19 +38,13 @@ describe("GitHub Actions workflows", () => {
   });
 
   it("are really linted: actionlint rejects a broken workflow", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-actionlint-"));
-    fs.mkdirSync(path.join(dir, ".github", "workflows"), { recursive: true });
-    fs.writeFileSync(path.join(dir, ".github", "workflows", "bad.yml"), "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.event.nope( }}\n");
-    const r = actionlint(dir, [path.join(".github", "workflows", "bad.yml")]);
+    const r = lintSnippet("bad.yml", "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.event.nope( }}\n");
     expect(r.status).not.toBe(0);
     expect(r.stdout).toContain("bad.yml");
   });
 
   it("check run: scripts with shellcheck: an unquoted variable is reported", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-actionlint-"));
-    fs.mkdirSync(path.join(dir, ".github", "workflows"), { recursive: true });
-    fs.writeFileSync(path.join(dir, ".github", "workflows", "shell.yml"), "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: |\n          if [ $X == 1 ]; then echo hi; fi\n");
-    const r = actionlint(dir, [path.join(".github", "workflows", "shell.yml")]);
+    const r = lintSnippet("shell.yml", "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: |\n          if [ $X == 1 ]; then echo hi; fi\n");
     expect(r.status).not.toBe(0);
     expect(r.stdout).toContain("shellcheck reported issue in this script: SC2086");
   });

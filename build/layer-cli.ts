@@ -91,8 +91,9 @@ function main(): number {
     return 0;
   }
   // Every check before any build: stale sources fail with nothing built.
+  const plans = new Map(opts.archs.map((arch) => [arch, planLayer(opts.source, arch)]));
   const stale = opts.archs
-    .map((arch) => ({ arch, want: opts.expect[arch], have: planLayer(opts.source, arch).inputHash }))
+    .map((arch) => ({ arch, want: opts.expect[arch], have: plans.get(arch)!.inputHash }))
     .filter((s) => s.want !== undefined && !s.have.startsWith(s.want));
   if (stale.length > 0) {
     throw new Error(
@@ -101,7 +102,7 @@ function main(): number {
     );
   }
   const built = opts.archs.map((arch) =>
-    buildLayer(opts.source, arch, { projectRoot, store: opts.cache ? defaultLayerStore() : undefined, log: (l) => process.stderr.write(`[build:layer] ${l}\n`) }),
+    buildLayer(opts.source, arch, { projectRoot, store: opts.cache ? defaultLayerStore() : undefined, log: (l) => process.stderr.write(`[build:layer] ${l}\n`) }, plans.get(arch)),
   );
   const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), formatBytes(b.unzippedBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);
   process.stdout.write(`${table(["layer", "arch", "zip", "unzipped", "status", "time"], rows)}\n`);

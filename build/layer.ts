@@ -150,7 +150,6 @@ function dependencyPlan(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
     if (manifest !== "requirements.txt") {
       throw new LayerError(`layer folder ${src.dir}: ${manifest} is recognised as Python, but this builder installs from requirements.txt; export one (pipenv requirements > requirements.txt, or poetry export -f requirements.txt)`);
     }
-    pinnedRequirements(fs.readFileSync(path.join(src.dir, manifest), "utf8"), path.join(src.dir, manifest));
     files = [manifest];
   } else {
     const lock = NPM_LOCKS.find((f) => fs.existsSync(path.join(src.dir, f)));
@@ -160,7 +159,11 @@ function dependencyPlan(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
     files = ["package.json", lock];
   }
   const h = crypto.createHash("sha256").update(`lambdaship-layer-v1\0${wanted}\0${arch}\0`);
-  for (const f of files) h.update(`${f}\0`).update(fs.readFileSync(path.join(src.dir, f)));
+  for (const f of files) {
+    const data = fs.readFileSync(path.join(src.dir, f));
+    if (f === "requirements.txt") pinnedRequirements(data.toString("utf8"), path.join(src.dir, f)); // refuses loose pins before anything hashes them
+    h.update(`${f}\0`).update(data);
+  }
   const inputHash = h.digest("hex");
   return { inputHash, zipName: layerZipName(src.name, arch, inputHash), architecture: arch, compatibleRuntimes: [wanted], extensions: [] };
 }
@@ -373,9 +376,8 @@ function nodeProducer(src: LayerSource, plan: LayerPlan): Producer {
  * `.unzipped` size file), unless that zip exists (skipped) or the machine's store has it (cached).
  * The zip is deterministic. Over 250 MB unzipped is an error and nothing is written.
  */
-export function buildLayer(src: LayerSource, arch: LambdaArchitecture, opts: LayerBuildOptions): BuiltLayerArtifact {
+export function buildLayer(src: LayerSource, arch: LambdaArchitecture, opts: LayerBuildOptions, plan: LayerPlan = planLayer(src, arch)): BuiltLayerArtifact {
   const started = Date.now();
-  const plan = planLayer(src, arch);
   const store = opts.store === undefined && !("store" in opts) ? defaultLayerStore() : opts.store;
   const zipPath = layerZipPath(opts.projectRoot, plan, src.name);
   const done = (zip: Buffer, unzipped: number, status: LayerStatus): BuiltLayerArtifact => ({

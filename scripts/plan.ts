@@ -5,7 +5,7 @@ import { formatBytes } from "../build/util";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { PlanJsonDocument, StackDocument, summarize } from "../review/plan-summary";
-import { engine, init, PLAN_FILE } from "./engine";
+import { apply, init, plan, PLAN_FILE } from "./engine";
 import { sharedEmulator } from "./emulator";
 import { readStack, runBuilder, stackDir, synthAll } from "./synth";
 import { ensureToolchain, PROJECT_ROOT } from "./toolchain";
@@ -73,16 +73,14 @@ async function main(): Promise<number> {
   const stack = readStack(env.name) as StackDocument;
   runBuilders(stack, dir);
   await init(t, dir);
-  const planned = await engine(t, dir, ["plan", "-input=false", "-no-color", "-detailed-exitcode", `-out=${PLAN_FILE}`], { ok: [0, 2] });
-  const show = await engine(t, dir, ["show", "-json", "-no-color", PLAN_FILE]);
-  const plan = JSON.parse(show.stdout) as PlanJsonDocument;
+  const planned = await plan(t, dir, { keep: true });
   fs.mkdirSync(args.out, { recursive: true });
   const base = path.join(args.out, `plan-${env.name}`);
   fs.copyFileSync(path.join(dir, PLAN_FILE), `${base}.tfplan`);
-  fs.writeFileSync(`${base}.json`, show.stdout);
+  fs.writeFileSync(`${base}.json`, JSON.stringify(planned.json));
   const summary = summarize({
     env: env.name,
-    plan,
+    plan: planned.json as PlanJsonDocument,
     stack,
     packageSize: (filename) => formatBytes(fs.statSync(path.resolve(dir, filename), { throwIfNoEntry: false })?.size),
     protectedEnv: env.review.blockStatefulChanges,
@@ -90,12 +88,12 @@ async function main(): Promise<number> {
   });
   fs.writeFileSync(`${base}.md`, `${summary.markdown}\n`);
   process.stdout.write(`${summary.markdown}\n`);
-  process.stderr.write(`\n${stackName(env.name)}: plan ${planned.code === 0 ? "has no changes" : "has changes"}; wrote ${path.relative(process.cwd(), base) || base}.md, .json and .tfplan\n`);
+  process.stderr.write(`\n${stackName(env.name)}: plan ${planned.exitCode === 0 ? "has no changes" : "has changes"}; wrote ${path.relative(process.cwd(), base) || base}.md, .json and .tfplan\n`);
   if (summary.exitCode !== 0) return summary.exitCode;
-  if (args.apply && planned.code === 2) {
+  if (args.apply && planned.exitCode === 2) {
     process.stderr.write(`applying the plan above to ${stackName(env.name)}\n`);
-    const applied = await engine(t, dir, ["apply", "-input=false", "-no-color", PLAN_FILE]);
-    process.stderr.write(applied.stdout.split("\n").filter((l) => /^(Apply complete|aws_|terraform_data)/.test(l)).join("\n") + "\n");
+    const a = await apply(t, dir, { planFile: PLAN_FILE });
+    process.stderr.write(`applied: ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed, ${a.imported} imported\n`);
   }
   return 0;
 }

@@ -148,7 +148,7 @@ describe("end to end against the local AWS emulator", () => {
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
-  it("npm run plan summarises real plans: no changes, a code change, a replaced table (refused where protected), a new wildcard", async () => {
+  it("npm run plan summarises real plans: no changes, a code change, a replaced table (refused where protected, even with --apply), a new wildcard, then --apply of that plan", async () => {
     ws = await Workspace.create();
     await ws.deploy();
     const planLocal = (...args: string[]) => run(process.execPath, ["-r", "./scripts/register.js", "scripts/plan.ts", "local", ...args], ws.root, ws.env);
@@ -174,7 +174,7 @@ describe("end to end against the local AWS emulator", () => {
 
     // A replaced table: a warning, and exit 3 where stateful changes are blocked, unless allowed.
     ws.patchLocalEnv({ websocket: { roomKey: "room_id" }, review: { blockStatefulChanges: true } });
-    r = await planLocal();
+    r = await planLocal("--apply"); // refused: nothing is applied (the next step's counts show it)
     expect(r.code).toBe(3);
     expect(summary()).toMatch(/- \*\*Blocking:\*\* table `aws_dynamodb_table\.websocket_connections_\w+` would be replaced/);
     expect(summary()).toMatch(/\| lambdaship-local-ws-connect \| update \| .* \| ~ROOM_KEY \|/);
@@ -187,7 +187,15 @@ describe("end to end against the local AWS emulator", () => {
     fs.writeFileSync(stackModule, fs.readFileSync(stackModule, "utf8").replace("resources: [this.itemsTable.arn] }", 'resources: [this.itemsTable.arn, "*"] }'));
     r = await planLocal();
     expect(r.code).toBe(0);
+    expect(summary()).toContain("**0 to add, 1 to change, 0 to destroy, 0 to replace, 0 to import.**");
     expect(summary()).toMatch(/- policy `aws_iam_role_policy\.rust-backend_role-policy_\w+` gains the wildcard resource \*: name the actions and resources it needs/);
+
+    // --apply applies exactly the summarised plan; then nothing is left to change.
+    r = await planLocal("--apply");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("applied: 0 added, 1 changed, 0 destroyed, 0 imported");
+    expect((await planLocal()).code).toBe(0);
+    expect(summary()).toContain("**No changes.**");
   });
 
   it("imports functions created outside Terraform (Python and Rust): imports, no create or replace, then a clean re-plan", async () => {
