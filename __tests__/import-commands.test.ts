@@ -10,11 +10,12 @@ describe("npm run import-commands", () => {
     const r = importCommands("dev");
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split("\n");
-    expect(lines).toHaveLength(5);
-    expect(lines[0]).toMatch(
+    expect(lines).toHaveLength(8);
+    expect(lines.find((l) => l.endsWith(" lambdaship-dev-orders-api"))).toMatch(/ && terraform import 'aws_lambda_function\.fn-orders-api_function_[0-9A-F]{8}' lambdaship-dev-orders-api$/);
+    expect(lines.find((l) => l.endsWith(" lambdaship-dev-backend"))).toMatch(
       /^cd cdktf\.out\/stacks\/lambdaship-dev && terraform init && terraform import 'aws_lambda_function\.rust-backend_function_[0-9A-F]{8}' lambdaship-dev-backend$/,
     );
-    expect(lines[2]).toMatch(/ && terraform import 'aws_lambda_function\.websocket_rust-handlers_ws-connect_function_[0-9A-F]{8}' lambdaship-dev-ws-connect$/);
+    expect(lines.find((l) => l.endsWith(" lambdaship-dev-ws-connect"))).toMatch(/ && terraform import 'aws_lambda_function\.websocket_rust-handlers_ws-connect_function_[0-9A-F]{8}' lambdaship-dev-ws-connect$/);
   });
 
   it("says when a function is only referenced and there is nothing to import", () => {

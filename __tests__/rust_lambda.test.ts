@@ -101,7 +101,10 @@ describe("rust_lambda: the architecture is the binary's", () => {
     const [, builder] = builders[0];
     expect((builder.triggers_replace as { target: string }).target).toBe("x86_64-unknown-linux-gnu");
     expect(JSON.stringify(builder.provisioner)).toContain("--arch x86_64 --require-arch");
-    for (const f of Object.values(resourcesOf(parsed, "aws_lambda_function"))) expect(f.architectures).toEqual(["x86_64"]);
+    // Every Rust function; the Go function of `functions` builds arm64 with any toolchain.
+    const rust = Object.values(resourcesOf(parsed, "aws_lambda_function")).filter((f) => f.runtime === "provided.al2023" && !String(f.function_name).endsWith("-greeter"));
+    expect(rust).toHaveLength(5);
+    for (const f of rust) expect(f.architectures).toEqual(["x86_64"]);
     expect(warningsOf(stack)).toEqual([expect.stringMatching(/no Rust toolchain here can build aarch64-unknown-linux-gnu .* building x86_64 instead, and the functions are deployed as x86_64/)]);
   });
 
@@ -118,7 +121,8 @@ describe("rust_lambda: the architecture is the binary's", () => {
   it("gives the same plan for the same sources wherever they are checked out", () => {
     // GIVEN the function sources copied to another path, without any build output
     const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-checkout-"));
-    fs.cpSync(path.join(PROJECT_ROOT, "lambda-src"), path.join(elsewhere, "lambda-src"), { recursive: true, filter: (p) => path.basename(p) !== "target" });
+    fs.cpSync(path.join(PROJECT_ROOT, "lambda-src"), path.join(elsewhere, "lambda-src"), { recursive: true, filter: (p) => path.basename(p) !== "target" && path.basename(p) !== "node_modules" });
+    fs.copyFileSync(path.join(PROJECT_ROOT, "package.json"), path.join(elsewhere, "package.json"));
     // WHEN both checkouts synthesize dev THEN the stacks are byte-identical and name no absolute path
     const here = synthEnv(envWith("dev")).json;
     const there = synthEnv(envWith("dev"), { projectRoot: elsewhere }).json;
@@ -175,7 +179,7 @@ describe("rust_lambda: function URLs", () => {
     });
     const { stack, parsed, json } = synthEnv(env);
     expect(json).toHaveResource(LambdaFunctionUrl);
-    expect(Object.values(resourcesOf(parsed, "aws_lambda_function_url"))).toEqual([
+    expect(Object.values(resourcesOf(scoped(parsed, "rust-backend_").parsed, "aws_lambda_function_url"))).toEqual([
       expect.objectContaining({
         authorization_type: "NONE",
         cors: { allow_origins: ["https://app.example.com"], allow_methods: ["GET", "POST"], allow_credentials: true, max_age: 300 },
@@ -193,8 +197,8 @@ describe("rust_lambda: function URLs", () => {
   });
 
   it("makes no URL when the config has none", () => {
-    const { json } = synthEnv(envWith("dev", { backend: { url: undefined } }));
-    expect(json).not.toHaveResource(LambdaFunctionUrl);
+    const { parsed } = synthEnv(envWith("dev", { backend: { url: undefined } }));
+    expect(scoped(parsed, "rust-backend_").json).not.toHaveResource(LambdaFunctionUrl);
   });
 });
 

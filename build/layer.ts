@@ -311,39 +311,51 @@ function extensionProducer(src: LayerSource, plan: LayerPlan, toolchain: RustToo
   };
 }
 
+/**
+ * Installs a pinned requirements file with pip into `target`, as wheels for the architecture and
+ * Python version (no build here), then checks that every package pip brought is pinned. Errors name
+ * the package and the file; on an error the caller writes nothing.
+ */
+export function pipInstall(what: string, manifest: string, target: string, arch: LambdaArchitecture, version: string, python: string): void {
+  const args = [
+    "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "--quiet",
+    "--target", target, "--platform", pythonPlatform(arch), "--implementation", "cp",
+    "--python-version", version, "--only-binary=:all:", "-r", manifest,
+  ];
+  const r = spawnSync(python, args, { encoding: "utf8" });
+  if (r.error) throw new LayerError(`${what}: could not run ${python} (${r.error.message}); npm run setup -- --only python creates it`);
+  if (r.status !== 0) {
+    const pkg = missingWheel(r.stderr);
+    throw new LayerError(
+      pkg
+        ? `${what}: ${pkg} (from ${manifest}) has no wheel for ${pythonPlatform(arch)} and Python ${version}; pin a version that publishes one, or drop it. Nothing was written.`
+        : `${what}: pip failed (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`,
+    );
+  }
+  // Everything pip brought must be pinned, or the next build (another day, another machine) may differ.
+  const pins = pinnedRequirements(fs.readFileSync(manifest, "utf8"), manifest);
+  const installed = fs
+    .readdirSync(target)
+    .map((d) => /^(.+)-([^-]+)\.dist-info$/.exec(d))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ name: normalisePackage(m[1]), version: m[2] }));
+  const unpinned = installed.filter((p) => !pins.has(p.name));
+  if (unpinned.length > 0) {
+    throw new LayerError(
+      `${what}: pip also installed ${unpinned.map((p) => `${p.name}==${p.version}`).join(", ")}, which ${manifest} does not pin; add ${unpinned.length > 1 ? "these lines" : "this line"} so it is the same wherever and whenever it is built. Nothing was written.`,
+    );
+  }
+}
+
+/** Files pip leaves that differ between installs, or that Lambda never loads. */
+export function isPipNoise(rel: string): boolean {
+  return isNoise(rel);
+}
+
 function pythonProducer(src: LayerSource, plan: LayerPlan, opts: LayerBuildOptions): Producer {
   return (work) => {
-    const version = src.runtime!.slice("python".length);
-    const manifest = path.join(src.dir, "requirements.txt");
-    const args = [
-      "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "--quiet",
-      "--target", path.join(work, "python"), "--platform", pythonPlatform(plan.architecture), "--implementation", "cp",
-      "--python-version", version, "--only-binary=:all:", "-r", manifest,
-    ];
     const python = opts.python ?? path.join(opts.projectRoot, ".venv", "bin", "python");
-    const r = spawnSync(python, args, { encoding: "utf8" });
-    if (r.error) throw new LayerError(`layer ${src.name}: could not run ${python} (${r.error.message}); npm run setup -- --only python creates it`);
-    if (r.status !== 0) {
-      const pkg = missingWheel(r.stderr);
-      throw new LayerError(
-        pkg
-          ? `layer ${src.name}: ${pkg} (from ${manifest}) has no wheel for ${pythonPlatform(plan.architecture)} and Python ${version}; pin a version that publishes one, or drop it from the layer. Nothing was written.`
-          : `layer ${src.name}: pip failed (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`,
-      );
-    }
-    // Everything pip brought must be pinned, or the next build (another day, another machine) may differ.
-    const pins = pinnedRequirements(fs.readFileSync(manifest, "utf8"), manifest);
-    const installed = fs
-      .readdirSync(path.join(work, "python"))
-      .map((d) => /^(.+)-([^-]+)\.dist-info$/.exec(d))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ name: normalisePackage(m[1]), version: m[2] }));
-    const unpinned = installed.filter((p) => !pins.has(p.name));
-    if (unpinned.length > 0) {
-      throw new LayerError(
-        `layer ${src.name}: pip also installed ${unpinned.map((p) => `${p.name}==${p.version}`).join(", ")}, which ${manifest} does not pin; add ${unpinned.length > 1 ? "these lines" : "this line"} so the layer is the same wherever and whenever it is built. Nothing was written.`,
-      );
-    }
+    pipInstall(`layer ${src.name}`, path.join(src.dir, "requirements.txt"), path.join(work, "python"), plan.architecture, src.runtime!.slice("python".length), python);
     return collectFiles(work, { exclude: isNoise, executable: (rel) => rel.endsWith(".so") || /\.so\./.test(rel) });
   };
 }
@@ -353,19 +365,32 @@ export function npmCpu(arch: LambdaArchitecture): string {
   return arch === "arm64" ? "arm64" : "x64";
 }
 
+/**
+ * `npm ci` of a package.json and its npm lock file, copied into `dest`: production dependencies only,
+ * for Linux on the architecture's CPU (optional native packages), no install scripts.
+ */
+export function npmCiInto(what: string, dir: string, dest: string, arch: LambdaArchitecture): string {
+  fs.mkdirSync(dest, { recursive: true });
+  const lock = NPM_LOCKS.find((f) => fs.existsSync(path.join(dir, f)));
+  if (!lock) throw new LayerError(`${what}: ${dir} has no package-lock.json or npm-shrinkwrap.json; run npm install --package-lock-only there and commit it`);
+  for (const f of ["package.json", lock]) fs.copyFileSync(path.join(dir, f), path.join(dest, f));
+  const args = ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--os=linux", `--cpu=${npmCpu(arch)}`];
+  const r = spawnSync("npm", args, { cwd: dest, encoding: "utf8" });
+  if (r.error) throw new LayerError(`${what}: npm is not on PATH (${r.error.message}); install Node.js with npm`);
+  if (r.status !== 0) throw new LayerError(`${what}: npm ${args.join(" ")} failed in a copy of ${dir} (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`);
+  return lock;
+}
+
+/** What `npm ci` leaves beside the packages that no function loads. */
+export function isNpmNoise(rel: string): boolean {
+  return rel.split("/").includes(".bin") || rel.endsWith("node_modules/.package-lock.json");
+}
+
 function nodeProducer(src: LayerSource, plan: LayerPlan): Producer {
   return (work) => {
-    const dest = path.join(work, "nodejs");
-    fs.mkdirSync(dest, { recursive: true });
-    const lock = NPM_LOCKS.find((f) => fs.existsSync(path.join(src.dir, f)))!;
-    for (const f of ["package.json", lock]) fs.copyFileSync(path.join(src.dir, f), path.join(dest, f));
-    // Production dependencies only, for Linux on the layer's CPU (optional native packages), no install scripts.
-    const args = ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--os=linux", `--cpu=${npmCpu(plan.architecture)}`];
-    const r = spawnSync("npm", args, { cwd: dest, encoding: "utf8" });
-    if (r.error) throw new LayerError(`layer ${src.name}: npm is not on PATH (${r.error.message}); install Node.js with npm`);
-    if (r.status !== 0) throw new LayerError(`layer ${src.name}: npm ${args.join(" ")} failed in a copy of ${src.dir} (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`);
+    const lock = npmCiInto(`layer ${src.name}`, src.dir, path.join(work, "nodejs"), plan.architecture);
     return collectFiles(work, {
-      exclude: (rel) => rel === "nodejs/package.json" || rel === `nodejs/${lock}` || rel.startsWith("nodejs/node_modules/.bin/") || rel === "nodejs/node_modules/.package-lock.json",
+      exclude: (rel) => rel === "nodejs/package.json" || rel === `nodejs/${lock}` || isNpmNoise(rel),
       executable: (rel) => rel.endsWith(".node"),
     });
   };

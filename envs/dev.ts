@@ -14,6 +14,13 @@ export default defineEnv({
     // A Runtime API proxy extension that logs each invocation's duration and outcome.
     "runtime-proxy": { mode: "create", type: "extension", source: "lambda-src/extensions/runtime-proxy", proxyPort: 9009, architectures: ["arm64", "x86_64"] },
   },
+  // Functions from folders: runtime and handler are detected; the deployed name is lambdaship-dev-<key>.
+  functionDefaults: { memoryMiB: 256, timeoutSeconds: 10, environment: { LOG_LEVEL: "DEBUG" } },
+  functions: {
+    "orders-api": { source: "lambda-src/functions/orders-api", url: { authType: "AWS_IAM" } }, // TypeScript, uuid in its dependency layer
+    report: { source: "lambda-src/functions/report", memoryMiB: 512, timeoutSeconds: 60 }, // Python, jmespath in its dependency layer
+    greeter: { source: "lambda-src/functions/greeter", environment: { GREETING: "Hello" } }, // Go on aws-lambda-go
+  },
   backend: {
     function: { memoryMiB: 256, timeoutSeconds: 10, environment: { RUST_LOG: "debug" }, architecture: "arm64", layers: ["runtime-proxy"] },
     url: { authType: "AWS_IAM" },

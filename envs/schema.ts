@@ -26,7 +26,7 @@ export const ENV_VARS_MAX_BYTES = 4096;
 /** The longest name prefix that leaves room for the longest suffix we append (`-websocket-role`) in 64. */
 export const NAME_PREFIX_MAX = 40;
 
-const PYTHON_RUNTIMES = ["python3.10", "python3.11", "python3.12", "python3.13"] as const;
+const PYTHON_RUNTIMES = ["python3.10", "python3.11", "python3.12", "python3.13", "python3.14"] as const;
 
 const functionName = z
   .string()
@@ -233,8 +233,9 @@ export const backendSchema = rustFunctionSchema
   })
   .strict();
 
-const NODE_RUNTIMES = ["nodejs20.x", "nodejs22.x"] as const;
+const NODE_RUNTIMES = ["nodejs20.x", "nodejs22.x", "nodejs24.x"] as const;
 const architecture = z.enum(["arm64", "x86_64"], { message: "Lambda runs arm64 or x86_64" });
+const architectureSchema = architecture;
 const layerArn = z
   .string()
   .regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$/, "a layer version ARN: arn:aws:lambda:<region>:<account>:layer:<name>:<version>");
@@ -287,6 +288,57 @@ export const layerSchema = z.discriminatedUnion(
 );
 
 const layerKey = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "layer names are 1-40 characters: lowercase letters, digits and '-', starting with a letter");
+
+const sourcePath = z
+  .string()
+  .regex(/^[A-Za-z0-9._\/-]+$/, "a folder relative to the project root, e.g. lambda-src/functions/orders-api (letters, digits, '.', '_', '-' and '/'; the builder's command line carries it)")
+  .refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "a folder inside the project, relative to its root");
+
+/** Settings a function entry takes, and `functionDefaults` gives every entry of the env. */
+const functionEntrySettings = {
+  /** Lambda runtime. @default - detected: python3.12, nodejs22.x, provided.al2023 (Go, Rust) */
+  runtime: z.string().regex(/^[a-z0-9.]+$/, "a Lambda runtime identifier such as python3.12, nodejs22.x or provided.al2023").optional(),
+  /** @default "arm64" */
+  architecture: architectureSchema.optional(),
+  /** @default 128 */
+  memoryMiB: z.number().int("memory is a whole number of MiB").min(128, "Lambda allows 128-10240 MiB").max(10240, "Lambda allows 128-10240 MiB").optional(),
+  /** @default 3 */
+  timeoutSeconds: z.number().int("timeout is a whole number of seconds").min(1, "Lambda allows 1-900 seconds").max(900, "Lambda allows 1-900 seconds").optional(),
+  environment: envVars.optional(),
+  reservedConcurrency: z.number().int("reserved concurrency is a whole number").min(0, "0 stops all invocations; leave it out for unreserved").max(10000, "10000 is the largest this config accepts").optional(),
+  /** Tags of the function, besides the env's. */
+  tags: z.record(z.string().min(1).max(128, "tag keys are 1-128 characters").refine((k) => !k.toLowerCase().startsWith("aws:"), "the aws: prefix is reserved"), z.string().max(256, "tag values are at most 256 characters")).optional(),
+  /** Layers of the env by name (`layers.<name>`), after the function's dependency layer. */
+  layers: z.array(z.string()).max(5, "Lambda allows 5 layers per function").optional(),
+  /** Where dependencies go: "layer" (a dependency layer shared by functions with the same files) or "bundle" (in the zip). @default "layer" */
+  dependencies: z.enum(["layer", "bundle"], { message: 'dependencies is "layer" (the default) or "bundle"' }).optional(),
+  /** Access beyond its own log group. */
+  policies: z.array(policyTemplateSchema).optional(),
+};
+
+/**
+ * One function of the env, from a folder: runtime and handler are detected unless given. The
+ * deployed name is `<namePrefix>-<key>`.
+ */
+export const functionEntrySchema = z
+  .object({
+    /** The function's folder, relative to the project root; for Rust, the cargo workspace. */
+    source: sourcePath,
+    /** Rust: the workspace's bin that becomes the function. */
+    bin: z.string().regex(/^[A-Za-z0-9_-]+$/, "a cargo bin name").optional(),
+    /** @default - detected from the code */
+    handler: z.string().min(1).max(128, "Lambda handlers are at most 128 characters").optional(),
+    description: z.string().max(256, "Lambda descriptions are at most 256 characters").optional(),
+    ...functionEntrySettings,
+    /** A function URL; leave out for none. */
+    url: functionUrlSchema.optional(),
+    deployment: deploymentSchema.optional(),
+  })
+  .strict();
+
+export const functionDefaultsSchema = z.object(functionEntrySettings).strict();
+
+const functionKey = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, "function keys are 1-48 characters: lowercase letters, digits, '-' and '_' (the deployed name is <namePrefix>-<key>)");
 
 const stateBackendSchema = z
   .object({
@@ -351,6 +403,10 @@ export const envSchema = z
       .default({}),
     /** Layers functions can use by name (`function.layers`). @default {} */
     layers: z.record(layerKey, layerSchema).default({}),
+    /** Settings every entry of `functions` gets unless it sets its own. @default {} */
+    functionDefaults: functionDefaultsSchema.default({}),
+    /** The env's functions by key, each from a folder. @default {} */
+    functions: z.record(functionKey, functionEntrySchema).default({}),
     backend: backendSchema,
     websocket: websocketSchema,
   })
@@ -367,6 +423,8 @@ export const envSchema = z
     const uses: Array<[string[], string[]]> = [
       [["backend", "function", "layers"], env.backend.function.layers],
       [["websocket", "function", "layers"], env.websocket.function.layers],
+      ...(env.functionDefaults.layers ? [[["functionDefaults", "layers"], env.functionDefaults.layers] as [string[], string[]]] : []),
+      ...Object.entries(env.functions).flatMap(([key, f]) => (f.layers ? [[["functions", key, "layers"], f.layers] as [string[], string[]]] : [])),
     ];
     for (const [at, names] of uses) {
       names.forEach((n, i) => {
@@ -397,6 +455,8 @@ export type RustFunctionConfig = z.output<typeof rustFunctionSchema>;
 export type RustConfig = z.output<typeof rustSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type LayerConfig = z.output<typeof layerSchema>;
+export type FunctionEntry = z.output<typeof functionEntrySchema>;
+export type FunctionDefaults = z.output<typeof functionDefaultsSchema>;
 
 /** Identity function that gives env files type checking and completion. */
 export function defineEnv(input: EnvInput): EnvInput {

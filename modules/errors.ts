@@ -35,3 +35,21 @@ export function showValue(value: unknown): string {
 export function problem(file: string, field: string, value: unknown, fix: string): string {
   return `${file}: ${field || "(root)"} is ${showValue(value)}; ${fix}`;
 }
+
+/**
+ * An error in a construct's props, raised at synth. It names the prop, not where the prop came
+ * from: the code that built the props (the app's stack) maps it to its own field, e.g.
+ * `envs/dev.ts: functions.report.handler`.
+ */
+export class PropError extends Error {
+  constructor(
+    /** The prop, dotted for nested ones (`handler`, `url.authType`). */
+    public readonly prop: string,
+    public readonly value: unknown,
+    /** What is wrong and the fix, without the prop's name. */
+    public readonly fix: string,
+  ) {
+    super(`${prop} is ${showValue(value)}; ${fix}`);
+    this.name = "PropError";
+  }
+}

@@ -134,6 +134,9 @@ function optPath(value: string, opt: string | undefined): string {
   return opt && value.startsWith("/opt/") ? path.join(opt, value.slice("/opt/".length)) : value;
 }
 
+/** The Node.js runtime interface client the emulator starts Node.js functions with. */
+export const NODE_CLIENT = path.join(__dirname, "clients", "node-ric.cjs");
+
 const QEMU_FIX = "install qemu-user (`npm run setup -- --only rust` installs it with the arm64 toolchain, or apt-get install qemu-user)";
 
 /** The command that runs a custom-runtime `bootstrap` here: natively, or under qemu for another architecture. */
@@ -222,8 +225,15 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
       env.PYTHONPATH = [codeDir, ...(opt ? [path.join(opt, "python", "lib", runtime, "site-packages"), path.join(opt, "python")] : [])].join(":");
       const local = spawnSync(python, ["-c", "import sys;print(f'{sys.version_info[0]}.{sys.version_info[1]}')"], { encoding: "utf8" }).stdout.trim();
       description = `${runtime} through awslambdaric on Python ${local}`;
+    } else if (runtime.startsWith("nodejs")) {
+      command = process.execPath;
+      args = [NODE_CLIENT];
+      // Lambda's NODE_PATH: the layers' nodejs/node<major>/node_modules and nodejs/node_modules.
+      const major = /^nodejs(\d+)/.exec(runtime)?.[1] ?? "";
+      env.NODE_PATH = [...(opt ? [path.join(opt, "nodejs", `node${major}`, "node_modules"), path.join(opt, "nodejs", "node_modules")] : []), codeDir].join(":");
+      description = `${runtime} through lambdaship's Node.js runtime client on Node.js ${process.versions.node}`;
     } else {
-      problems.push(`${name}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*); skipped`);
+      problems.push(`${name}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*, nodejs*); skipped`);
       continue;
     }
     const extensionsDir = opt ? path.join(opt, "extensions") : undefined;

@@ -15,14 +15,16 @@ const HELP = `Usage: npm run invoke -- <env> <function> [--event FILE]
 Runs one function of an env's stack on this machine, exactly as packaged for deployment, and prints
 its response and logs; exits 0 when the function succeeded, 1 when it returned an error.
 
-  <function>     its name (lambdaship-local-backend) or the name without the env's prefix (backend,
-                 ws-connect, websocket)
-  --event FILE   the event (JSON); default lambda-src/events/<function>.json, else {}
+  <function>     its key in the env (orders-api, backend, ws-connect, websocket) or its deployed
+                 name (lambdaship-local-orders-api)
+  --event FILE   the event (JSON); default lambda-src/events/<key>.json, else the function folder's
+                 events/sample.json, else {}
 
 What it starts: a synth of every env; the Rust builder when the function's package is missing (the
 same command the stack's builder runs at apply); the local AWS emulator (moto), which the function's
 AWS SDK calls go to (never a real account); and the runtime emulator, which runs the package's
-bootstrap natively or under qemu-aarch64 (arm64), or a Python handler through awslambdaric.
+bootstrap natively or under qemu-aarch64 (arm64), a Python handler through awslambdaric, or a Node.js
+handler through lambdaship's Node.js runtime client.
 Deployed resources (tables) exist in the emulator once the env is deployed there: npm start does it
 for local.`;
 
@@ -53,10 +55,35 @@ export function shortName(env: EnvConfig, name: string): string {
   return name.startsWith(`${env.namePrefix}-`) ? name.slice(env.namePrefix.length + 1) : name;
 }
 
-/** The sample event of a function, `lambda-src/events/<short name>.json`, when there is one. */
+/**
+ * The key each deployed function has in the env (`orders-api` for `functions["orders-api"]`), by
+ * deployed name, whatever that name is (an imported function keeps its own).
+ */
+export function functionKeys(env: EnvConfig): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const [key, f] of Object.entries(env.functions)) {
+    const d = f.deployment ?? { mode: "create" };
+    keys.set(d.mode === "create" ? `${env.namePrefix}-${key}` : d.functionName, key);
+  }
+  if (env.backend.deployment.mode !== "create") keys.set(env.backend.deployment.functionName, "backend");
+  if (env.websocket.handlers === "python" && env.websocket.deployment.mode !== "create") keys.set(env.websocket.deployment.functionName, "websocket");
+  return keys;
+}
+
+/** A function's key: its entry in the env, else its name without the env's prefix (`backend`, `ws-connect`). */
+export function functionKey(env: EnvConfig, name: string): string {
+  return functionKeys(env).get(name) ?? shortName(env, name);
+}
+
+/**
+ * The sample event of a function: `lambda-src/events/<key>.json`, else `events/sample.json` in its
+ * own folder, when there is one.
+ */
 export function sampleEvent(env: EnvConfig, name: string): string | undefined {
-  const file = path.join(PROJECT_ROOT, "lambda-src", "events", `${shortName(env, name)}.json`);
-  return fs.existsSync(file) ? file : undefined;
+  const key = functionKey(env, name);
+  const source = env.functions[key]?.source;
+  const candidates = [path.join(PROJECT_ROOT, "lambda-src", "events", `${key}.json`), ...(source ? [path.join(PROJECT_ROOT, source, "events", "sample.json")] : [])];
+  return candidates.find((f) => fs.existsSync(f));
 }
 
 /** Attribute values of a local state file's resources, by address. */
@@ -123,7 +150,8 @@ async function main(): Promise<number> {
   const stack = readStack(env.name) as StackJson;
   const resources = Object.values(stack.resource?.aws_lambda_function ?? {});
   const names = resources.map((r) => String(r.function_name));
-  const fullName = [opts.fn, `${env.namePrefix}-${opts.fn}`].find((n) => names.includes(n));
+  const byKey = [...functionKeys(env)].find(([, key]) => key === opts.fn)?.[0];
+  const fullName = [byKey, opts.fn, `${env.namePrefix}-${opts.fn}`].find((n) => n !== undefined && names.includes(n));
   if (!fullName) {
     throw new Error(`${stackName(env.name)} deploys no function ${JSON.stringify(opts.fn)}; it deploys ${names.join(", ") || "none"} (functions it only references run elsewhere)`);
   }

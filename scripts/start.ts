@@ -9,7 +9,7 @@ import { ensurePythonEnv } from "./python-env";
 import { ensureRustToolchain } from "./rust-setup";
 import { readElfFile } from "../build/elf";
 import { loadEnv } from "../envs";
-import { localRuntime, sampleEvent, shortName } from "./invoke";
+import { functionKey, localRuntime, sampleEvent } from "./invoke";
 import { formatBytes, table } from "../build/util";
 import { stackDir, synthAll } from "./synth";
 import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
@@ -22,13 +22,16 @@ The main job, end to end, on this machine only (never a real AWS account):
      stop it with \`npm run emulator -- stop\`)
   3. synth of every env stack
   4. plan and apply of the \`local\` stack (envs/local.ts) to the emulator; the apply builds the Rust
-     functions (arm64, or x86_64 with a warning where no arm64 toolchain could be installed) and the
-     layers (websocket-deps with pip, the runtime-proxy extension for arm64 and x86_64); then a
+     functions (arm64, or x86_64 with a warning where no arm64 toolchain could be installed), the
+     env's \`functions\` from their folders (Python, Node.js/TypeScript with esbuild, Go) and their
+     dependency layers, and the layers (websocket-deps with pip, the runtime-proxy extension for
+     arm64 and x86_64); then a
      summary: resources; each function's runtime, declared architecture, the architecture in its
      binary's ELF header, and package size; each layer version and the functions using it; the
      backend's function URL and the WebSocket URL
   5. each deployed function invoked once through the local runtime emulator, from its real package
-     and layers (arm64 under qemu): the backend's health route (through its runtime-proxy
+     and layers (arm64 under qemu), with its sample event by key (lambda-src/events/<key>.json, or
+     events/sample.json in its folder; else {}): each of \`functions\`, the backend's health route (through its runtime-proxy
      extension), and a WebSocket connect, message, broadcast and disconnect round on the emulator's
      connections table; a failed invocation fails npm start
 A second run with nothing changed plans no changes and applies nothing.`;
@@ -45,7 +48,7 @@ async function invokeEach(stateResources: Array<{ address: string; values: Recor
   const { emulator, functions } = await localRuntime(env, { state: new Map(stateResources.map((r) => [r.address, r.values])), log: (l) => process.stdout.write(`${l}\n`) });
   try {
     const order = ["backend", "ws-connect", "websocket", "ws-default", "ws-broadcast", "ws-disconnect"];
-    const short = (name: string) => shortName(env, name);
+    const short = (name: string) => functionKey(env, name);
     const rows: string[][] = [];
     let ok = true;
     for (const f of [...functions].sort((a, b) => order.indexOf(short(a.name)) - order.indexOf(short(b.name)))) {
@@ -54,15 +57,15 @@ async function invokeEach(stateResources: Array<{ address: string; values: Recor
       let result = r.errorType ?? "ok";
       try {
         const body = JSON.parse(r.payload.toString()) as { statusCode?: number; body?: string };
-        if (!r.functionError && body.statusCode !== undefined) result = `${body.statusCode} ${body.body ?? ""}`;
+        if (!r.functionError) result = body.statusCode !== undefined ? `${body.statusCode} ${body.body ?? ""}` : r.payload.toString();
         if (body.statusCode !== undefined && body.statusCode >= 400) ok = false;
       } catch {
         /* not JSON */
       }
       if (r.functionError) ok = false;
-      rows.push([f.name, f.description.replace(/ \(.*\)$/, ""), result.slice(0, 60), `${r.durationMs.toFixed(0)} ms`, r.initDurationMs === undefined ? "-" : `${r.initDurationMs.toFixed(0)} ms`]);
+      rows.push([short(f.name), f.name, f.description.replace(/ \(.*\)$/, ""), result.slice(0, 60), `${r.durationMs.toFixed(0)} ms`, r.initDurationMs === undefined ? "-" : `${r.initDurationMs.toFixed(0)} ms`]);
     }
-    process.stdout.write(`${table(["function", "runs", "result", "duration", "init"], rows)}\n`);
+    process.stdout.write(`${table(["key", "function", "runs", "result", "duration", "init"], rows)}\n`);
     process.stdout.write(`${emulator.posted.length} message(s) posted to WebSocket connections (Management API stand-in)\n`);
     return ok;
   } finally {
@@ -160,6 +163,9 @@ async function main(): Promise<void> {
     );
   }
   if (s.outputs.backend_url) process.stdout.write(`\nBackend function URL: ${String(s.outputs.backend_url)} (AWS_IAM auth; emulated)`);
+  for (const [key, f] of Object.entries((s.outputs.functions ?? {}) as Record<string, { url?: string }>)) {
+    if (f.url) process.stdout.write(`\nFunction URL of ${key}: ${f.url} (emulated)`);
+  }
   process.stdout.write(`\nWebSocket API endpoint: ${String(s.outputs.websocket_url)} (emulated; API id from moto)\n`);
 
   step(5, "invoke each function once through the local runtime emulator");

@@ -6,6 +6,7 @@ import * as path from "path";
 import { packagePythonHandler } from "../../build/python-package";
 import { readElfFile } from "../../build/elf";
 import { createZip } from "../../build/zip";
+import { unpack } from "../../runtime/functions";
 import { PROJECT_ROOT, run, sdkConfig, Workspace } from "./workspace";
 
 /**
@@ -75,14 +76,20 @@ describe("end to end against the local AWS emulator", () => {
     expect(applied.added).toBeGreaterThanOrEqual(30);
     expect(applied.changed + applied.destroyed).toBe(0);
     const s = await ws.state();
-    const rust = s.resources.filter((r) => r.type === "aws_lambda_function" && r.values.runtime === "provided.al2023");
-    expect(rust.map((r) => r.values.function_name).sort()).toEqual([
-      "lambdaship-local-backend", "lambdaship-local-ws-broadcast", "lambdaship-local-ws-connect", "lambdaship-local-ws-default", "lambdaship-local-ws-disconnect",
+    const fns = s.resources.filter((r) => r.type === "aws_lambda_function");
+    expect(fns.map((r) => [r.values.function_name, r.values.runtime]).sort()).toEqual([
+      ["lambdaship-local-backend", "provided.al2023"], ["lambdaship-local-greeter", "provided.al2023"], ["lambdaship-local-orders-api", "nodejs22.x"],
+      ["lambdaship-local-report", "python3.12"], ["lambdaship-local-ws-broadcast", "provided.al2023"], ["lambdaship-local-ws-connect", "provided.al2023"],
+      ["lambdaship-local-ws-default", "provided.al2023"], ["lambdaship-local-ws-disconnect", "provided.al2023"],
     ]);
-    for (const fn of rust) {
-      const bootstrap = path.join(path.dirname(path.join(ws.stackDir, String(fn.values.filename))), "bootstrap");
+    // Rust and Go: the binary in the deployed zip is of the architecture the function declares.
+    for (const fn of fns.filter((r) => r.values.runtime === "provided.al2023")) {
+      const bootstrap = path.join(unpack(path.join(ws.stackDir, String(fn.values.filename)), ws.root), "bootstrap");
       expect([readElfFile(bootstrap).architecture]).toEqual(fn.values.architectures);
     }
+    // The functions' dependency layers, built at apply from their own dependency files.
+    const layerNames = s.resources.filter((r) => r.type === "aws_lambda_layer_version").map((r) => r.values.layer_name);
+    expect(layerNames).toEqual(expect.arrayContaining(["lambdaship-local-orders-api-deps-arm64", "lambdaship-local-report-deps-arm64"]));
     const again = await ws.plan();
     expect(again.actions).toEqual({});
     expect(again.exitCode).toBe(0);
@@ -111,6 +118,20 @@ describe("end to end against the local AWS emulator", () => {
     const applied = await ws.apply();
     expect(applied).toEqual({ added: 1, changed: 1, destroyed: 1, imported: 0 });
     expect(fs.existsSync(path.join(ws.stackDir, String(change.change.after!.filename)))).toBe(true);
+    expect((await ws.plan()).exitCode).toBe(0);
+
+    // The same for functions from folders: touching and chmod-ing a TypeScript source changes nothing...
+    const ts = path.join(ws.root, "lambda-src", "functions", "orders-api", "src", "handler.ts");
+    fs.utimesSync(ts, later, later);
+    fs.chmodSync(ts, 0o755);
+    await ws.synthOrThrow();
+    expect((await ws.plan()).exitCode).toBe(0);
+    // ...and an edit of the Python function updates exactly it (its builder runs again; its dependency layer stays).
+    fs.appendFileSync(path.join(ws.root, "lambda-src", "functions", "report", "app.py"), "\n# an edit changes the input hash\n");
+    await ws.synthOrThrow();
+    const edited = await ws.plan();
+    expect(edited.actions).toEqual({ update: [expect.stringMatching(/^aws_lambda_function\.fn-report_function_[0-9A-F]+$/)], "delete+create": [expect.stringMatching(/^terraform_data\.fn-report_builder_[0-9A-F]+$/)] });
+    expect(await ws.apply()).toEqual({ added: 1, changed: 1, destroyed: 1, imported: 0 });
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
@@ -235,9 +256,10 @@ describe("end to end against the local AWS emulator", () => {
     ws.patchLocalEnv({ websocket: { handlers: "python", deployment: { mode: "existing", functionName: "legacy-websocket" } } });
     await ws.deploy();
     const s = await ws.state();
-    // Only the backend's function and role: none for the WebSocket routes.
-    expect(s.resources.filter((r) => r.type === "aws_lambda_function").map((r) => r.values.function_name)).toEqual(["lambdaship-local-backend"]);
-    expect(s.resources.filter((r) => r.type === "aws_iam_role").map((r) => r.values.name)).toEqual(["lambdaship-local-backend-role"]);
+    // No function or role for the WebSocket routes.
+    const own = ["lambdaship-local-backend", "lambdaship-local-greeter", "lambdaship-local-orders-api", "lambdaship-local-report"];
+    expect(s.resources.filter((r) => r.type === "aws_lambda_function").map((r) => r.values.function_name).sort()).toEqual(own);
+    expect(s.resources.filter((r) => r.type === "aws_iam_role").map((r) => r.values.name).sort()).toEqual(own.map((n) => `${n}-role`));
     const integration = s.resources.find((r) => r.type === "aws_apigatewayv2_integration")!;
     expect(integration.values.integration_uri).toBe(`arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${arn}/invocations`);
     const permission = s.resources.find((r) => r.type === "aws_lambda_permission")!;
@@ -286,6 +308,12 @@ describe("end to end against the local AWS emulator", () => {
   it("npm start deploys the local env, and a second run changes nothing", async () => {
     ws = await Workspace.create();
     const start = () => run(process.execPath, ["-r", "./scripts/register.js", "scripts/start.ts"], ws.root, { LAMBDASHIP_STATE_DIR: "" });
+    // A team's new function: a folder and one line in the env; runtime and handler are detected.
+    const hello = path.join(ws.root, "lambda-src", "functions", "hello");
+    fs.mkdirSync(path.join(hello, "events"), { recursive: true });
+    fs.writeFileSync(path.join(hello, "index.js"), 'exports.handler = async (event) => ({ statusCode: 200, body: `hello ${event.who}` });\n');
+    fs.writeFileSync(path.join(hello, "events", "sample.json"), '{"who": "team"}\n');
+    ws.patchLocalEnv({ functions: { hello: { source: "lambda-src/functions/hello" } } });
     try {
       const first = await start();
       expect(first.stderr).not.toMatch(/failed/);
@@ -302,6 +330,12 @@ describe("end to end against the local AWS emulator", () => {
       expect(first.stdout).toMatch(/lambdaship-local-ws-connect\s+.*200 \{"connected":true\}/);
       expect(first.stdout).toMatch(/lambdaship-local-ws-broadcast\s+.*200 \{"delivered":1,"removed":0\}/);
       expect(first.stdout).toMatch(/lambdaship-local-ws-disconnect\s+.*200 \{"disconnected":true,"removed":1\}/);
+      // The env's functions, each by key with its own sample event.
+      expect(first.stdout).toMatch(/hello\s+lambdaship-local-hello\s+nodejs22\.x through lambdaship's Node\.js runtime client.*\s200 hello team/);
+      expect(first.stdout).toMatch(/orders-api\s+lambdaship-local-orders-api\s+nodejs22\.x.*\s201 \{"id":"[0-9a-f-]{36}","item":"book","quantity":2\}/);
+      expect(first.stdout).toMatch(/report\s+lambdaship-local-report\s+python3\.12 through awslambdaric.*\s200 \{"orders": 3/);
+      expect(first.stdout).toMatch(/greeter\s+lambdaship-local-greeter\s+provided\.al2023 arm64, under qemu-aarch64\s+\{"greeting":"Hello, lambdaship!"/);
+      expect(first.stdout).toMatch(/Function URL of orders-api: https:\/\/\w+\.lambda-url\.us-east-1\.on\.aws/);
       expect(first.stdout).toMatch(/WebSocket API endpoint: wss:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/local/);
       const second = await start();
       expect(second.code).toBe(0);

@@ -23,7 +23,7 @@ function copyTree(src: string, dst: string): void {
   const stat = fs.statSync(src);
   if (stat.isDirectory()) {
     const base = path.basename(src);
-    if (base === "__pycache__" || base === "target" || base === ".pytest_cache") return;
+    if (base === "__pycache__" || base === "target" || base === ".pytest_cache" || base === "node_modules") return;
     fs.mkdirSync(dst, { recursive: true });
     for (const name of fs.readdirSync(src)) copyTree(path.join(src, name), path.join(dst, name));
   } else {

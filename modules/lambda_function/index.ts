@@ -8,6 +8,8 @@ import { Annotations, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Deployment, FunctionSettings } from "../../envs/schema";
 import { ConfigError } from "../errors";
+
+export type { Deployment };
 import { FunctionLayer, LayerRegistry } from "../layer_builder";
 import { acceptCheck, FUNCTION_CHECKS, LOG_GROUP_KMS, logRetentionReason } from "../policy-checks";
 
@@ -71,6 +73,10 @@ export interface FunctionDefinition {
   readonly dependsOn?: ITerraformDependable[];
   /** Size of the package unzipped, when known at synth (for Lambda's 250 MB limit with layers). */
   readonly unzippedBytes?: number;
+  /** Layers passed as objects (a function's dependency layer), before the ones named in settings. @default - none */
+  readonly layers?: readonly FunctionLayer[];
+  /** Tags of the function, besides the provider's default tags. @default - none */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface ManagedFunctionProps extends FunctionOptions {
@@ -165,12 +171,12 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       policy: policy.json,
     });
 
-    let layers: FunctionLayer[] = [];
+    const layers: FunctionLayer[] = [...(def.layers ?? [])];
     if (layerNames.length > 0) {
       const registry = LayerRegistry.of(this);
       const field = props.settingsField ?? "function";
       if (!registry) throw new ConfigError([`${field}.layers names ${layerNames.join(", ")}, and the stack defines no layers`]);
-      layers = registry.forFunction({ name, runtime: def.runtime, architecture: props.settings.architecture, field, layers: layerNames, unzippedBytes: def.unzippedBytes });
+      layers.push(...registry.forFunction({ name, runtime: def.runtime, architecture: props.settings.architecture, field, layers: layerNames, unzippedBytes: def.unzippedBytes }));
     }
     const layerEnvironment = Object.assign({}, ...layers.map((l) => l.environment)) as Record<string, string>;
     const variables = { ...(def.moduleEnvironment ?? {}), ...layerEnvironment, ...props.settings.environment };
@@ -188,6 +194,7 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       timeout: props.settings.timeoutSeconds,
       environment: Object.keys(variables).length > 0 ? { variables } : undefined,
       reservedConcurrentExecutions: props.settings.reservedConcurrency,
+      tags: def.tags && Object.keys(def.tags).length > 0 ? { ...def.tags } : undefined,
       // The role's policy and the log group must exist before the first invocation can log.
       dependsOn: [this.logGroup, rolePolicy, ...(def.dependsOn ?? [])],
     });

@@ -5,6 +5,9 @@ import { Construct } from "constructs";
 import type { PolicyTemplate } from "../../envs/schema";
 import type { PolicyStatement } from "./index";
 
+/** A named template on named resources (seed 001's list). */
+export type PolicyTemplateOptions = PolicyTemplate;
+
 /**
  * Seed 001's named policy templates, turned into least-privilege statements on named resources of the
  * env's account and region. Every function also writes its own log group (ManagedFunction adds that);

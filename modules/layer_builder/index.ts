@@ -4,13 +4,14 @@ import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
-import { DataResource, Lazy, TerraformStack } from "cdktf";
+import { DataResource, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import * as path from "path";
 import type { LambdaArchitecture } from "../../build/elf";
 import { knownLayerSize, LayerError, LayerPlan, layerZipPath, planLayer, LayerSource, unzippedLimitError } from "../../build/layer";
 import type { LayerConfig } from "../../envs/schema";
-import { ConfigError, problem } from "../errors";
+import { applyTimeBuilder } from "../apply_builder";
+import { ConfigError, problem, PropError } from "../errors";
 import { accountId } from "../lambda_function/policy-templates";
 
 /** What a function gets from one of its layers. */
@@ -146,24 +147,17 @@ export class LayerBuilder extends Construct {
     if (this.builder) return this.builder;
     const c = this.config as Extract<LayerConfig, { mode: "create" }>;
     const planned = () => [...this.versions.entries()].filter(([, v]) => v.plan).sort(([a], [b]) => a.localeCompare(b)) as Array<[LambdaArchitecture, { plan: LayerPlan }]>;
-    this.builder = new DataResource(this, "builder", {
+    this.builder = applyTimeBuilder(this, "builder", {
+      cli: "build/layer-cli.ts",
+      projectRoot: this.props.projectRoot,
+      workingDir: this.props.projectRootFromStack,
       // A new input hash replaces the builder, which builds before the new version is published.
-      triggersReplace: Lazy.anyValue({ produce: () => Object.fromEntries(planned().map(([arch, v]) => [arch, v.plan.inputHash])) }),
-      provisioners: [
-        {
-          type: "local-exec",
-          workingDir: this.props.projectRootFromStack,
-          command: Lazy.stringValue({
-            produce: () =>
-              [
-                "node -r ./scripts/register.js build/layer-cli.ts",
-                `--name ${this.props.name} --kind ${c.type} --source ${c.source}`,
-                ...(c.runtime ? [`--runtime ${c.runtime}`] : []),
-                `--upload ${c.upload}`,
-                ...planned().map(([arch, v]) => `--arch ${arch} --expect ${arch}=${v.plan.inputHash}`),
-              ].join(" "),
-          }),
-        },
+      triggers: () => Object.fromEntries(planned().map(([arch, v]) => [arch, v.plan.inputHash])),
+      args: () => [
+        `--name ${this.props.name} --kind ${c.type} --source ${c.source}`,
+        ...(c.runtime ? [`--runtime ${c.runtime}`] : []),
+        `--upload ${c.upload}`,
+        ...planned().map(([arch, v]) => `--arch ${arch} --expect ${arch}=${v.plan.inputHash}`),
       ],
     });
     return this.builder;
@@ -261,3 +255,65 @@ export class LayerRegistry extends Construct {
     for (const l of this.layers.values()) l.publishRemaining();
   }
 }
+
+/** Where the dependency layers of functions come from: the stack's names and paths. */
+export interface DependencyLayersProps {
+  /** `<namePrefix>-<function key>-deps-<arch>` is a published layer's name. */
+  readonly namePrefix: string;
+  readonly projectRoot: string;
+  /** The project root from the stack's working directory (zip paths and the builder's folder). */
+  readonly projectRootFromStack: string;
+  /** The name of the artifact bucket, were a layer uploaded through S3 (these are not). */
+  readonly artifactBucket?: () => string;
+}
+
+/**
+ * The dependency layers built from functions' own dependency files (seed 001's `layer_auto`): a
+ * function whose dependencies go in a layer gets one built from its folder's requirements.txt or
+ * package.json and lock file, and functions whose files (and runtime) are the same share it.
+ */
+export class DependencyLayers extends Construct {
+  private readonly props: DependencyLayersProps;
+  private readonly byContent = new Map<string, LayerBuilder>();
+
+  constructor(scope: Construct, id: string, props: DependencyLayersProps) {
+    super(scope, id);
+    this.props = props;
+  }
+
+  /**
+   * The dependency layer of the function `key` whose folder is `sourceDir` (absolute), for its
+   * runtime and architecture. Throws a PropError on `source` when the dependency files are unusable.
+   */
+  public forFunction(fn: { key: string; functionName: string; sourceDir: string; runtime: string; architecture: LambdaArchitecture }): FunctionLayer {
+    const source = path.relative(this.props.projectRoot, fn.sourceDir).split(path.sep).join("/");
+    if (!/^[A-Za-z0-9._/-]+$/.test(source) || source.startsWith("..")) {
+      throw new PropError("source", source, "a dependency layer's folder is inside the project, of letters, digits, '.', '_', '-' and '/' (the builder's command line carries it)");
+    }
+    let content: string;
+    try {
+      content = planLayer({ name: fn.key, kind: "dependencies", dir: fn.sourceDir, runtime: fn.runtime }, "arm64").inputHash;
+    } catch (e) {
+      if (e instanceof LayerError) throw new PropError("source", source, e.message);
+      throw e;
+    }
+    const key = `${fn.runtime}\0${content}`;
+    let layer = this.byContent.get(key);
+    if (!layer) {
+      const name = `${fn.key}-deps`;
+      layer = new LayerBuilder(this, name, {
+        name,
+        config: { mode: "create", type: "dependencies", source, runtime: fn.runtime as LayerConfigRuntime, upload: "direct" },
+        namePrefix: this.props.namePrefix,
+        projectRoot: this.props.projectRoot,
+        projectRootFromStack: this.props.projectRootFromStack,
+        configFile: source,
+        artifactBucket: this.props.artifactBucket ?? (() => { throw new Error("dependency layers are uploaded directly"); }),
+      });
+      this.byContent.set(key, layer);
+    }
+    return layer.forFunction({ name: fn.functionName, runtime: fn.runtime, architecture: fn.architecture, field: "dependencies" });
+  }
+}
+
+type LayerConfigRuntime = Extract<LayerConfig, { mode: "create" }>["runtime"];

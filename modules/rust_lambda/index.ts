@@ -1,11 +1,10 @@
 import { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
-import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
-import { Annotations } from "cdktf";
 import { Construct } from "constructs";
 import type { FunctionUrl, PolicyTemplate } from "../../envs/schema";
 import { ConfigError } from "../errors";
 import { FunctionOptions, ManagedFunction, PolicyStatement } from "../lambda_function";
 import { statementsFromTemplates } from "../lambda_function/policy-templates";
+import { addFunctionUrl } from "../lambda_function/url";
 import { RustWorkspace } from "./workspace";
 
 export { RustArtifact, RustWorkspace, RustWorkspaceProps } from "./workspace";
@@ -96,46 +95,9 @@ export class RustLambda extends Construct {
       });
       functions[spec.bin] = fn;
       const shownName = deployment.mode === "create" ? spec.functionName : deployment.functionName;
-      if (spec.url) urls[spec.bin] = this.functionUrl(spec.bin, fn, spec.url, field, shownName);
+      if (spec.url) urls[spec.bin] = addFunctionUrl(this, spec.bin, fn, spec.url, field, shownName);
     }
     this.functions = functions;
     this.urls = urls;
-  }
-
-  private functionUrl(bin: string, fn: ManagedFunction, url: FunctionUrl, field: string, shownName: string): LambdaFunctionUrl {
-    const resource = new LambdaFunctionUrl(this, `${bin}-url`, {
-      functionName: fn.functionName,
-      authorizationType: url.authType,
-      cors: url.cors && {
-        allowOrigins: url.cors.allowOrigins,
-        allowMethods: url.cors.allowMethods,
-        // Empty lists are left out: AWS reads them back as absent.
-        allowHeaders: url.cors.allowHeaders.length ? url.cors.allowHeaders : undefined,
-        exposeHeaders: url.cors.exposeHeaders.length ? url.cors.exposeHeaders : undefined,
-        allowCredentials: url.cors.allowCredentials,
-        maxAge: url.cors.maxAgeSeconds,
-      },
-    });
-    if (url.authType === "NONE") {
-      Annotations.of(this).addWarning(`${field}.url: ${shownName}'s URL has auth NONE: anyone on the internet can invoke it.`);
-      // Since October 2025 a public URL needs both grants: InvokeFunctionUrl for auth NONE, and
-      // InvokeFunction when invoked through a function URL.
-      new LambdaPermission(this, `${bin}-url-public`, {
-        statementId: "AllowPublicFunctionUrl",
-        action: "lambda:InvokeFunctionUrl",
-        functionName: fn.functionName,
-        principal: "*",
-        functionUrlAuthType: "NONE",
-      });
-      const invoke = new LambdaPermission(this, `${bin}-url-invoke`, {
-        statementId: "AllowInvokeThroughFunctionUrl",
-        action: "lambda:InvokeFunction",
-        functionName: fn.functionName,
-        principal: "*",
-      });
-      // Newer than the 6.25 bindings.
-      invoke.addOverride("invoked_via_function_url", true);
-    }
-    return resource;
   }
 }

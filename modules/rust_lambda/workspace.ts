@@ -1,9 +1,10 @@
-import { Annotations, DataResource, Lazy } from "cdktf";
+import { Annotations, DataResource } from "cdktf";
 import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
 import { LambdaArchitecture, RUST_TARGETS } from "../../build/elf";
 import { ARM64_FIX, binsFromMetadata, buildableArchitecture, CargoMetadata, cargoMetadata, functionHashes, Probe, realProbe, RustFunction, zipPathFor } from "../../build/rust";
+import { applyTimeBuilder } from "../apply_builder";
 import { ConfigError } from "../errors";
 import type { FunctionCode } from "../lambda_function";
 
@@ -123,23 +124,13 @@ export class RustWorkspace extends Construct {
     const used = new Map<string, string>();
     const workspace = path.relative(this.props.projectRoot, this.workspaceDir).split(path.sep).join("/") || ".";
     const sorted = () => [...used.entries()].sort(([a], [b]) => a.localeCompare(b));
-    const builder = new DataResource(this, `builder-${want}`, {
+    const builder = applyTimeBuilder(this, `builder-${want}`, {
+      cli: "build/cli.ts",
+      projectRoot: this.props.projectRoot,
+      workingDir: this.props.projectRootFromStack,
       // A new hash replaces the builder, which runs the build before any function that uses it.
-      triggersReplace: Lazy.anyValue({ produce: () => ({ target: RUST_TARGETS[architecture], functions: Object.fromEntries(sorted()) }) }),
-      provisioners: [
-        {
-          type: "local-exec",
-          workingDir: this.props.projectRootFromStack,
-          command: Lazy.stringValue({
-            produce: () =>
-              [
-                "node -r ./scripts/register.js build/cli.ts",
-                `--workspace ${workspace} --arch ${architecture} --require-arch`,
-                ...sorted().map(([bin, hash]) => `--bin ${bin} --expect ${bin}=${hash}`),
-              ].join(" "),
-          }),
-        },
-      ],
+      triggers: () => ({ target: RUST_TARGETS[architecture], functions: Object.fromEntries(sorted()) }),
+      args: () => [`--workspace ${workspace} --arch ${architecture} --require-arch`, ...sorted().map(([bin, hash]) => `--bin ${bin} --expect ${bin}=${hash}`)],
     });
     const build = { builder, architecture, used };
     this.builds.set(want, build);

@@ -1,14 +1,19 @@
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { AwsProvider, AwsProviderConfig } from "@cdktf/provider-aws/lib/provider";
+import type { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
+import type { FunctionPlan } from "../../build/function";
 import { Annotations, App, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
+import * as fs from "fs";
 import * as path from "path";
 import type { EnvConfig } from "../../envs/schema";
 import { envFile } from "../../envs";
 import type { Probe } from "../../build/rust";
-import { ManagedFunction } from "../lambda_function";
+import { ConfigError, problem, PropError } from "../errors";
+import { FolderFunction } from "../folder_function";
+import { ILambdaTarget, ManagedFunction } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
-import { LayerRegistry } from "../layer_builder";
+import { DependencyLayers, LayerRegistry } from "../layer_builder";
 import { acceptCheck, PITR_OFF, TABLE_KMS } from "../policy-checks";
 import { WebsocketLambda } from "../websocket_lambda";
 
@@ -40,6 +45,14 @@ export interface LambdaStackProps {
   readonly rustProbe?: Probe;
 }
 
+/** One entry of the env's `functions`, as deployed. */
+export interface EnvFunction {
+  readonly target: ILambdaTarget;
+  readonly url?: LambdaFunctionUrl;
+  /** Folder functions: what synth detected and hashed. */
+  readonly plan?: FunctionPlan;
+}
+
 /** The stack name of an env: `<app>-<env>`. */
 export function stackName(env: string): string {
   return `${APP_NAME}-${env}`;
@@ -51,6 +64,8 @@ export class LambdaStack extends TerraformStack {
   public readonly rustWorkspace: RustWorkspace;
   public readonly backend: ManagedFunction;
   public readonly itemsTable: DynamodbTable;
+  /** The env's `functions`, by key. */
+  public readonly functions: Readonly<Record<string, EnvFunction>>;
 
   constructor(scope: Construct, props: LambdaStackProps) {
     const { env } = props;
@@ -173,6 +188,8 @@ export class LambdaStack extends TerraformStack {
       deletionProtection: ws.table.deletionProtection,
     });
 
+    this.functions = this.envFunctions(env, props, projectRootFromStack, file);
+
     layers.publishRemaining();
 
     new TerraformOutput(this, "websocket_url", { value: this.websocket.stage.invokeUrl, description: "wss:// URL of the WebSocket stage" });
@@ -183,7 +200,96 @@ export class LambdaStack extends TerraformStack {
     new TerraformOutput(this, "backend_function", { value: this.backend.functionName });
     if (backend.urls.backend) new TerraformOutput(this, "backend_url", { value: backend.urls.backend.functionUrl, description: `Function URL of the backend (auth ${be.url?.authType})` });
     new TerraformOutput(this, "items_table", { value: this.itemsTable.name });
+    new TerraformOutput(this, "functions", {
+      description: "The env's functions by key: name, ARN and function URL",
+      value: Object.fromEntries(
+        Object.entries(this.functions).map(([key, f]) => [key, { name: f.target.functionName, arn: f.target.functionArn, ...(f.url ? { url: f.url.functionUrl } : {}) }]),
+      ),
+    });
     new TerraformOutput(this, "connections_table", { value: this.websocket.table.name });
+  }
+
+  /** The env's `functions` entries, each on the construct for its language; construct errors become env-file errors. */
+  private envFunctions(env: EnvConfig, props: LambdaStackProps, projectRootFromStack: string, file: string): Record<string, EnvFunction> {
+    const out: Record<string, EnvFunction> = {};
+    const problems: string[] = [];
+    const deployedName = (d: { mode: string; functionName?: string }, own: string) => (d.mode === "create" ? `${env.namePrefix}-${own}` : d.functionName!);
+    const names = new Map<string, string>([
+      [deployedName(env.backend.deployment, "backend"), "backend"],
+      ...(env.websocket.handlers === "rust" ? ["ws-connect", "ws-disconnect", "ws-default", "ws-broadcast"] : ["websocket"]).map(
+        (own) => [env.websocket.handlers === "rust" ? `${env.namePrefix}-${own}` : deployedName(env.websocket.deployment, own), "websocket"] as [string, string],
+      ),
+    ]);
+    const pool = new DependencyLayers(this, "function-dependency-layers", { namePrefix: env.namePrefix, projectRoot: props.projectRoot, projectRootFromStack });
+    const workspaces = new Map<string, RustWorkspace>([[this.rustWorkspace.workspaceDir, this.rustWorkspace]]);
+    for (const [key, entry] of Object.entries(env.functions)) {
+      const d = env.functionDefaults;
+      const field = `functions.${key}`;
+      const deployment = entry.deployment ?? { mode: "create" as const };
+      const functionName = `${env.namePrefix}-${key}`;
+      const shown = deployment.mode === "create" ? functionName : deployment.functionName;
+      const clash = names.get(shown);
+      if (clash) {
+        problems.push(problem(file, `${field}`, shown, `${clash} already deploys a function named ${shown}; choose another key or functionName`));
+        continue;
+      }
+      names.set(shown, field);
+      const sourceDir = path.resolve(props.projectRoot, entry.source);
+      const settings = {
+        architecture: entry.architecture ?? d.architecture ?? "arm64",
+        memoryMiB: entry.memoryMiB ?? d.memoryMiB ?? 128,
+        timeoutSeconds: entry.timeoutSeconds ?? d.timeoutSeconds ?? 3,
+        environment: { ...(d.environment ?? {}), ...(entry.environment ?? {}) },
+        reservedConcurrency: entry.reservedConcurrency ?? d.reservedConcurrency,
+        layers: entry.layers ?? d.layers ?? [],
+      };
+      const tags = { ...(d.tags ?? {}), ...(entry.tags ?? {}) };
+      const policies = [...(d.policies ?? []), ...(entry.policies ?? [])];
+      try {
+        if (entry.bin !== undefined || fs.existsSync(path.join(sourceDir, "Cargo.toml"))) {
+          if (entry.bin === undefined) throw new PropError("bin", undefined, `${entry.source} is a cargo workspace; name the bin that becomes this function`);
+          let workspace = workspaces.get(sourceDir);
+          if (!workspace) {
+            workspace = new RustWorkspace(this, `rust-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, probe: props.rustProbe });
+            workspaces.set(sourceDir, workspace);
+          }
+          const rust = new RustLambda(this, `fn-${key}`, {
+            workspace,
+            region: env.region,
+            functions: [{ bin: entry.bin, functionName, description: entry.description, settings, logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, configField: `${file}: ${field}`, settingsField: `${file}: ${field}` }],
+          });
+          out[key] = { target: rust.functions[entry.bin], url: rust.urls[entry.bin] };
+        } else {
+          const fn = new FolderFunction(this, `fn-${key}`, {
+            key,
+            functionName,
+            sourceDir,
+            projectRoot: props.projectRoot,
+            projectRootFromStack,
+            runtime: entry.runtime ?? d.runtime,
+            handler: entry.handler,
+            dependencies: entry.dependencies ?? d.dependencies,
+            ...settings,
+            layerNames: settings.layers,
+            tags,
+            logRetentionDays: env.logRetentionDays,
+            deployment,
+            region: env.region,
+            policies,
+            url: entry.url,
+            description: entry.description,
+            dependencyLayers: pool,
+          });
+          out[key] = { target: fn, url: fn.url, plan: fn.plan };
+        }
+      } catch (e) {
+        if (e instanceof PropError) problems.push(problem(file, `${field}.${e.prop}`, e.prop === "source" ? entry.source : e.value, e.fix));
+        else if (e instanceof ConfigError) problems.push(...e.problems);
+        else throw e;
+      }
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return out;
   }
 }
 

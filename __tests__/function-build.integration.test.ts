@@ -1,0 +1,126 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readElfFile } from "../build/elf";
+import { buildFunction, FunctionBuildError, FunctionSource, planFunction } from "../build/function";
+import { unpack } from "../runtime/functions";
+import { PROJECT_ROOT } from "./helpers";
+
+/** Real builds of the example functions per runtime and architecture, as the stacks' builders run them at apply. */
+jest.setTimeout(10 * 60 * 1000);
+
+const FUNCTIONS = path.join(PROJECT_ROOT, "lambda-src", "functions");
+const PYTHON = path.join(PROJECT_ROOT, ".venv", "bin", "python");
+
+function project(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-fn-build-"));
+}
+
+/** A copy of a function folder at another path (no build output, no installed dependencies). */
+function copyOf(name: string): string {
+  const dir = path.join(project(), "elsewhere", name);
+  fs.cpSync(path.join(FUNCTIONS, name), dir, { recursive: true, filter: (p) => path.basename(p) !== "node_modules" });
+  return dir;
+}
+
+function entries(zip: string): string[] {
+  return execFileSync("python3", ["-c", "import sys,zipfile;print('\\n'.join(i.filename for i in zipfile.ZipFile(sys.argv[1]).infolist()))", zip], { encoding: "utf8" }).trim().split("\n");
+}
+
+const src = (name: string, extra: Partial<FunctionSource> = {}): FunctionSource => ({ name, dir: path.join(FUNCTIONS, name), ...extra });
+
+beforeAll(() => {
+  if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: npm run setup -- --only python creates it`);
+});
+
+describe("Python functions", () => {
+  it("package the sources only when dependencies go to the layer, and the pinned wheels for the architecture when bundled", () => {
+    const root = project();
+    const layered = buildFunction(src("report"), "arm64", { projectRoot: root, store: undefined });
+    expect(layered.status).toBe("built");
+    expect(entries(layered.zipPath)).toEqual(["app.py"]);
+    for (const arch of ["arm64", "x86_64"] as const) {
+      const bundled = buildFunction(src("report", { dependencies: "bundle" }), arch, { projectRoot: root, store: undefined, python: PYTHON });
+      expect(entries(bundled.zipPath)).toEqual(expect.arrayContaining(["app.py", "jmespath/__init__.py", expect.stringMatching(/^jmespath-1\.0\.1\.dist-info\/METADATA$/)]));
+      expect(entries(bundled.zipPath).some((e) => e.startsWith("tests/") || e === "requirements.txt" || e.includes("__pycache__"))).toBe(false);
+    }
+  });
+
+  it("build the same bytes from a copy at another path, and skip a build whose zip exists", () => {
+    const a = buildFunction(src("report", { dependencies: "bundle" }), "arm64", { projectRoot: project(), store: undefined, python: PYTHON });
+    const copy = copyOf("report");
+    const b = buildFunction({ name: "report", dir: copy, dependencies: "bundle" }, "arm64", { projectRoot: path.dirname(path.dirname(copy)), store: undefined, python: PYTHON });
+    expect(b.inputHash).toBe(a.inputHash);
+    expect(fs.readFileSync(b.zipPath)).toEqual(fs.readFileSync(a.zipPath));
+    expect(buildFunction({ name: "report", dir: copy, dependencies: "bundle" }, "arm64", { projectRoot: path.dirname(path.dirname(copy)), store: undefined }).status).toBe("skipped");
+  });
+});
+
+describe("Node.js functions", () => {
+  it("bundle TypeScript with esbuild into one CommonJS file, the dependencies left to the layer, and it answers", () => {
+    const built = buildFunction(src("orders-api"), "arm64", { projectRoot: project(), store: undefined });
+    expect(entries(built.zipPath)).toEqual(["handler.js"]);
+    const code = fs.readFileSync(path.join(unpack(built.zipPath, project()), "handler.js"), "utf8");
+    expect(code).toContain('require("uuid")');
+    expect(code).not.toContain("/tmp/");
+  });
+
+  it("bundle the dependencies in when asked, for each architecture, and the bundle runs on its own", async () => {
+    for (const arch of ["arm64", "x86_64"] as const) {
+      const root = project();
+      const built = buildFunction(src("orders-api", { dependencies: "bundle" }), arch, { projectRoot: root, store: undefined });
+      const dir = unpack(built.zipPath, root);
+      expect(fs.readdirSync(dir)).toEqual(["handler.js"]);
+      const out = execFileSync(process.execPath, ["-e", `require(${JSON.stringify(path.join(dir, "handler.js"))}).handler({rawPath:"/orders",body:'{"item":"x","quantity":3}',requestContext:{http:{method:"POST"}}}).then(r=>console.log(JSON.stringify(r)))`], { cwd: os.tmpdir(), encoding: "utf8" });
+      expect(JSON.parse(JSON.parse(out).body)).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), item: "x", quantity: 3 });
+    }
+  });
+
+  it("package CommonJS as it is, with production dependencies for the target CPU when bundled, the same bytes from another path", () => {
+    const root = project();
+    const dir = path.join(root, "fn", "cjs");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "index.js"), 'const { v4 } = require("uuid");\nexports.handler = async () => v4();\n');
+    fs.copyFileSync(path.join(FUNCTIONS, "orders-api", "package.json"), path.join(dir, "package.json"));
+    fs.copyFileSync(path.join(FUNCTIONS, "orders-api", "package-lock.json"), path.join(dir, "package-lock.json"));
+    const built = buildFunction({ name: "cjs", dir, dependencies: "bundle" }, "arm64", { projectRoot: root, store: undefined });
+    const names = entries(built.zipPath);
+    expect(names).toEqual(expect.arrayContaining(["index.js", "package.json", "node_modules/uuid/package.json"]));
+    expect(names.some((n) => n.includes(".bin/") || n === "package-lock.json")).toBe(false);
+    const again = path.join(project(), "other", "cjs");
+    fs.cpSync(dir, again, { recursive: true });
+    const b = buildFunction({ name: "cjs", dir: again, dependencies: "bundle" }, "arm64", { projectRoot: path.dirname(path.dirname(again)), store: undefined });
+    expect(fs.readFileSync(b.zipPath)).toEqual(fs.readFileSync(built.zipPath));
+  });
+});
+
+describe("Go functions", () => {
+  it.each(["arm64", "x86_64"] as const)("build bootstrap for %s, its ELF machine the architecture, the same bytes from another path", (arch) => {
+    const a = buildFunction(src("greeter"), arch, { projectRoot: project(), store: undefined });
+    expect(entries(a.zipPath)).toEqual(["bootstrap"]);
+    const dir = unpack(a.zipPath, project());
+    expect(readElfFile(path.join(dir, "bootstrap")).architecture).toBe(arch);
+    expect(fs.statSync(path.join(dir, "bootstrap")).mode & 0o111).toBe(0o111);
+    const copy = copyOf("greeter");
+    const b = buildFunction({ name: "greeter", dir: copy }, arch, { projectRoot: path.dirname(path.dirname(copy)), store: undefined });
+    expect(fs.readFileSync(b.zipPath)).toEqual(fs.readFileSync(a.zipPath));
+  });
+
+  it("fail on a compile error with go's message, writing nothing", () => {
+    const copy = copyOf("greeter");
+    fs.appendFileSync(path.join(copy, "main.go"), "\nfunc broken( {\n");
+    const root = path.dirname(path.dirname(copy));
+    const plan = planFunction({ name: "greeter", dir: copy }, "arm64");
+    expect(() => buildFunction({ name: "greeter", dir: copy }, "arm64", { projectRoot: root, store: undefined }, plan)).toThrow(FunctionBuildError);
+    expect(() => buildFunction({ name: "greeter", dir: copy }, "arm64", { projectRoot: root, store: undefined }, plan)).toThrow(/greeter: go build failed in .* \(exit 1\); no package was written and no function is updated:\n[\s\S]*main\.go:\d+:\d+: syntax error/);
+    expect(fs.existsSync(path.join(root, ".build", "functions", "greeter"))).toBe(false);
+  });
+
+  it("copy a package another clone built from the machine's store", () => {
+    const store = project();
+    expect(buildFunction(src("greeter"), "arm64", { projectRoot: project(), store }).status).toBe("built");
+    const second = buildFunction(src("greeter"), "arm64", { projectRoot: project(), store });
+    expect(second.status).toBe("cached");
+  });
+});

@@ -1,0 +1,99 @@
+import * as path from "path";
+import { parseArgs } from "util";
+import { DetectError } from "./detect";
+import { LambdaArchitecture } from "./elf";
+import { buildFunction, defaultFunctionStore, Dependencies, FunctionBuildError, planFunction } from "./function";
+import { SourceError } from "./source";
+import { formatBytes, table } from "./util";
+
+const HELP = `Usage: npm run build:function -- --source DIR [--name KEY] [--arch arm64|x86_64 ...]
+                              [--runtime R] [--handler H] [--dependencies layer|bundle]
+                              [--expect ARCH=HASH ...] [--no-cache]
+
+Builds a function from its folder into .build/functions/<key>/<key>-<arch>-<hash16>.zip, once per
+input hash. The runtime and handler are detected from the folder unless given:
+  Python   sources (requirements.txt, when --dependencies bundle, installed by pip as wheels for the
+           architecture; otherwise the stack puts them in a dependency layer)
+  Node.js  TypeScript and ES modules bundled by esbuild into one CommonJS file; CommonJS as it is;
+           production dependencies in the dependency layer, or bundled in
+  Go       CGO_ENABLED=0 GOOS=linux GOARCH=<arch> go build -trimpath -buildvcs=false into bootstrap
+A zip already built for the same inputs is skipped; one built in another clone on this machine is
+copied from ~/.cache/lambdaship/function-artifacts. The stacks' builders run this command at apply,
+with --expect.
+
+  --source DIR            the function's folder (required)
+  --name KEY              the function's key in the env (default: the folder's name)
+  --arch ARCH             arm64 (default) or x86_64; repeatable
+  --runtime R             e.g. python3.12, nodejs22.x, provided.al2023 (default: detected)
+  --handler H             e.g. app.lambda_handler, index.handler (default: detected)
+  --dependencies D        layer (default) or bundle
+  --expect ARCH=HASH      fail before building unless the input hash for ARCH starts with HASH
+  --no-cache              neither read nor write the machine's store
+
+Exit codes: 0 built or skipped, 1 a build failed (nothing written), 2 bad arguments or input.`;
+
+function main(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      source: { type: "string" },
+      name: { type: "string" },
+      arch: { type: "string", multiple: true },
+      runtime: { type: "string" },
+      handler: { type: "string" },
+      dependencies: { type: "string" },
+      expect: { type: "string", multiple: true },
+      "no-cache": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (!values.source) throw new UsageError("--source DIR is required; see --help");
+  const archs = (values.arch ?? ["arm64"]).map((a) => {
+    if (a !== "arm64" && a !== "x86_64") throw new UsageError(`--arch is ${JSON.stringify(a)}; use arm64 or x86_64`);
+    return a as LambdaArchitecture;
+  });
+  const deps = values.dependencies ?? "layer";
+  if (deps !== "layer" && deps !== "bundle") throw new UsageError(`--dependencies is ${JSON.stringify(deps)}; use layer or bundle`);
+  const expect: Record<string, string> = {};
+  for (const e of values.expect ?? []) {
+    const m = /^(arm64|x86_64)=([0-9a-f]{16,64})$/.exec(e);
+    if (!m) throw new UsageError(`--expect is ${JSON.stringify(e)}; write ARCH=HASH with the hex input hash the plan shows`);
+    expect[m[1]] = m[2];
+  }
+  const dir = path.resolve(values.source);
+  const src = { name: values.name ?? path.basename(dir), dir, runtime: values.runtime, handler: values.handler, dependencies: deps as Dependencies };
+  const plans = archs.map((arch) => planFunction(src, arch));
+  const stale = plans.filter((p) => expect[p.architecture] && !p.inputHash.startsWith(expect[p.architecture]));
+  if (stale.length > 0) {
+    throw new FunctionBuildError(
+      `the sources of ${src.name} changed after the plan was made, so its package would not match them:\n` +
+        stale.map((p) => `  ${p.architecture}: the plan has ${expect[p.architecture]}, the sources give ${p.inputHash.slice(0, expect[p.architecture].length)}`).join("\n") +
+        "\nNothing was built and no function was updated. Plan again (npm run deploy, cdktf deploy or terraform plan) and apply the new plan.",
+    );
+  }
+  const projectRoot = process.cwd();
+  const built = plans.map((plan) => {
+    process.stderr.write(`[build:function] ${src.name} (${plan.architecture}): ${plan.runtime}, handler ${plan.deployedHandler}, inputs ${plan.inputHash.slice(0, 16)}\n`);
+    return buildFunction(src, plan.architecture, { projectRoot, store: values["no-cache"] ? undefined : defaultFunctionStore(), log: (l) => process.stderr.write(`[build:function] ${l}\n`) }, plan);
+  });
+  const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), formatBytes(b.unzippedBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);
+  process.stdout.write(`${table(["function", "arch", "zip", "unzipped", "status", "time"], rows)}\n`);
+  return 0;
+}
+
+class UsageError extends Error {}
+
+if (require.main === module) {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (e) {
+    const bad = e instanceof UsageError || e instanceof DetectError || e instanceof SourceError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    process.stderr.write(`build:function: ${(e as Error).message}\n`);
+    process.exitCode = bad ? 2 : 1;
+  }
+}
