@@ -1,9 +1,10 @@
 import { ensurePolicyEnv, ensurePythonEnv } from "./python-env";
 import { ensureActionlint } from "./lint-setup";
+import { ensureFunctionDependencies } from "./functions-setup";
 import { ensureRustToolchain } from "./rust-setup";
 import { ensureToolchain, log } from "./toolchain";
 
-const HELP = `Usage: npm run setup [-- --only python|policy|engine|rust|lint]
+const HELP = `Usage: npm run setup [-- --only python|policy|engine|rust|lint|functions]
 
 Installs what the project needs beyond node_modules, idempotently (seconds when warm):
   python   .venv with moto server, boto3 and pytest (requirements-dev.txt)
@@ -17,6 +18,8 @@ Installs what the project needs beyond node_modules, idempotently (seconds when 
   policy   .venv-policy with checkov and shellcheck (requirements-policy.txt), for npm test's policy
            scan and workflow lint
   lint     actionlint (the GitHub Actions workflow linter), built from the Go module proxy
+  functions  the example Node.js functions' own dependencies (npm ci in each folder with a lock
+           file, for their tests), and a check that go is on PATH for the Go functions
 
 Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine).`;
 
@@ -27,14 +30,15 @@ function main(argv: string[]): void {
   }
   const i = argv.indexOf("--only");
   const only = i >= 0 ? argv[i + 1] : undefined;
-  if (only !== undefined && !["python", "policy", "engine", "rust", "lint"].includes(only)) {
-    throw new Error(`--only takes python, policy, engine, rust or lint, not ${JSON.stringify(only)}`);
+  if (only !== undefined && !["python", "policy", "engine", "rust", "lint", "functions"].includes(only)) {
+    throw new Error(`--only takes python, policy, engine, rust, lint or functions, not ${JSON.stringify(only)}`);
   }
   const started = Date.now();
   if (!only || only === "python") ensurePythonEnv();
   if (!only || only === "policy") ensurePolicyEnv();
   if (!only || only === "rust") ensureRustToolchain();
   if (!only || only === "lint") ensureActionlint();
+  if (!only || only === "functions") ensureFunctionDependencies();
   if (!only || only === "engine") {
     const t = ensureToolchain();
     log(`CLI config: ${t.cliConfigFile}`);
