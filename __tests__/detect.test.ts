@@ -136,6 +136,14 @@ describe("function plans: input hashes", () => {
     expect(planFunction({ name: "api", dir }, "arm64")).toMatchObject({ bundled: true, handler: "src/api.handler", deployedHandler: "api.handler", dependencyLayer: { runtime: "nodejs22.x" } });
   });
 
+  it("builds Maven projects; a Gradle-only one is refused with the fix", () => {
+    const dir = folder("gradle", { "build.gradle": "", "src/main/java/ex/H.java": "package ex;\nclass H implements RequestHandler<String, String> {}\n" });
+    expect(detectFunction(dir).handler).toBe("ex.H::handleRequest");
+    expect(() => planFunction({ name: "g", dir }, "arm64")).toThrow(/is a Gradle project; this builder builds Maven projects \(pom\.xml\)/);
+    const maven = folder("maven", { "pom.xml": "<project><dependencies><dependency><artifactId>junit</artifactId><scope>test</scope></dependency></dependencies></project>", "src/main/java/ex/H.java": "package ex;\nclass H implements RequestStreamHandler {}\n" });
+    expect(planFunction({ name: "m", dir: maven }, "arm64")).toMatchObject({ runtime: "java21", handler: "ex.H::handleRequest", dependencyLayer: undefined });
+  });
+
   it("refuses a cargo workspace without a bin", () => {
     const dir = folder("cargo", { "Cargo.toml": "[workspace]\n" });
     expect(() => planFunction({ name: "r", dir }, "arm64")).toThrow(/is a cargo workspace: name the function's bin/);

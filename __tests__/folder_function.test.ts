@@ -148,7 +148,7 @@ describe("functions in an env: the stack maps entries to constructs, and constru
     const greeter = Object.values(resourcesOf(scoped(parsed, "fn-greeter_").parsed, "aws_lambda_function"))[0];
     expect(greeter).toMatchObject({ memory_size: 256, timeout: 10, environment: { variables: { LOG_LEVEL: "DEBUG", GREETING: "Hello" } }, runtime: "provided.al2023", handler: "bootstrap" });
     const out = (parsed.output as Record<string, { value: Record<string, Record<string, string>> }>).functions.value;
-    expect(Object.keys(out).sort()).toEqual(["greeter", "orders-api", "report"]);
+    expect(Object.keys(out).sort()).toEqual(["greeter", "inventory", "orders-api", "report"]);
     expect(out["orders-api"]).toEqual({ name: expect.stringContaining("fn-orders-api_function"), arn: expect.any(String), url: expect.stringContaining("fn-orders-api_orders-api-url") });
   });
 

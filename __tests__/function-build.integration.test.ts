@@ -124,3 +124,36 @@ describe("Go functions", () => {
     expect(second.status).toBe("cached");
   });
 });
+
+describe("Java functions (Maven)", () => {
+  it("compile to classes at the zip's root, the jars in lib/ when bundled, and the JVM loads the layout Lambda does", () => {
+    const root = project();
+    const layered = buildFunction(src("inventory"), "arm64", { projectRoot: root, store: undefined });
+    expect(entries(layered.zipPath)).toEqual(["example/Inventory.class"]);
+    const bundled = buildFunction(src("inventory", { dependencies: "bundle" }), "arm64", { projectRoot: root, store: undefined });
+    expect(entries(bundled.zipPath)).toEqual(["example/Inventory.class", "lib/aws-lambda-java-core-1.4.0.jar"]);
+    expect(fs.existsSync(path.join(FUNCTIONS, "inventory", "target"))).toBe(false); // built in a copy
+    // The java21 runtime's class path: the package root, then lib/*.jar.
+    const dir = unpack(bundled.zipPath, root);
+    const check = path.join(root, "Check.java");
+    fs.writeFileSync(
+      check,
+      'public class Check { public static void main(String[] a) throws Exception { Object fn = Class.forName("example.Inventory").getDeclaredConstructor().newInstance();\n' +
+        'System.out.println(fn.getClass().getMethod("handleRequest", java.util.Map.class, com.amazonaws.services.lambda.runtime.Context.class).invoke(fn, java.util.Map.of("sku", "BOOK-1"), null)); } }\n',
+    );
+    const out = execFileSync("java", ["-cp", `${dir}:${path.join(dir, "lib", "*")}`, check], { encoding: "utf8" });
+    expect(out.trim()).toBe("{sku=BOOK-1, known=true, inStock=12, reorder=false}");
+  });
+
+  it("build the same bytes from a copy at another path, and fail a compile error with javac's message, writing nothing", () => {
+    const a = buildFunction(src("inventory", { dependencies: "bundle" }), "arm64", { projectRoot: project(), store: undefined });
+    const copy = copyOf("inventory");
+    const b = buildFunction({ name: "inventory", dir: copy, dependencies: "bundle" }, "arm64", { projectRoot: path.dirname(path.dirname(copy)), store: undefined });
+    expect(fs.readFileSync(b.zipPath)).toEqual(fs.readFileSync(a.zipPath));
+    const broken = copyOf("inventory");
+    fs.appendFileSync(path.join(broken, "src", "main", "java", "example", "Inventory.java"), "\nclass Broken {\n");
+    const root = path.dirname(path.dirname(broken));
+    expect(() => buildFunction({ name: "inventory", dir: broken }, "arm64", { projectRoot: root, store: undefined })).toThrow(/inventory: mvn compile failed for .* \(exit 1\); no package was written and no function is updated:\n[\s\S]*Inventory\.java/);
+    expect(fs.existsSync(path.join(root, ".build", "functions", "inventory"))).toBe(false);
+  });
+});

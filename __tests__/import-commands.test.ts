@@ -10,7 +10,7 @@ describe("npm run import-commands", () => {
     const r = importCommands("dev");
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split("\n");
-    expect(lines).toHaveLength(8);
+    expect(lines).toHaveLength(9);
     expect(lines.find((l) => l.endsWith(" lambdaship-dev-orders-api"))).toMatch(/ && terraform import 'aws_lambda_function\.fn-orders-api_function_[0-9A-F]{8}' lambdaship-dev-orders-api$/);
     expect(lines.find((l) => l.endsWith(" lambdaship-dev-backend"))).toMatch(
       /^cd cdktf\.out\/stacks\/lambdaship-dev && terraform init && terraform import 'aws_lambda_function\.rust-backend_function_[0-9A-F]{8}' lambdaship-dev-backend$/,

@@ -30,7 +30,7 @@ describe("layer runtime detection", () => {
   });
 
   it.each([
-    ["no dependency file", { "README.md": "" }, "has no dependency file: add requirements.txt, Pipfile.lock or poetry.lock (Python), or package.json with its lock file (Node.js)"],
+    ["no dependency file", { "README.md": "" }, "has no dependency file: add requirements.txt, Pipfile.lock or poetry.lock (Python), package.json with its lock file (Node.js), or pom.xml (Java)"],
     ["package.json without a lock file", { "package.json": "{}" }, "has package.json but no lock file (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml)"],
     ["two runtimes", { "requirements.txt": "", "package.json": "{}", "yarn.lock": "" }, "has dependency files of several runtimes (requirements.txt, package.json): keep one runtime per layer folder"],
     ["two Python files", { "requirements.txt": "", "poetry.lock": "" }, "has several Python dependency files (requirements.txt, poetry.lock)"],

@@ -21,7 +21,7 @@ describe("layer_builder: created layers (dev)", () => {
   it("publishes one version per architecture, named by its input hash, and keeps old versions", () => {
     const versions = Object.entries(layerVersions(parsed));
     expect(versions.map(([, v]) => v.layer_name).sort()).toEqual([
-      "lambdaship-dev-orders-api-deps-arm64", "lambdaship-dev-report-deps-arm64", // the functions' own dependency layers
+      "lambdaship-dev-inventory-deps-arm64", "lambdaship-dev-orders-api-deps-arm64", "lambdaship-dev-report-deps-arm64", // the functions' own dependency layers
       "lambdaship-dev-runtime-proxy-arm64", "lambdaship-dev-runtime-proxy-x86_64", "lambdaship-dev-websocket-deps-arm64",
     ]);
     for (const [, v] of versions.filter(([id]) => id.startsWith("layers_"))) {

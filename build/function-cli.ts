@@ -17,6 +17,8 @@ input hash. The runtime and handler are detected from the folder unless given:
   Node.js  TypeScript and ES modules bundled by esbuild into one CommonJS file; CommonJS as it is;
            production dependencies in the dependency layer, or bundled in
   Go       CGO_ENABLED=0 GOOS=linux GOARCH=<arch> go build -trimpath -buildvcs=false into bootstrap
+  Java     mvn compile in a copy; classes at the zip's root, runtime jars in the dependency layer's
+           java/lib, or in the zip's lib/ when bundled
 A zip already built for the same inputs is skipped; one built in another clone on this machine is
 copied from ~/.cache/lambdaship/function-artifacts. The stacks' builders run this command at apply,
 with --expect.
@@ -24,8 +26,8 @@ with --expect.
   --source DIR            the function's folder (required)
   --name KEY              the function's key in the env (default: the folder's name)
   --arch ARCH             arm64 (default) or x86_64; repeatable
-  --runtime R             e.g. python3.12, nodejs22.x, provided.al2023 (default: detected)
-  --handler H             e.g. app.lambda_handler, index.handler (default: detected)
+  --runtime R             e.g. python3.12, nodejs22.x, java21, provided.al2023 (default: detected)
+  --handler H             e.g. app.lambda_handler, index.handler, example.Fn::handleRequest (default: detected)
   --dependencies D        layer (default) or bundle
   --expect ARCH=HASH      fail before building unless the input hash for ARCH starts with HASH
   --no-cache              neither read nor write the machine's store

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { Detected, detectFunction, DetectError, isTestPath, Language } from "./detect";
 import { LambdaArchitecture, readElfHeader } from "./elf";
-import { formatMiB, isNpmNoise, isPipNoise, LayerError, npmCiInto, pinnedRequirements, pipInstall, UNZIPPED_MAX_BYTES } from "./layer";
+import { formatMiB, isNpmNoise, isPipNoise, LayerError, mavenDependenciesInto, npmCiInto, pinnedRequirements, pipInstall, UNZIPPED_MAX_BYTES } from "./layer";
 import { hashInputs, listSourceFiles, SourceFile } from "./source";
 import { cacheRoot } from "./util";
 import { base64Sha256, collectFiles, createZip, writeFileAtomic, ZipEntry } from "./zip";
@@ -20,7 +20,9 @@ import { base64Sha256, collectFiles, createZip, writeFileAtomic, ZipEntry } from
  *   to the layer, or bundled in); plain CommonJS sources as they are, with production dependencies
  *   installed for Linux on the target CPU when bundled;
  * - Go: `CGO_ENABLED=0 GOOS=linux GOARCH=<arch> go build -trimpath -buildvcs=false` with no build
- *   id, into `bootstrap`, its ELF machine checked.
+ *   id, into `bootstrap`, its ELF machine checked;
+ * - Java (Maven): `mvn compile` in a copy; classes at the zip's root, runtime dependencies as
+ *   `lib/*.jar` when bundled, else in the dependency layer's `java/lib/`.
  * Zips are deterministic, so the same inputs give the same bytes from any checkout path.
  */
 
@@ -86,6 +88,13 @@ function nodeDependencies(dir: string): string[] {
   return Object.keys(pkg.dependencies ?? {});
 }
 
+/** Whether a pom.xml declares dependencies Lambda needs at run time (not test or provided scope). */
+function mavenRuntimeDependencies(dir: string): boolean {
+  const pom = fs.readFileSync(path.join(dir, "pom.xml"), "utf8").replace(/<!--[\s\S]*?-->/g, "");
+  const deps = /<dependencies>([\s\S]*?)<\/dependencies>/.exec(pom.replace(/<dependencyManagement>[\s\S]*?<\/dependencyManagement>/g, ""))?.[1] ?? "";
+  return [...deps.matchAll(/<dependency>([\s\S]*?)<\/dependency>/g)].some((m) => !/<scope>\s*(test|provided|system)\s*<\/scope>/.test(m[1]));
+}
+
 function hasPythonRequirements(dir: string): boolean {
   const file = path.join(dir, "requirements.txt");
   return fs.existsSync(file) && pinnedRequirements(fs.readFileSync(file, "utf8"), file).size > 0;
@@ -97,7 +106,9 @@ export function planFunction(src: FunctionSource, arch: LambdaArchitecture): Fun
   const deps = src.dependencies ?? "layer";
   const { language } = detected;
   if (language === "rust") throw new DetectError(`${src.dir} is a cargo workspace: name the function's bin (bin: "<name>"), which the Rust builder builds`, "bin");
-  if (language === "java") throw new DetectError(`${src.dir} is a Java function; the Java builder is not there yet in this version: build it elsewhere and reference it with deployment mode "existing"`, "runtime");
+  if (language === "java" && !fs.existsSync(path.join(src.dir, "pom.xml"))) {
+    throw new DetectError(`${src.dir} is a Gradle project; this builder builds Maven projects (pom.xml). Add a pom.xml, or build the function elsewhere and reference it with deployment mode "existing"`, "source");
+  }
   let bundled = false;
   let deployedHandler = detected.handler;
   let dependencyLayer: FunctionPlan["dependencyLayer"];
@@ -119,6 +130,7 @@ export function planFunction(src: FunctionSource, arch: LambdaArchitecture): Fun
     }
   }
   if (language === "python" && hasPythonRequirements(src.dir) && deps === "layer") dependencyLayer = { runtime: detected.runtime };
+  if (language === "java" && mavenRuntimeDependencies(src.dir) && deps === "layer") dependencyLayer = { runtime: detected.runtime };
   const files = packageFiles(src.dir, language, deps);
   const inputHash = hashInputs(header, files);
   return {
@@ -212,6 +224,41 @@ function pythonEntries(src: FunctionSource, plan: FunctionPlan, work: string, op
   return entries;
 }
 
+/**
+ * A Maven project compiled in a copy of its folder (`mvn compile`, the JDK of this machine), laid out
+ * as Lambda's Java runtime loads it: classes and resources at the zip's root, and, when bundled, the
+ * runtime dependencies as `lib/*.jar` (else the dependency layer's `java/lib/`).
+ */
+function javaEntries(src: FunctionSource, plan: FunctionPlan, work: string, log?: (l: string) => void): ZipEntry[] {
+  const copy = path.join(work, "src");
+  for (const f of packageFiles(src.dir, "java", plan.dependencies)) {
+    fs.mkdirSync(path.dirname(path.join(copy, f.rel)), { recursive: true });
+    fs.copyFileSync(f.abs, path.join(copy, f.rel));
+  }
+  const args = ["-B", "-q", "-DskipTests", "compile"];
+  log?.(`${src.name}: mvn ${args.join(" ")} in a copy of ${src.dir}`);
+  const r = spawnSync("mvn", args, { cwd: copy, encoding: "utf8" });
+  if (r.error) throw new FunctionBuildError(`${src.name}: mvn is not on PATH (${r.error.message}); install Maven >= 3.8 and a JDK (apt-get install maven) to build Java functions`);
+  if (r.status !== 0) {
+    throw new FunctionBuildError(`${src.name}: mvn compile failed for ${src.dir} (exit ${r.status}); no package was written and no function is updated:\n${(r.stdout + r.stderr).trim().split("\n").slice(-30).join("\n")}`);
+  }
+  const classes = path.join(copy, "target", "classes");
+  if (!fs.existsSync(classes)) throw new FunctionBuildError(`${src.name}: mvn compile wrote no target/classes in a copy of ${src.dir}; no package was written`);
+  const entries = collectFiles(classes);
+  const cls = plan.handler.split("::")[0].split(".").join("/") + ".class";
+  if (!entries.some((e) => e.name === cls)) throw new FunctionBuildError(`${src.name}: the handler ${plan.handler} compiled to no ${cls}; no package was written`);
+  if (plan.dependencies === "bundle" && mavenRuntimeDependencies(src.dir)) {
+    const lib = path.join(work, "lib");
+    try {
+      mavenDependenciesInto(`function ${src.name}`, src.dir, lib);
+    } catch (e) {
+      throw new FunctionBuildError((e as Error).message);
+    }
+    for (const e of collectFiles(lib)) entries.push({ ...e, name: `lib/${e.name}` });
+  }
+  return entries;
+}
+
 function nodeTarget(runtime: string): string {
   return `node${/^nodejs(\d+)/.exec(runtime)?.[1] ?? "22"}`;
 }
@@ -298,7 +345,13 @@ export function buildFunction(src: FunctionSource, arch: LambdaArchitecture, opt
     let entries: ZipEntry[];
     try {
       entries =
-        plan.language === "go" ? goEntries(src, plan, work, opts.log) : plan.language === "python" ? pythonEntries(src, plan, work, opts) : nodeEntries(src, plan, work);
+        plan.language === "go"
+          ? goEntries(src, plan, work, opts.log)
+          : plan.language === "python"
+            ? pythonEntries(src, plan, work, opts)
+            : plan.language === "java"
+              ? javaEntries(src, plan, work, opts.log)
+              : nodeEntries(src, plan, work);
     } catch (e) {
       if (e instanceof LayerError) throw new FunctionBuildError(e.message);
       throw e;

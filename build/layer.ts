@@ -19,7 +19,7 @@ import { base64Sha256, collectFiles, createZip, writeFileAtomic, ZipEntry } from
  * store, is not built again. Pure parts take their inputs as arguments and are tested without tools.
  */
 
-export type LayerRuntime = "python" | "nodejs";
+export type LayerRuntime = "python" | "nodejs" | "java";
 
 /** Dependency files that name a layer's runtime, in the order they are reported. */
 export const RUNTIME_MARKERS: ReadonlyArray<{ file: string; runtime: LayerRuntime; needs?: readonly string[] }> = [
@@ -27,6 +27,7 @@ export const RUNTIME_MARKERS: ReadonlyArray<{ file: string; runtime: LayerRuntim
   { file: "Pipfile.lock", runtime: "python" },
   { file: "poetry.lock", runtime: "python" },
   { file: "package.json", runtime: "nodejs", needs: ["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"] },
+  { file: "pom.xml", runtime: "java" },
 ];
 
 export class LayerError extends Error {}
@@ -41,7 +42,7 @@ export function detectLayerRuntime(dir: string, files: readonly string[] = fs.ex
   }
   const runtimes = [...new Set(found.map((m) => m.runtime))];
   if (runtimes.length === 0) {
-    throw new LayerError(`layer folder ${dir} has no dependency file: add requirements.txt, Pipfile.lock or poetry.lock (Python), or package.json with its lock file (Node.js)`);
+    throw new LayerError(`layer folder ${dir} has no dependency file: add requirements.txt, Pipfile.lock or poetry.lock (Python), package.json with its lock file (Node.js), or pom.xml (Java)`);
   }
   if (runtimes.length > 1) {
     throw new LayerError(`layer folder ${dir} has dependency files of several runtimes (${found.map((m) => m.file).join(", ")}): keep one runtime per layer folder`);
@@ -143,10 +144,13 @@ function dependencyPlan(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
   const { runtime, manifest } = detectLayerRuntime(src.dir);
   const wanted = src.runtime ?? "";
   if (!wanted.startsWith(runtime)) {
-    throw new LayerError(`layer ${src.name}: ${path.join(src.dir, manifest)} makes it a ${runtime === "python" ? "Python" : "Node.js"} layer, but its runtime is ${JSON.stringify(wanted)}; set runtime to a ${runtime} runtime such as ${runtime === "python" ? "python3.12" : "nodejs20.x"}`);
+    const [label, example] = runtime === "python" ? ["Python", "python3.12"] : runtime === "nodejs" ? ["Node.js", "nodejs22.x"] : ["Java", "java21"];
+    throw new LayerError(`layer ${src.name}: ${path.join(src.dir, manifest)} makes it a ${label} layer, but its runtime is ${JSON.stringify(wanted)}; set runtime to a ${runtime} runtime such as ${example}`);
   }
   let files: string[];
-  if (runtime === "python") {
+  if (runtime === "java") {
+    files = ["pom.xml"];
+  } else if (runtime === "python") {
     if (manifest !== "requirements.txt") {
       throw new LayerError(`layer folder ${src.dir}: ${manifest} is recognised as Python, but this builder installs from requirements.txt; export one (pipenv requirements > requirements.txt, or poetry export -f requirements.txt)`);
     }
@@ -397,6 +401,32 @@ function nodeProducer(src: LayerSource, plan: LayerPlan): Producer {
 }
 
 /**
+ * The runtime dependencies of a Maven project (`pom.xml`: compile and runtime scopes, not test or
+ * provided), copied as jars into `dest` by maven-dependency-plugin. The jars are Maven Central's
+ * bytes, so the same pom gives the same files everywhere.
+ */
+export function mavenDependenciesInto(what: string, pomDir: string, dest: string): void {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-mvn-"));
+  try {
+    fs.copyFileSync(path.join(pomDir, "pom.xml"), path.join(work, "pom.xml"));
+    const args = ["-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${dest}`];
+    const r = spawnSync("mvn", args, { cwd: work, encoding: "utf8" });
+    if (r.error) throw new LayerError(`${what}: mvn is not on PATH (${r.error.message}); install Maven >= 3.8 (apt-get install maven) to build Java functions`);
+    if (r.status !== 0) throw new LayerError(`${what}: mvn ${args.join(" ")} failed for ${path.join(pomDir, "pom.xml")} (exit ${r.status}); nothing was written:\n${(r.stdout + r.stderr).trim().split("\n").slice(-20).join("\n")}`);
+    fs.mkdirSync(dest, { recursive: true });
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function javaProducer(src: LayerSource): Producer {
+  return (work) => {
+    mavenDependenciesInto(`layer ${src.name}`, src.dir, path.join(work, "java", "lib"));
+    return collectFiles(work);
+  };
+}
+
+/**
  * Builds a layer for one architecture into `<projectRoot>/.build/layers/<name>/<zipName>` (plus a
  * `.unzipped` size file), unless that zip exists (skipped) or the machine's store has it (cached).
  * The zip is deterministic. Over 250 MB unzipped is an error and nothing is written.
@@ -432,7 +462,8 @@ export function buildLayer(src: LayerSource, arch: LambdaArchitecture, opts: Lay
     storeKey = `${plan.zipName.slice(0, -4)}-rustc-${key}.zip`; // an extension binary counts only with the compiler that built it
     producer = extensionProducer(src, plan, toolchain, opts);
   } else {
-    producer = detectLayerRuntime(src.dir).runtime === "python" ? pythonProducer(src, plan, opts) : nodeProducer(src, plan);
+    const runtime = detectLayerRuntime(src.dir).runtime;
+    producer = runtime === "python" ? pythonProducer(src, plan, opts) : runtime === "nodejs" ? nodeProducer(src, plan) : javaProducer(src);
   }
   const storeZip = store ? path.join(store, storeKey) : undefined;
   if (storeZip && fs.existsSync(storeZip) && fs.existsSync(`${storeZip}.unzipped`)) {

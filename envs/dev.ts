@@ -20,6 +20,7 @@ export default defineEnv({
     "orders-api": { source: "lambda-src/functions/orders-api", url: { authType: "AWS_IAM" } }, // TypeScript, uuid in its dependency layer
     report: { source: "lambda-src/functions/report", memoryMiB: 512, timeoutSeconds: 60 }, // Python, jmespath in its dependency layer
     greeter: { source: "lambda-src/functions/greeter", environment: { GREETING: "Hello" } }, // Go on aws-lambda-go
+    inventory: { source: "lambda-src/functions/inventory", memoryMiB: 512 }, // Java on aws-lambda-java-core, its jars in its dependency layer
   },
   backend: {
     function: { memoryMiB: 256, timeoutSeconds: 10, environment: { RUST_LOG: "debug" }, architecture: "arm64", layers: ["runtime-proxy"] },

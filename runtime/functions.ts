@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { readElfFile } from "../build/elf";
 import { which } from "../build/util";
+import { JAVA_RIC_MAIN, JAVA_RIC_VERSION, javaClientClasspath } from "./clients/java";
 import type { FunctionSpec } from "./emulator";
 
 /**
@@ -232,8 +233,17 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
       const major = /^nodejs(\d+)/.exec(runtime)?.[1] ?? "";
       env.NODE_PATH = [...(opt ? [path.join(opt, "nodejs", `node${major}`, "node_modules"), path.join(opt, "nodejs", "node_modules")] : []), codeDir].join(":");
       description = `${runtime} through lambdaship's Node.js runtime client on Node.js ${process.versions.node}`;
+    } else if (runtime.startsWith("java")) {
+      const java = which("java");
+      if (!java) throw new Error(`${name} runs ${runtime}, and java is not on PATH: install a JDK (apt-get install default-jdk)`);
+      command = java;
+      const cp = [javaClientClasspath(), codeDir, path.join(codeDir, "lib", "*"), ...(opt ? [path.join(opt, "java", "lib", "*")] : [])].join(":");
+      // Lambda's Java runtimes start with tiered compilation stopped at C1, for a shorter cold start.
+      args = ["-XX:+TieredCompilation", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", cp, JAVA_RIC_MAIN, handler];
+      const version = spawnSync(java, ["-version"], { encoding: "utf8" }).stderr.split("\n")[0]?.trim();
+      description = `${runtime} through AWS's Java runtime client ${JAVA_RIC_VERSION} on ${version}`;
     } else {
-      problems.push(`${name}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*, nodejs*); skipped`);
+      problems.push(`${name}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*, nodejs*, java*); skipped`);
       continue;
     }
     const extensionsDir = opt ? path.join(opt, "extensions") : undefined;

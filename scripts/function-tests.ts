@@ -1,5 +1,6 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { functionFolders } from "./functions-setup";
 import { requirePythonEnv } from "./python-env";
@@ -7,7 +8,8 @@ import { PROJECT_ROOT } from "./toolchain";
 
 /**
  * Runs each example function's own tests in its language: pytest for Python folders with tests/,
- * `go test ./...` for Go modules (Node.js functions' tests are jest's, in npm test's jest run).
+ * `go test ./...` for Go modules, `mvn test` for Maven projects (Node.js functions' tests are jest's,
+ * in npm test's jest run).
  */
 let failed = false;
 for (const dir of functionFolders()) {
@@ -18,6 +20,17 @@ for (const dir of functionFolders()) {
     r = spawnSync("go", ["test", "./..."], { cwd: dir, stdio: "inherit", env: { ...process.env, GOFLAGS: "-mod=readonly", GOTOOLCHAIN: "local" } });
     if (r.error) {
       process.stderr.write(`[test:functions] ${rel}: go is not on PATH; install Go >= 1.26, then npm test again\n`);
+      process.exit(1);
+    }
+  } else if (fs.existsSync(path.join(dir, "pom.xml"))) {
+    process.stdout.write(`\n[test:functions] ${rel}: mvn test\n`);
+    // A copy, so that target/ is never written into the function's folder.
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-mvn-test-"));
+    fs.cpSync(dir, copy, { recursive: true, filter: (p) => path.basename(p) !== "target" });
+    r = spawnSync("mvn", ["-B", "-q", "test"], { cwd: copy, stdio: "inherit" });
+    fs.rmSync(copy, { recursive: true, force: true });
+    if (r.error) {
+      process.stderr.write(`[test:functions] ${rel}: mvn is not on PATH; install Maven >= 3.8 and a JDK (apt-get install maven), then npm test again\n`);
       process.exit(1);
     }
   } else if (fs.existsSync(path.join(dir, "tests")) && fs.readdirSync(dir).some((f) => f.endsWith(".py"))) {

@@ -78,7 +78,7 @@ describe("end to end against the local AWS emulator", () => {
     const s = await ws.state();
     const fns = s.resources.filter((r) => r.type === "aws_lambda_function");
     expect(fns.map((r) => [r.values.function_name, r.values.runtime]).sort()).toEqual([
-      ["lambdaship-local-backend", "provided.al2023"], ["lambdaship-local-greeter", "provided.al2023"], ["lambdaship-local-orders-api", "nodejs22.x"],
+      ["lambdaship-local-backend", "provided.al2023"], ["lambdaship-local-greeter", "provided.al2023"], ["lambdaship-local-inventory", "java21"], ["lambdaship-local-orders-api", "nodejs22.x"],
       ["lambdaship-local-report", "python3.12"], ["lambdaship-local-ws-broadcast", "provided.al2023"], ["lambdaship-local-ws-connect", "provided.al2023"],
       ["lambdaship-local-ws-default", "provided.al2023"], ["lambdaship-local-ws-disconnect", "provided.al2023"],
     ]);
@@ -89,7 +89,7 @@ describe("end to end against the local AWS emulator", () => {
     }
     // The functions' dependency layers, built at apply from their own dependency files.
     const layerNames = s.resources.filter((r) => r.type === "aws_lambda_layer_version").map((r) => r.values.layer_name);
-    expect(layerNames).toEqual(expect.arrayContaining(["lambdaship-local-orders-api-deps-arm64", "lambdaship-local-report-deps-arm64"]));
+    expect(layerNames).toEqual(expect.arrayContaining(["lambdaship-local-inventory-deps-arm64", "lambdaship-local-orders-api-deps-arm64", "lambdaship-local-report-deps-arm64"]));
     const again = await ws.plan();
     expect(again.actions).toEqual({});
     expect(again.exitCode).toBe(0);
@@ -257,7 +257,7 @@ describe("end to end against the local AWS emulator", () => {
     await ws.deploy();
     const s = await ws.state();
     // No function or role for the WebSocket routes.
-    const own = ["lambdaship-local-backend", "lambdaship-local-greeter", "lambdaship-local-orders-api", "lambdaship-local-report"];
+    const own = ["lambdaship-local-backend", "lambdaship-local-greeter", "lambdaship-local-inventory", "lambdaship-local-orders-api", "lambdaship-local-report"];
     expect(s.resources.filter((r) => r.type === "aws_lambda_function").map((r) => r.values.function_name).sort()).toEqual(own);
     expect(s.resources.filter((r) => r.type === "aws_iam_role").map((r) => r.values.name).sort()).toEqual(own.map((n) => `${n}-role`));
     const integration = s.resources.find((r) => r.type === "aws_apigatewayv2_integration")!;
@@ -335,6 +335,7 @@ describe("end to end against the local AWS emulator", () => {
       expect(first.stdout).toMatch(/orders-api\s+lambdaship-local-orders-api\s+nodejs22\.x.*\s201 \{"id":"[0-9a-f-]{36}","item":"book","quantity":2\}/);
       expect(first.stdout).toMatch(/report\s+lambdaship-local-report\s+python3\.12 through awslambdaric.*\s200 \{"orders": 3/);
       expect(first.stdout).toMatch(/greeter\s+lambdaship-local-greeter\s+provided\.al2023 arm64, under qemu-aarch64\s+\{"greeting":"Hello, lambdaship!"/);
+      expect(first.stdout).toMatch(/inventory\s+lambdaship-local-inventory\s+java21 through AWS's Java runtime client 2\.10\.1.*\s\{"sku":"PEN-2","known":true,"inStock":3,"reorder":true/);
       expect(first.stdout).toMatch(/Function URL of orders-api: https:\/\/\w+\.lambda-url\.us-east-1\.on\.aws/);
       expect(first.stdout).toMatch(/WebSocket API endpoint: wss:\/\/\w+\.execute-api\.us-east-1\.amazonaws\.com\/local/);
       const second = await start();
