@@ -2,15 +2,18 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { benchBuilders, benchManySynth } from "./bench-functions";
 import { benchLayers } from "./bench-layers";
 import { benchRust } from "./bench-rust";
 import { benchRuntime } from "./bench-runtime";
 import { PROJECT_ROOT } from "./toolchain";
 
 /**
- * `npm run bench [-- --only synth|rust|runtime|layers]`:
+ * `npm run bench [-- --only synth|functions|rust|runtime|layers]`:
  *   synth: every env stack, wall time and peak memory, ours next to the cdktf template way
  *          (package-root provider imports + ts-node) measured in the same run;
+ *   functions: synth with 10, 50 and 200 functions, and each runtime's builder cold, warm and
+ *          no-op, next to sam build when SAM_CLI is set (scripts/bench-functions.ts);
  *   rust:  the Rust workspace's cold and no-op builds and zip sizes, next to one cargo invocation
  *          per bin (scripts/bench-rust.ts); cold builds take several minutes each;
  *   runtime: warm invocations of the Rust backend through the runtime emulator next to a bare
@@ -71,7 +74,7 @@ export function toPackageRootImports(source: string): string {
 }
 
 /** A copy of the app's TypeScript with package-root imports, run the way `cdktf init` sets it up. */
-function templateCopy(): string {
+function templateCopy(extra: string[] = []): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-template-"));
   const copy = (rel: string) => {
     const src = path.join(PROJECT_ROOT, rel);
@@ -85,7 +88,7 @@ function templateCopy(): string {
     if (rel.endsWith(".ts")) fs.writeFileSync(dst, toPackageRootImports(fs.readFileSync(src, "utf8")));
     else fs.copyFileSync(src, dst);
   };
-  for (const rel of ["main.ts", "envs", "modules", "build", "lambda-src/websocket/handler.py", "lambda-src/rust", "lambda-src/extensions", "lambda-src/layers", "cdktf.json"]) copy(rel);
+  for (const rel of ["main.ts", "envs", "modules", "build", "lambda-src/websocket/handler.py", "lambda-src/rust", "lambda-src/extensions", "lambda-src/layers", "cdktf.json", "package.json", ...extra]) copy(rel);
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
   fs.writeFileSync(
     path.join(dir, "tsconfig.json"),
@@ -126,8 +129,12 @@ function benchSynth(): void {
 async function main(): Promise<void> {
   const i = process.argv.indexOf("--only");
   const only = i >= 0 ? process.argv[i + 1] : undefined;
-  if (only !== undefined && !["synth", "rust", "runtime", "layers"].includes(only)) throw new Error(`--only is ${JSON.stringify(only)}; use synth, rust, runtime or layers`);
+  if (only !== undefined && !["synth", "functions", "rust", "runtime", "layers"].includes(only)) throw new Error(`--only is ${JSON.stringify(only)}; use synth, functions, rust, runtime or layers`);
   if (!only || only === "synth") benchSynth();
+  if (!only || only === "functions") {
+    benchManySynth(templateCopy);
+    benchBuilders();
+  }
   if (!only || only === "layers") benchLayers();
   if (!only || only === "runtime") await benchRuntime();
   if (!only || only === "rust") benchRust();
