@@ -41,7 +41,7 @@ const SAMPLES: Record<string, Record<string, string>> = {
 };
 
 /** A project folder with a copy of this one's lambda-src (no build output), plus `count` generated function folders. */
-function manyFunctionsProject(count: number): string {
+export function manyFunctionsProject(count: number): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-bench-many-"));
   fs.mkdirSync(path.join(root, "lambda-src", "functions"), { recursive: true });
   fs.cpSync(path.join(PROJECT_ROOT, "lambda-src"), path.join(root, "lambda-src"), { recursive: true, filter: (p) => !["target", "node_modules"].includes(path.basename(p)) });
