@@ -1,3 +1,4 @@
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaLayerVersion } from "@cdktf/provider-aws/lib/lambda-layer-version";
 import { TerraformStack, Testing } from "cdktf";
@@ -110,6 +111,28 @@ describe("FolderFunction, from hand-written props in a project outside this repo
     new FolderFunction(s, "jobs", props({ deployment: { mode: "import", functionName: "old-jobs", importLogGroup: true } }));
     const json = synth(s);
     expect(json.import?.map((i) => i.id).sort()).toEqual(["/aws/lambda/old-jobs", "old-jobs"]);
+  });
+
+  it("keeps an imported function's own role unless asked for a managed one, and takes an existing role by ARN in any mode", () => {
+    // GIVEN an import with no role, WHEN synthesized, THEN the function runs with the role the data source reads from it
+    const kept = stack();
+    new FolderFunction(kept, "jobs", props({ deployment: { mode: "import", functionName: "old-jobs", importLogGroup: false } }));
+    const json = synth(kept);
+    expect(json.resource.aws_iam_role).toBeUndefined();
+    expect(json.resource.aws_iam_role_policy).toBeUndefined();
+    const [adoptedId] = Object.keys(json.data?.aws_lambda_function ?? {});
+    expect(Object.values(resourcesOf(json, "aws_lambda_function"))[0].role).toBe(`\${data.aws_lambda_function.${adoptedId}.role}`);
+    expect(kept.node.findAll().flatMap((c) => c.node.metadata.map((m) => String(m.data)))).toContainEqual(expect.stringMatching(/old-jobs runs with the role it already has .* Set role to "managed"/));
+    // "managed": the stack's least-privilege role, as for a created function
+    const managed = stack();
+    new FolderFunction(managed, "jobs", props({ deployment: { mode: "import", functionName: "old-jobs", importLogGroup: false }, role: "managed" }));
+    expect(Testing.synth(managed)).toHaveResourceWithProperties(IamRole, { name: "team-jobs-role" });
+    // By ARN, created
+    const byArn = stack();
+    new FolderFunction(byArn, "jobs", props({ role: { arn: "arn:aws:iam::123456789012:role/team-lambda" } }));
+    const arnJson = synth(byArn);
+    expect(arnJson.resource.aws_iam_role).toBeUndefined();
+    expect(Object.values(resourcesOf(arnJson, "aws_lambda_function"))[0].role).toBe("arn:aws:iam::123456789012:role/team-lambda");
   });
 
   it("speaks of its props in errors", () => {

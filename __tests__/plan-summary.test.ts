@@ -115,3 +115,56 @@ describe("plan summary", () => {
     ]);
   });
 });
+
+describe("plan summary: what an import's first apply changes", () => {
+  const adopted = {
+    function_name: "team-orders",
+    code_sha256: "OLDOLDOLDOLDOLD=",
+    role: "arn:aws:iam::123456789012:role/team-orders-role",
+    environment: [{ variables: { DB_URL: "postgres://secret", LOG_LEVEL: "info" } }],
+    tags: { team: "orders", app: "lambdaship" },
+    tags_all: { team: "orders", app: "lambdaship" },
+    architectures: ["arm64"],
+  };
+  const planned = { ...adopted, source_code_hash: "NEWNEWNEWNEWNEW=", environment: [{ variables: { LOG_LEVEL: "debug" } }], tags: {}, tags_all: { app: "lambdaship" } };
+  const importing = { importing: { id: "team-orders" } };
+
+  it("names the code (old hash from code_sha256), variables and tags removed, a new role and the log group's retention", () => {
+    const plan: PlanJsonDocument = {
+      resource_changes: [
+        rc("aws_lambda_function.f", ["update"], adopted, { ...planned, role: "arn:aws:iam::123456789012:role/lambdaship-local-orders-role" }, importing),
+        rc("aws_cloudwatch_log_group.g", ["update"], { name: "/aws/lambda/team-orders", retention_in_days: 90 }, { name: "/aws/lambda/team-orders", retention_in_days: 14 }, { importing: { id: "/aws/lambda/team-orders" } }),
+      ],
+    };
+    const s = summarize({ env: "local", plan });
+    expect(s.imports.map((i) => [i.message, i.refused])).toEqual([
+      ["function `team-orders`: its code is replaced (OLDOLDOLDOLD -> NEWNEWNEWNEW)", true],
+      ["function `team-orders`: its variables DB_URL are removed", true],
+      ["function `team-orders`: its tags team are removed", true],
+      ["function `team-orders`: its role arn:aws:iam::123456789012:role/team-orders-role is replaced by arn:aws:iam::123456789012:role/lambdaship-local-orders-role", true],
+      ["log group `/aws/lambda/team-orders`: retention 90 days -> 14 days", false],
+    ]);
+    expect(s.markdown).toContain("### Imports: what the first apply changes on what it adopts");
+    expect(s.markdown).not.toContain("postgres://secret");
+    expect(s.functions[0].codeHash).toBe("OLDOLDOLDOLD -> NEWNEWNEWNEW");
+    // Reviewing: shown, exit 0. Applying: refused (exit 4) unless allowed.
+    expect(s.exitCode).toBe(0);
+    const applying = summarize({ env: "local", plan, applying: true });
+    expect(applying.exitCode).toBe(4);
+    expect(applying.markdown).toContain("**Not applied:** an import would change what it adopts (above). Keep those values in the env (its variables, tags, `role`), or apply anyway with `--allow-import-changes`.");
+    expect(summarize({ env: "local", plan, applying: true, allowImportChanges: true }).exitCode).toBe(0);
+  });
+
+  it("says a role created in the same apply replaces the adopted one", () => {
+    const plan: PlanJsonDocument = { resource_changes: [rc("aws_lambda_function.f", ["update"], adopted, { ...adopted, source_code_hash: adopted.code_sha256, role: undefined }, { ...importing, after_unknown: { role: true } })] };
+    expect(summarize({ env: "local", plan }).imports.map((i) => i.message)).toEqual(["function `team-orders`: its role arn:aws:iam::123456789012:role/team-orders-role is replaced by one created in this apply"]);
+  });
+
+  it("lets an import that keeps everything through", () => {
+    const same = { ...adopted, source_code_hash: adopted.code_sha256 };
+    const s = summarize({ env: "local", plan: { resource_changes: [rc("aws_lambda_function.f", ["no-op"], adopted, same, importing)] }, applying: true });
+    expect(s.imports).toEqual([]);
+    expect(s.exitCode).toBe(0);
+    expect(s.markdown).toContain("Nothing: the adopted resources already match the configuration.");
+  });
+});

@@ -52,6 +52,18 @@ const envVars = z
     }
   });
 
+/**
+ * The execution role: "managed" (created here, least privilege), or an existing role by ARN (seed 001's
+ * auto_manage = false). @default - "managed" when created; an imported function keeps its own role
+ */
+export const roleSchema = z.union(
+  [
+    z.literal("managed"),
+    z.object({ arn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/, "an IAM role ARN: arn:aws:iam::<account>:role/<name>") }).strict(),
+  ],
+  { errorMap: (issue, ctx) => ({ message: issue.code === "invalid_union" ? 'role is "managed" or { arn: "arn:aws:iam::<account>:role/<name>" }' : ctx.defaultError }) },
+);
+
 /** Settings every function takes, whatever module deploys it. */
 export const functionSettingsSchema = z
   .object({
@@ -127,6 +139,7 @@ export const websocketSchema = z
     handlers: z.enum(["python", "rust"], { message: 'handlers is "python" or "rust"' }).default("python"),
     function: functionSettingsSchema,
     deployment: deploymentSchema.default({ mode: "create" }),
+    role: roleSchema.optional(),
     stage: z
       .object({
         name: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "a stage name of letters, digits, '-' and '_'").default("live"),
@@ -209,6 +222,7 @@ export const rustFunctionSchema = z
     policies: z.array(policyTemplateSchema).default([]),
     /** A function URL; leave out for none. */
     url: functionUrlSchema.optional(),
+    role: roleSchema.optional(),
   })
   .strict();
 
@@ -333,6 +347,7 @@ export const functionEntrySchema = z
     /** A function URL; leave out for none. */
     url: functionUrlSchema.optional(),
     deployment: deploymentSchema.optional(),
+    role: roleSchema.optional(),
   })
   .strict();
 

@@ -34,6 +34,9 @@ export default defineEnv({
       layers: ["websocket-deps"],
     },
     deployment: { mode: "import", functionName: "lambdaship-staging-websocket", importLogGroup: true },
+    // Adopted with the role this stack manages (lambdaship-staging-websocket-role): kept managed.
+    // Without this line an imported function keeps the role it had.
+    role: "managed",
     stage: { name: "staging", throttlingBurstLimit: 200, throttlingRateLimit: 100 },
     table: { pointInTimeRecovery: true, deletionProtection: false },
   },

@@ -55,11 +55,20 @@ export interface Finding {
   readonly blocking: boolean;
 }
 
+/** What the first apply of an import changes on the adopted resource. */
+export interface ImportChange {
+  readonly address: string;
+  readonly message: string;
+  /** Removes variables or tags, or changes the role or the code: refused unless allowed. */
+  readonly refused: boolean;
+}
+
 export interface Summary {
   readonly env: string;
   readonly counts: Counts;
   readonly functions: readonly FunctionRow[];
   readonly warnings: readonly Finding[];
+  readonly imports: readonly ImportChange[];
   readonly markdown: string;
 }
 
@@ -219,6 +228,48 @@ export function findings(plan: PlanJsonDocument, stack?: StackDocument): Finding
   return out;
 }
 
+function tagsOf(v: Record<string, unknown> | null | undefined, key: "tags" | "tags_all"): Record<string, string> | undefined {
+  const t = v?.[key];
+  return t && typeof t === "object" ? (t as Record<string, string>) : undefined;
+}
+
+/**
+ * What the first apply of each import changes on what it adopts, read from the plan (`before` is the
+ * adopted resource as AWS has it): a function's code (its `code_sha256` against the package's hash),
+ * variables and tags removed (by name, never values), its role; a log group's retention. Removing
+ * variables or tags and changing the role or the code are refused by the applying commands unless
+ * allowed; the rest is shown.
+ */
+export function importChanges(plan: PlanJsonDocument): ImportChange[] {
+  const out: ImportChange[] = [];
+  for (const rc of plan.resource_changes ?? []) {
+    if (!rc.change.importing) continue;
+    const { before, after, after_unknown } = rc.change;
+    if (!before || !after) continue;
+    const id = rc.change.importing.id;
+    if (rc.type === "aws_lambda_function") {
+      const oldHash = typeof before.code_sha256 === "string" ? before.code_sha256 : undefined;
+      const newHash = after.source_code_hash;
+      if (typeof newHash === "string" && oldHash !== newHash) {
+        out.push({ address: rc.address, message: `function \`${id}\`: its code is replaced (${short(oldHash)} -> ${short(newHash)})`, refused: true });
+      }
+      const removedVars = Object.keys(envVars(before)).filter((n) => !(n in envVars(after)) && JSON.stringify(after_unknown?.environment ?? false) === "false");
+      if (removedVars.length) out.push({ address: rc.address, message: `function \`${id}\`: its variables ${removedVars.sort().join(", ")} are removed`, refused: true });
+      const beforeTags = tagsOf(before, "tags_all") ?? tagsOf(before, "tags") ?? {};
+      const afterTags = tagsOf(after, "tags_all") ?? (after_unknown?.tags_all ? undefined : tagsOf(after, "tags") ?? {});
+      const removedTags = afterTags ? Object.keys(beforeTags).filter((k) => !(k in afterTags)) : [];
+      if (removedTags.length) out.push({ address: rc.address, message: `function \`${id}\`: its tags ${removedTags.sort().join(", ")} are removed`, refused: true });
+      if (after_unknown?.role === true) out.push({ address: rc.address, message: `function \`${id}\`: its role ${String(before.role)} is replaced by one created in this apply`, refused: true });
+      else if (typeof after.role === "string" && after.role !== before.role) out.push({ address: rc.address, message: `function \`${id}\`: its role ${String(before.role)} is replaced by ${after.role}`, refused: true });
+    }
+    if (rc.type === "aws_cloudwatch_log_group" && before.retention_in_days !== after.retention_in_days) {
+      const days = (d: unknown) => (d === 0 || d === null || d === undefined ? "never expire" : `${String(d)} days`);
+      out.push({ address: rc.address, message: `log group \`${id}\`: retention ${days(before.retention_in_days)} -> ${days(after.retention_in_days)}`, refused: false });
+    }
+  }
+  return out;
+}
+
 /** Arguments with their own column, or that never mean a change of the function by themselves. */
 const SHOWN = new Set(["source_code_hash", "filename", "architectures", "memory_size", "timeout", "environment", "depends_on", "lifecycle", "//", "provider", "tags", "tags_all"]);
 
@@ -246,7 +297,8 @@ export function functionRows(plan: PlanJsonDocument, packageSize: (filename: str
       address: rc.address,
       name: String(v.function_name ?? rc.address),
       action,
-      codeHash: k === "create" ? `new ${short(after?.source_code_hash)}` : k === "delete" ? "-" : arrow(short(before?.source_code_hash), short(after?.source_code_hash)),
+      // An imported function's state has no source_code_hash yet: its code's hash is code_sha256.
+      codeHash: k === "create" ? `new ${short(after?.source_code_hash)}` : k === "delete" ? "-" : arrow(short(before?.source_code_hash ?? before?.code_sha256), short(after?.source_code_hash)),
       architecture: arrow(((before?.architectures as string[]) ?? ["?"]).join(","), ((v.architectures as string[]) ?? ["?"]).join(",")),
       packageSize: typeof after?.filename === "string" ? packageSize(after.filename) : "-",
       memory: before && after ? arrow(shown(before.memory_size, " MB"), shown(after.memory_size, " MB")) : shown(v.memory_size, " MB"),
@@ -263,12 +315,27 @@ function mdTable(header: string[], rows: string[][]): string {
   return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
 }
 
-export function summarize(opts: { env: string; plan: PlanJsonDocument; stack?: StackDocument; packageSize?: (filename: string) => string; protectedEnv?: boolean; allowDestroy?: boolean }): Summary & { exitCode: number } {
+/** The flag that lets an applying command go ahead with an import's refused changes. */
+export const ALLOW_IMPORT_CHANGES = "--allow-import-changes";
+
+export function summarize(opts: {
+  env: string;
+  plan: PlanJsonDocument;
+  stack?: StackDocument;
+  packageSize?: (filename: string) => string;
+  protectedEnv?: boolean;
+  allowDestroy?: boolean;
+  /** The plan is about to be applied: refuse (exit 4) an import that removes variables or tags, or changes the role or the code. */
+  applying?: boolean;
+  allowImportChanges?: boolean;
+}): Summary & { exitCode: number } {
   const counts = countChanges(opts.plan);
   const functions = functionRows(opts.plan, opts.packageSize ?? (() => "-"), opts.stack);
   const warnings = findings(opts.plan, opts.stack);
+  const imports = importChanges(opts.plan);
   const blocking = warnings.filter((w) => w.blocking);
   const blocked = Boolean(opts.protectedEnv) && blocking.length > 0 && !opts.allowDestroy;
+  const importRefused = !blocked && Boolean(opts.applying) && !opts.allowImportChanges && imports.some((i) => i.refused);
   const lines: string[] = [`## Plan for \`${opts.env}\``, ""];
   const total = counts.add + counts.change + counts.destroy + counts.replace + counts.import;
   lines.push(
@@ -288,6 +355,12 @@ export function summarize(opts: { env: string; plan: PlanJsonDocument; stack?: S
       "",
     );
   }
+  if (counts.import > 0) {
+    lines.push("### Imports: what the first apply changes on what it adopts", "");
+    if (imports.length === 0) lines.push("Nothing: the adopted resources already match the configuration.");
+    for (const i of imports) lines.push(`- ${i.refused ? "**Refused when applied unless allowed:** " : ""}${i.message}`);
+    lines.push("");
+  }
   lines.push("### Warnings", "");
   if (warnings.length === 0) lines.push("None.");
   for (const w of warnings) lines.push(`- ${w.blocking ? "**Blocking:** " : ""}${w.message}`);
@@ -297,5 +370,11 @@ export function summarize(opts: { env: string; plan: PlanJsonDocument; stack?: S
   } else if (opts.protectedEnv && blocking.length > 0) {
     lines.push(`Stateful resources are destroyed or replaced, and \`--allow-destroy\` was given.`, "");
   }
-  return { env: opts.env, counts, functions, warnings, markdown: lines.join("\n"), exitCode: blocked ? 3 : 0 };
+  if (importRefused) {
+    lines.push(
+      `**Not applied:** an import would change what it adopts (above). Keep those values in the env (its variables, tags, \`role\`), or apply anyway with \`${ALLOW_IMPORT_CHANGES}\`.`,
+      "",
+    );
+  }
+  return { env: opts.env, counts, functions, warnings, imports, markdown: lines.join("\n"), exitCode: blocked ? 3 : importRefused ? 4 : 0 };
 }

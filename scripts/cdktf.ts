@@ -3,18 +3,25 @@ import * as path from "path";
 import { ENV_NAMES, loadAllEnvs } from "../envs";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
+import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
+import { init, plan } from "./engine";
+import { stackDir, synthAll } from "./synth";
 import { engineEnv, PROJECT_ROOT, readToolchain } from "./toolchain";
 
-const HELP = `Usage: npm run deploy -- <env> [cdktf deploy flags]
+const HELP = `Usage: npm run deploy -- <env> [--allow-import-changes] [cdktf deploy flags]
        npm run diff -- <env> [cdktf diff flags]
 
 Wraps \`cdktf deploy\` / \`cdktf diff\` for one env's stack (${ENV_NAMES.map(stackName).join(", ")}), with the
 engine and provider mirror that \`npm run setup\` prepared (TERRAFORM_BINARY_NAME, TF_CLI_CONFIG_FILE).
 These talk to real AWS with your usual credentials (AWS_PROFILE, AWS_REGION, ...); the env's config is
-validated first. For the local emulator use \`npm start\`.`;
+validated first. Before deploy, a plan of the stack is checked: an import that would change what it
+adopts (its code, role, variables or tags) is refused (exit 4) unless --allow-import-changes is
+given. For the local emulator use \`npm start\`.`;
 
-function main(argv: string[]): number {
-  const [command, env, ...rest] = argv;
+async function main(argv: string[]): Promise<number> {
+  const [command, env, ...given] = argv;
+  const allowImportChanges = given.includes(ALLOW_IMPORT_CHANGES);
+  const rest = given.filter((a) => a !== ALLOW_IMPORT_CHANGES);
   if (!env || env === "--help" || env === "-h") {
     process.stdout.write(`${HELP}\n`);
     return env ? 0 : 2;
@@ -33,14 +40,28 @@ function main(argv: string[]): number {
     throw e;
   }
   const t = readToolchain();
+  if (command === "deploy" && !allowImportChanges) {
+    // cdktf deploy applies what it plans: first a plan of our own, refused when an import would
+    // change what it adopts.
+    synthAll();
+    const dir = stackDir(env);
+    await init(t, dir);
+    const p = await plan(t, dir);
+    const review = summarize({ env, plan: p.json as PlanJsonDocument, applying: true });
+    if (review.exitCode === 4) {
+      for (const i of review.imports) process.stderr.write(`  import: ${i.message}\n`);
+      process.stderr.write(`\nan import would change what it adopts (above); nothing was deployed. Keep those values in envs/${env}.ts (variables, tags, role), or run npm run deploy -- ${env} ${ALLOW_IMPORT_CHANGES}\n`);
+      return 4;
+    }
+  }
   const cli = path.join(PROJECT_ROOT, "node_modules", ".bin", "cdktf");
   const r = spawnSync(cli, [command, stackName(env), ...rest], { cwd: PROJECT_ROOT, stdio: "inherit", env: engineEnv(t) });
   return r.status ?? 1;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  process.stderr.write(`${(e as Error).message}\n`);
-  process.exitCode = 1;
-}
+main(process.argv.slice(2))
+  .then((code) => (process.exitCode = code))
+  .catch((e) => {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exitCode = 1;
+  });

@@ -4,13 +4,13 @@ import { loadEnv } from "../envs";
 import { formatBytes } from "../build/util";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
-import { PlanJsonDocument, StackDocument, summarize } from "../review/plan-summary";
+import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, StackDocument, summarize } from "../review/plan-summary";
 import { apply, init, plan, PLAN_FILE } from "./engine";
 import { sharedEmulator } from "./emulator";
 import { readStack, runBuilder, stackDir, synthAll } from "./synth";
 import { ensureToolchain, PROJECT_ROOT } from "./toolchain";
 
-const HELP = `Usage: npm run plan -- <env> [--allow-destroy] [--out DIR] [--apply]
+const HELP = `Usage: npm run plan -- <env> [--allow-destroy] [--out DIR] [--apply [--allow-import-changes]]
 
 Plans one env's stack for review:
   1. synth of every env (a config error stops here);
@@ -21,7 +21,9 @@ Plans one env's stack for review:
      (code hash old -> new, architecture, package size, memory, timeout, names of the environment
      variables that change, never their values), and warnings: a function, table, log group, bucket
      or API destroyed or replaced; an architecture change; a new wildcard in a policy; a function URL
-     with auth NONE; deletion protection or point-in-time recovery turned off.
+     with auth NONE; deletion protection or point-in-time recovery turned off; and for each import,
+     what its first apply changes on what it adopts (the function's code, old and new hash; its
+     variables and tags removed, by name; its role; the log group's retention).
 
 The local env plans against the local AWS emulator (started if needed); the others against AWS with
 the credentials in the environment. An env with review.blockStatefulChanges (prod) exits 3 when a
@@ -30,11 +32,14 @@ table, bucket, log group or API would be destroyed or replaced, unless --allow-d
   --allow-destroy   accept the destruction or replacement of stateful resources in a protected env
   --out DIR         where plan-<env>.* are written (default: the project root)
   --apply           then apply exactly this plan (what was summarised is what changes); not when
-                    the plan was refused`;
+                    the plan was refused, nor (exit 4) when an import would remove variables or
+                    tags, or change the role or the code of what it adopts
+  --allow-import-changes  with --apply: apply such an import anyway`;
 
-function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: string; apply: boolean } | "help" {
+function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: string; apply: boolean; allowImportChanges: boolean } | "help" {
   let env: string | undefined;
   let allowDestroy = false;
+  let allowImportChanges = false;
   let apply = false;
   let out = PROJECT_ROOT;
   for (let i = 0; i < argv.length; i++) {
@@ -42,6 +47,7 @@ function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: s
     if (a === "--help" || a === "-h") return "help";
     else if (a === "--allow-destroy") allowDestroy = true;
     else if (a === "--apply") apply = true;
+    else if (a === ALLOW_IMPORT_CHANGES) allowImportChanges = true;
     else if (a === "--out") {
       const v = argv[++i];
       if (!v) throw new Error("--out needs a folder");
@@ -51,7 +57,8 @@ function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: s
     else throw new Error(`one env at a time; got ${env} and ${a}`);
   }
   if (!env) throw new Error("name the env to plan, e.g. npm run plan -- local (see --help)");
-  return { env, allowDestroy, out, apply };
+  if (allowImportChanges && !apply) throw new Error(`${ALLOW_IMPORT_CHANGES} goes with --apply`);
+  return { env, allowDestroy, out, apply, allowImportChanges };
 }
 
 /** Runs every builder of the stack (each skips what is built), so that package sizes are real. */
@@ -85,6 +92,8 @@ async function main(): Promise<number> {
     packageSize: (filename) => formatBytes(fs.statSync(path.resolve(dir, filename), { throwIfNoEntry: false })?.size),
     protectedEnv: env.review.blockStatefulChanges,
     allowDestroy: args.allowDestroy,
+    applying: args.apply,
+    allowImportChanges: args.allowImportChanges,
   });
   fs.writeFileSync(`${base}.md`, `${summary.markdown}\n`);
   process.stdout.write(`${summary.markdown}\n`);

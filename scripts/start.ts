@@ -3,6 +3,7 @@ import * as path from "path";
 import { loadAllEnvs } from "../envs";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
+import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
 import { apply, init, plan, PLAN_FILE, state } from "./engine";
 import { sharedEmulator } from "./emulator";
 import { ensurePythonEnv } from "./python-env";
@@ -14,7 +15,7 @@ import { formatBytes, table } from "../build/util";
 import { stackDir, synthAll } from "./synth";
 import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
 
-const HELP = `Usage: npm start
+const HELP = `Usage: npm start [-- --allow-import-changes]
 
 The main job, end to end, on this machine only (never a real AWS account):
   1. setup: .venv, Terraform engine and aws provider, arm64 Rust toolchain (cached; seconds when warm)
@@ -34,7 +35,9 @@ The main job, end to end, on this machine only (never a real AWS account):
      events/sample.json in its folder; else {}): each of \`functions\`, the backend's health route (through its runtime-proxy
      extension), and a WebSocket connect, message, broadcast and disconnect round on the emulator's
      connections table; a failed invocation fails npm start
-A second run with nothing changed plans no changes and applies nothing.`;
+A second run with nothing changed plans no changes and applies nothing. An import that would change
+what it adopts (its code, role, variables or tags) is refused before anything is applied, unless
+--allow-import-changes is given.`;
 
 const ENV = "local";
 
@@ -122,6 +125,12 @@ async function main(): Promise<void> {
     process.stdout.write("No changes: the emulator matches the configuration.\n");
   } else {
     process.stdout.write(`plan: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy, ${p.import} to import\n`);
+    // npm start applies with no review: an import that would change what it adopts is refused.
+    const review = summarize({ env: ENV, plan: p.json as PlanJsonDocument, applying: true, allowImportChanges: process.argv.includes(ALLOW_IMPORT_CHANGES) });
+    if (review.exitCode === 4) {
+      for (const i of review.imports) process.stdout.write(`  import: ${i.message}\n`);
+      throw new Error(`an import would change what it adopts (above); nothing was applied. Keep those values in envs/${ENV}.ts (variables, tags, role), or run npm start -- ${ALLOW_IMPORT_CHANGES}`);
+    }
     const a = await apply(t, cwd, { planFile: PLAN_FILE });
     process.stdout.write(`applied: ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed, ${a.imported} imported\n`);
   }

@@ -25,7 +25,7 @@ const BUILDER_ADDRESS = /^terraform_data\.rust_builder-arm64_[0-9A-F]+$/;
  * like the config: moto's UpdateFunctionCode ignores Architectures (AWS applies it), so adopting an
  * x86_64 function would re-plan the architecture forever on the emulator.
  */
-async function createFunctionOutside(ws: Workspace, name: string, runtime: "python" | "rust" = "python"): Promise<string> {
+async function createFunctionOutside(ws: Workspace, name: string, runtime: "python" | "rust" | "nodejs" = "python", extra: { variables?: Record<string, string>; tags?: Record<string, string> } = {}): Promise<string> {
   const iam = new IAMClient(sdkConfig(ws));
   const role = await iam.send(
     new CreateRoleCommand({
@@ -40,18 +40,22 @@ async function createFunctionOutside(ws: Workspace, name: string, runtime: "pyth
   const zip =
     runtime === "python"
       ? fs.readFileSync(packagePythonHandler(path.join(ws.root, "lambda-src", "websocket"), path.join(ws.root, ".build", "manual"), "manual").zipPath)
-      : createZip([{ name: "bootstrap", data: Buffer.from("#!/bin/sh\n"), executable: true }]);
+      : runtime === "nodejs"
+        ? createZip([{ name: "handler.js", data: Buffer.from("exports.handler = async () => 'made by hand';\n") }])
+        : createZip([{ name: "bootstrap", data: Buffer.from("#!/bin/sh\n"), executable: true }]);
   const lambda = new LambdaClient(sdkConfig(ws));
   const fn = await lambda.send(
     new CreateFunctionCommand({
       FunctionName: name,
-      Runtime: runtime === "python" ? "python3.12" : "provided.al2023",
-      Handler: runtime === "python" ? "handler.lambda_handler" : "bootstrap",
+      Runtime: { python: "python3.12", nodejs: "nodejs22.x", rust: "provided.al2023" }[runtime],
+      Handler: { python: "handler.lambda_handler", nodejs: "handler.handler", rust: "bootstrap" }[runtime],
       Role: role.Role!.Arn!,
       Code: { ZipFile: zip },
       Architectures: ["arm64"],
       MemorySize: 128,
       Timeout: 3,
+      Environment: extra.variables ? { Variables: extra.variables } : undefined,
+      Tags: extra.tags,
     }),
   );
   return fn.FunctionArn!;
@@ -219,35 +223,62 @@ describe("end to end against the local AWS emulator", () => {
     expect(summary()).toContain("**No changes.**");
   });
 
-  it("imports functions created outside Terraform (Python and Rust): imports, no create or replace, then a clean re-plan", async () => {
+  it("imports functions created outside Terraform (Python, Rust, a Node.js entry): imports that keep their roles, refused by plan --apply while they would change what they adopt, applied when allowed, then a clean re-plan", async () => {
     ws = await Workspace.create();
     await createFunctionOutside(ws, "lambdaship-local-websocket");
     await createFunctionOutside(ws, "lambdaship-local-backend", "rust");
+    await createFunctionOutside(ws, "team-orders", "nodejs", { variables: { DB_URL: "postgres://db", LOG_LEVEL: "info" }, tags: { team: "orders" } });
     ws.patchLocalEnv({
       websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
       backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
+      functions: { legacy: { source: "lambda-src/functions/orders-api", deployment: { mode: "import", functionName: "team-orders", importLogGroup: false } } },
     });
     await ws.synthOrThrow();
     await ws.init();
     const p = await ws.plan();
-    expect(p.import).toBe(2);
-    expect([...p.actions.import!].sort()).toEqual([expect.stringMatching(BACKEND_ADDRESS), expect.stringMatching(FN_ADDRESS)]);
-    for (const [address, id] of [[FN_ADDRESS, "lambdaship-local-websocket"], [BACKEND_ADDRESS, "lambdaship-local-backend"]] as const) {
+    expect(p.import).toBe(3);
+    const LEGACY_ADDRESS = /^aws_lambda_function\.fn-legacy_function_[0-9A-F]+$/;
+    expect(p.actions.import).toHaveLength(3);
+    expect(p.actions.import).toEqual(expect.arrayContaining([expect.stringMatching(BACKEND_ADDRESS), expect.stringMatching(LEGACY_ADDRESS), expect.stringMatching(FN_ADDRESS)]));
+    for (const [address, id] of [[FN_ADDRESS, "lambdaship-local-websocket"], [BACKEND_ADDRESS, "lambdaship-local-backend"], [LEGACY_ADDRESS, "team-orders"]] as const) {
       const fnChange = p.json.resource_changes!.find((rc) => address.test(rc.address))!;
       expect(fnChange.change.importing).toEqual({ id });
       expect(fnChange.change.actions).not.toContain("create");
       expect(fnChange.change.actions).not.toContain("delete");
     }
-    const applied = await ws.apply();
-    expect(applied.imported).toBe(2);
+    // No role is created for them: each keeps the role it has.
+    expect(p.json.resource_changes!.filter((rc) => rc.type === "aws_iam_role" && rc.change.actions.includes("create")).map((rc) => rc.address)).toEqual(
+      expect.not.arrayContaining([expect.stringMatching(/^aws_iam_role\.(rust-backend|websocket_handler|fn-legacy)_/)]),
+    );
+
+    // The applying commands refuse what the imports would change, and say what it is.
+    const planLocal = (...args: string[]) => run(process.execPath, ["-r", "./scripts/register.js", "scripts/plan.ts", "local", ...args], ws.root, ws.env);
+    const refused = await planLocal("--apply");
+    expect(refused.code).toBe(4);
+    const summary = fs.readFileSync(path.join(ws.root, "plan-local.md"), "utf8");
+    expect(summary).toMatch(/function `team-orders`: its code is replaced \(\S{12} -> \S{12}\)/);
+    expect(summary).toContain("function `team-orders`: its variables DB_URL are removed");
+    expect(summary).toContain("function `team-orders`: its tags team are removed");
+    expect(summary).not.toMatch(/its role .* is replaced/);
+    expect(summary).not.toContain("postgres://db");
+    expect(summary).toContain("**Not applied:**");
+    expect(refused.stderr).not.toContain("applied:");
+    const allowed = await planLocal("--apply", "--allow-import-changes");
+    expect(allowed.code).toBe(0);
+    expect(allowed.stderr).toMatch(/applied: \d+ added, \d+ changed, 0 destroyed, 3 imported/);
     expect((await ws.plan()).exitCode).toBe(0);
-    const backend = await new LambdaClient(sdkConfig(ws)).send(new GetFunctionCommand({ FunctionName: "lambdaship-local-backend" }));
+
+    // Adopted, brought to the configured settings, with their own roles.
+    const lambda = new LambdaClient(sdkConfig(ws));
+    const backend = await lambda.send(new GetFunctionCommand({ FunctionName: "lambdaship-local-backend" }));
     expect(backend.Configuration).toMatchObject({ Runtime: "provided.al2023", Architectures: ["arm64"] });
-    expect(backend.Configuration!.Role).toMatch(/role\/lambdaship-local-backend-role$/);
-    // Adopted, then brought to the configured settings.
-    const fn = await new LambdaClient(sdkConfig(ws)).send(new GetFunctionCommand({ FunctionName: "lambdaship-local-websocket" }));
+    expect(backend.Configuration!.Role).toMatch(/role\/lambdaship-local-backend-manual-role$/);
+    const fn = await lambda.send(new GetFunctionCommand({ FunctionName: "lambdaship-local-websocket" }));
     expect(fn.Configuration).toMatchObject({ MemorySize: 256, Timeout: 10, Architectures: ["arm64"] });
-    expect(fn.Configuration!.Role).toMatch(/role\/lambdaship-local-websocket-role$/);
+    expect(fn.Configuration!.Role).toMatch(/role\/lambdaship-local-websocket-manual-role$/);
+    const legacy = await lambda.send(new GetFunctionCommand({ FunctionName: "team-orders" }));
+    expect(legacy.Configuration).toMatchObject({ Runtime: "nodejs22.x", Handler: "handler.handler", MemorySize: 256 });
+    expect(legacy.Configuration!.Role).toMatch(/role\/team-orders-manual-role$/);
   });
 
   it("references an existing function: the data source finds it and the API integration targets it", async () => {

@@ -9,7 +9,7 @@ import { Dependencies, FunctionPlan, functionZipPath, knownFunctionSize, planFun
 import { applyTimeBuilder } from "../apply_builder";
 import { PropError } from "../errors";
 import { DependencyLayers, FunctionLayer } from "../layer_builder";
-import { Deployment, ILambdaTarget, ManagedFunction, PolicyStatement } from "../lambda_function";
+import { Deployment, ILambdaTarget, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
 import { PolicyTemplateOptions, statementsFromTemplates } from "../lambda_function/policy-templates";
 import { addFunctionUrl, FunctionUrlOptions } from "../lambda_function/url";
 
@@ -60,6 +60,8 @@ export interface FolderFunctionProps {
   readonly description?: string;
   /** @default - `<functionName>-role` */
   readonly roleName?: string;
+  /** The execution role. @default - managed when created; an imported function keeps its own */
+  readonly role?: RoleChoice;
   /** Where the dependency layer comes from; share one between functions to share layers. @default - one of its own */
   readonly dependencyLayers?: DependencyLayers;
 }
@@ -143,6 +145,7 @@ export class FolderFunction extends Construct implements ILambdaTarget {
         unzippedBytes: knownFunctionSize(functionZipPath(props.projectRoot, plan, key))?.unzippedBytes,
         layers,
         tags: props.tags,
+        role: props.role,
       };
     }
     this.function = new ManagedFunction(this, "function", { settings, logRetentionDays: props.logRetentionDays, deployment, definition, settingsField: key });

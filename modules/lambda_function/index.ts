@@ -77,7 +77,15 @@ export interface FunctionDefinition {
   readonly layers?: readonly FunctionLayer[];
   /** Tags of the function, besides the provider's default tags. @default - none */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * The execution role: "managed" (created here with the least-privilege policy), or an existing
+   * role by ARN. @default - "managed" when created; when imported, the function's own role, kept
+   */
+  readonly role?: RoleChoice;
 }
+
+/** Which execution role a function runs with (see FunctionDefinition.role). */
+export type RoleChoice = "managed" | { readonly arn: string };
 
 export interface ManagedFunctionProps extends FunctionOptions {
   /** Required in create and import modes; ignored in existing mode, which deploys nothing. */
@@ -130,20 +138,6 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
     acceptCheck(this.logGroup, "CKV_AWS_158", LOG_GROUP_KMS);
     if (props.logRetentionDays < 365) acceptCheck(this.logGroup, "CKV_AWS_338", logRetentionReason(props.logRetentionDays));
 
-    const assume = new DataAwsIamPolicyDocument(this, "assume-role", {
-      statement: [
-        {
-          effect: "Allow",
-          actions: ["sts:AssumeRole"],
-          principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
-        },
-      ],
-    });
-    this.role = new IamRole(this, "role", {
-      name: def.roleName,
-      description: `Execution role of ${name}`,
-      assumeRolePolicy: assume.json,
-    });
     const statements: PolicyStatement[] = [
       {
         sid: "WriteOwnLogs",
@@ -156,20 +150,55 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       const wildcard = s.actions.find((a) => a.includes("*"));
       if (wildcard) throw new Error(`${this.node.path}: policy statement ${s.sid} has the wildcard action ${wildcard}; name each action`);
     }
-    const policy = new DataAwsIamPolicyDocument(this, "policy", {
-      statement: statements.map((s) => ({
-        sid: s.sid,
-        effect: "Allow",
-        actions: [...s.actions],
-        resources: [...s.resources],
-        ...(s.conditions ? { condition: s.conditions.map((c) => ({ test: c.test, variable: c.variable, values: [...c.values] })) } : {}),
-      })),
-    });
-    const rolePolicy = new IamRolePolicy(this, "role-policy", {
-      name: "least-privilege",
-      role: this.role.id,
-      policy: policy.json,
-    });
+    // The execution role: managed here (created, with the least-privilege policy), the adopted
+    // function's own (import keeps it unless asked), or one named by ARN.
+    const roleChoice = def.role ?? (deployment.mode === "import" ? "own" : "managed");
+    let roleArn: string;
+    const waitFor: ITerraformDependable[] = [this.logGroup];
+    if (roleChoice === "managed") {
+      const assume = new DataAwsIamPolicyDocument(this, "assume-role", {
+        statement: [
+          {
+            effect: "Allow",
+            actions: ["sts:AssumeRole"],
+            principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
+          },
+        ],
+      });
+      this.role = new IamRole(this, "role", {
+        name: def.roleName,
+        description: `Execution role of ${name}`,
+        assumeRolePolicy: assume.json,
+      });
+      const policy = new DataAwsIamPolicyDocument(this, "policy", {
+        statement: statements.map((s) => ({
+          sid: s.sid,
+          effect: "Allow",
+          actions: [...s.actions],
+          resources: [...s.resources],
+          ...(s.conditions ? { condition: s.conditions.map((c) => ({ test: c.test, variable: c.variable, values: [...c.values] })) } : {}),
+        })),
+      });
+      waitFor.push(
+        new IamRolePolicy(this, "role-policy", {
+          name: "least-privilege",
+          role: this.role.id,
+          policy: policy.json,
+        }),
+      );
+      roleArn = this.role.arn;
+    } else {
+      if (roleChoice === "own") {
+        // Read at plan from the function being adopted: its role stays what it is.
+        const adopted = new DataAwsLambdaFunction(this, "adopted", { functionName: name });
+        roleArn = adopted.role;
+      } else roleArn = roleChoice.arn;
+      const needs = statements.slice(1).map((s) => `${s.actions.join(", ")} on ${s.resources.join(", ")}`);
+      Annotations.of(this).addWarning(
+        `${props.settingsField ?? "function"}: ${name} runs with ${roleChoice === "own" ? "the role it already has (an imported function keeps its own role)" : `the role ${roleChoice.arn}`}, which this stack does not manage: ` +
+          `it must allow logs:CreateLogStream and logs:PutLogEvents on ${logGroupName}${needs.length ? `, and ${needs.join("; ")}` : ""}. Set role to "managed" to have the stack create a least-privilege role instead.`,
+      );
+    }
 
     const layers: FunctionLayer[] = [...(def.layers ?? [])];
     if (layerNames.length > 0) {
@@ -183,7 +212,7 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
     const fn = new LambdaFunction(this, "function", {
       functionName: name,
       description: def.description,
-      role: this.role.arn,
+      role: roleArn,
       runtime: def.runtime,
       handler: def.handler,
       filename: def.code.filename,
@@ -196,7 +225,7 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       reservedConcurrentExecutions: props.settings.reservedConcurrency,
       tags: def.tags && Object.keys(def.tags).length > 0 ? { ...def.tags } : undefined,
       // The role's policy and the log group must exist before the first invocation can log.
-      dependsOn: [this.logGroup, rolePolicy, ...(def.dependsOn ?? [])],
+      dependsOn: [...waitFor, ...(def.dependsOn ?? [])],
     });
     if (deployment.mode === "import") fn.importFrom(deployment.functionName);
     for (const [check, reason] of Object.entries(FUNCTION_CHECKS)) acceptCheck(fn, check, reason);

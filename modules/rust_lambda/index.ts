@@ -2,7 +2,7 @@ import { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
 import { Construct } from "constructs";
 import type { FunctionUrl, PolicyTemplate } from "../../envs/schema";
 import { ConfigError } from "../errors";
-import { FunctionOptions, ManagedFunction, PolicyStatement } from "../lambda_function";
+import { FunctionOptions, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
 import { statementsFromTemplates } from "../lambda_function/policy-templates";
 import { addFunctionUrl } from "../lambda_function/url";
 import { RustWorkspace } from "./workspace";
@@ -28,6 +28,8 @@ export interface RustFunctionProps extends FunctionOptions {
   readonly policyStatements?: readonly PolicyStatement[];
   /** Variables computed by the composing module; the user's `settings.environment` wins on a clash. @default - none */
   readonly moduleEnvironment?: Record<string, string>;
+  /** The execution role. @default - managed when created; an imported function keeps its own */
+  readonly role?: RoleChoice;
   /** A function URL; AWS_IAM unless NONE is asked for. @default - no URL */
   readonly url?: FunctionUrl;
   /** Where this function was configured, for errors (`envs/dev.ts: backend`). @default - the bin's name */
@@ -91,6 +93,7 @@ export class RustLambda extends Construct {
           moduleEnvironment: spec.moduleEnvironment,
           dependsOn: [artifact.builder],
           unzippedBytes: artifact.unzippedBytes,
+          role: spec.role,
         },
       });
       functions[spec.bin] = fn;

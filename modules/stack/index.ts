@@ -151,6 +151,7 @@ export class LambdaStack extends TerraformStack {
           ],
           moduleEnvironment: { TABLE_NAME: this.itemsTable.name },
           url: be.url,
+          role: be.role,
           configField: `${file}: backend`,
         },
       ],
@@ -186,6 +187,7 @@ export class LambdaStack extends TerraformStack {
       throttlingRateLimit: ws.stage.throttlingRateLimit,
       pointInTimeRecovery: ws.table.pointInTimeRecovery,
       deletionProtection: ws.table.deletionProtection,
+      role: ws.role,
     });
 
     this.functions = this.envFunctions(env, props, projectRootFromStack, file);
@@ -256,7 +258,7 @@ export class LambdaStack extends TerraformStack {
           const rust = new RustLambda(this, `fn-${key}`, {
             workspace,
             region: env.region,
-            functions: [{ bin: entry.bin, functionName, description: entry.description, settings, logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, configField: `${file}: ${field}`, settingsField: `${file}: ${field}` }],
+            functions: [{ bin: entry.bin, functionName, description: entry.description, settings, logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, role: entry.role, configField: `${file}: ${field}`, settingsField: `${file}: ${field}` }],
           });
           out[key] = { target: rust.functions[entry.bin], url: rust.urls[entry.bin] };
         } else {
@@ -278,6 +280,7 @@ export class LambdaStack extends TerraformStack {
             policies,
             url: entry.url,
             description: entry.description,
+            role: entry.role,
             dependencyLayers: pool,
           });
           out[key] = { target: fn, url: fn.url, plan: fn.plan };

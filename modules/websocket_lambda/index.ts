@@ -12,7 +12,7 @@ import * as path from "path";
 import { packagePythonHandler, PythonPackage } from "../../build/python-package";
 import { ConfigError } from "../errors";
 import { acceptCheck, LOG_GROUP_KMS, logRetentionReason, PITR_OFF, TABLE_KMS } from "../policy-checks";
-import { FunctionOptions, ILambdaTarget, ManagedFunction, PolicyStatement } from "../lambda_function";
+import { FunctionOptions, ILambdaTarget, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
 
 /** The Python handler that serves every route. */
@@ -68,6 +68,8 @@ export interface WebsocketLambdaProps extends FunctionOptions {
   readonly pointInTimeRecovery?: boolean;
   /** Deletion protection on the connections table. @default false */
   readonly deletionProtection?: boolean;
+  /** The Python handler's execution role. @default - managed when created; an imported function keeps its own */
+  readonly role?: RoleChoice;
 }
 
 /** The route keys every WebSocket API gets, with the construct ID suffix each one keeps. */
@@ -221,6 +223,7 @@ export class WebsocketLambda extends Construct {
           ],
           moduleEnvironment,
           unzippedBytes: this.package?.unzippedBytes,
+          role: props.role,
         },
       });
       if (deployment.mode === "existing") {
