@@ -1,9 +1,9 @@
 import { App } from "cdktf";
 import * as fs from "fs";
 import * as path from "path";
-import { loadAllEnvs } from "./envs";
+import { ENV_NAMES, envFile, loadAllEnvs, loadEnv } from "./envs";
 import { ConfigError } from "./modules/errors";
-import { LambdaStack } from "./modules/stack";
+import { LambdaStack, stackName } from "./modules/stack";
 
 /**
  * Runs `fn` with cdktf's token stack traces left empty. cdktf captures a full stack trace into a plain
@@ -23,9 +23,20 @@ export function withoutTokenStackTraces<T>(fn: () => T): T {
 }
 
 /** Builds the app: one stack per environment in envs/. Throws a ConfigError before anything is synthesized. */
-export function buildApp(options: { outdir?: string; projectRoot?: string; stateDir?: string } = {}): App {
+export function buildApp(options: { outdir?: string; projectRoot?: string; stateDir?: string; only?: string } = {}): App {
   const projectRoot = options.projectRoot ?? path.resolve(__dirname, path.basename(__dirname) === "dist" ? ".." : ".");
-  const envs = loadAllEnvs();
+  const envs = options.only ? [loadEnv(options.only)] : loadAllEnvs();
+  if (options.only) {
+    // Another env's config error does not stop a command for this one; it is named, not hidden.
+    for (const name of ENV_NAMES.filter((n) => n !== options.only)) {
+      try {
+        loadEnv(name);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        process.stderr.write(`note: ${envFile(name)} is broken (${e.problems.length} problem${e.problems.length > 1 ? "s" : ""}, the first: ${e.problems[0]}); only ${stackName(options.only)} was synthesized\n`);
+      }
+    }
+  }
   const outdir = options.outdir ?? process.env.CDKTF_OUTDIR ?? "cdktf.out";
   fs.mkdirSync(outdir, { recursive: true });
   // cdktf's validations would spawn `terraform version` for every import block (hundreds of ms, and a

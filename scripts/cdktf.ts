@@ -1,6 +1,6 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { ENV_NAMES, loadAllEnvs } from "../envs";
+import { ENV_NAMES, loadEnv } from "../envs";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    loadAllEnvs();
+    loadEnv(env);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n\nNothing was deployed.\n`);
@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "deploy" && !allowImportChanges) {
     // cdktf deploy applies what it plans: first a plan of our own, refused when an import would
     // change what it adopts.
-    synthAll();
+    synthAll(undefined, env);
     const dir = stackDir(env);
     await init(t, dir);
     const p = await plan(t, dir);

@@ -145,7 +145,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const env = loadEnv(opts.env);
-  synthAll();
+  synthAll(undefined, env.name);
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackJson;
   const resources = Object.values(stack.resource?.aws_lambda_function ?? {});

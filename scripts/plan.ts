@@ -75,7 +75,7 @@ async function main(): Promise<number> {
   const env = loadEnv(args.env);
   const t = ensureToolchain();
   if (env.emulator && !process.env.LAMBDASHIP_AWS_ENDPOINT) process.env.LAMBDASHIP_AWS_ENDPOINT = (await sharedEmulator()).endpoint;
-  synthAll();
+  synthAll(undefined, env.name);
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackDocument;
   runBuilders(stack, dir);

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const port = i >= 0 ? Number(argv[i + 1]) : 0;
   if (i >= 0 && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`--port is ${JSON.stringify(argv[i + 1])}; give a TCP port number`);
   const env = loadEnv(argv[0]);
-  synthAll();
+  synthAll(undefined, env.name);
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackJson;
   for (const r of Object.values(stack.resource?.aws_lambda_function ?? {})) buildIfNeeded(stack, dir, r);

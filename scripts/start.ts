@@ -1,6 +1,5 @@
 import * as fs from "fs";
 import * as path from "path";
-import { loadAllEnvs } from "../envs";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
@@ -21,7 +20,7 @@ The main job, end to end, on this machine only (never a real AWS account):
   1. setup: .venv, Terraform engine and aws provider, arm64 Rust toolchain (cached; seconds when warm)
   2. the local AWS emulator (moto server on a free loopback port; kept running between runs,
      stop it with \`npm run emulator -- stop\`)
-  3. synth of every env stack
+  3. synth of the local stack (another env's config error is a note, not a stop)
   4. plan and apply of the \`local\` stack (envs/local.ts) to the emulator; the apply builds the Rust
      functions (arm64, or x86_64 with a warning where no arm64 toolchain could be installed), the
      env's \`functions\` from their folders (Python, Node.js/TypeScript with esbuild, Go) and their
@@ -84,7 +83,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   // Config first: a bad env stops here, before anything is installed, started or applied.
   try {
-    loadAllEnvs();
+    loadEnv(ENV);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`\n${e.message}\n\nNothing was started, synthesized or applied.\n`);
@@ -114,9 +113,9 @@ async function main(): Promise<void> {
 
   step(3, "synth");
   process.env.LAMBDASHIP_AWS_ENDPOINT = emu.endpoint;
-  synthAll();
+  synthAll(undefined, ENV);
   const cwd = stackDir(ENV);
-  process.stdout.write(`synthesized every env into cdktf.out/stacks\n`);
+  process.stdout.write(`synthesized ${stackName(ENV)} into cdktf.out/stacks\n`);
 
   step(4, `plan and apply ${stackName(ENV)} with ${t.engine.kind} ${t.engine.version}`);
   await init(t, cwd);

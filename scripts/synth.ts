@@ -15,10 +15,14 @@ export interface StackJson {
 
 export const OUTDIR = path.join(__dirname, "..", "cdktf.out");
 
-/** Synthesizes every env into cdktf.out (in process: no CLI start-up). Exits 1 on a config error. */
-export function synthAll(outdir = OUTDIR): void {
+/**
+ * Synthesizes every env into cdktf.out (in process: no CLI start-up), or only `only`'s stack, when a
+ * command is about one env (another env's config error is then a note, not a stop). Exits 1 on a
+ * config error of what it synthesizes.
+ */
+export function synthAll(outdir = OUTDIR, only?: string): void {
   try {
-    synthesize(buildApp({ outdir }));
+    synthesize(buildApp({ outdir, only }));
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`\n${e.message}\n\nNothing was synthesized.\n`);
@@ -41,6 +45,7 @@ export interface FunctionSummary {
   readonly name: string;
   readonly mode: "create" | "import" | "existing";
   readonly runtime?: string;
+  readonly handler?: string;
   readonly architecture?: string;
   readonly packageBytes?: number;
 }
@@ -58,6 +63,7 @@ export function functionsOf(env: string, outdir = OUTDIR): FunctionSummary[] {
       name: String(fn.function_name),
       mode: imports.has(address) ? "import" : "create",
       runtime: String(fn.runtime),
+      handler: String(fn.handler),
       architecture: (fn.architectures as string[] | undefined)?.[0] ?? "x86_64",
       packageBytes: fs.existsSync(file) ? fs.statSync(file).size : undefined,
     });
@@ -80,11 +86,12 @@ if (require.main === module) {
   const rows: string[][] = [];
   for (const env of ENV_NAMES) {
     for (const f of functionsOf(env)) {
-      rows.push([stackName(env), String(resourceCount(env)), f.name, f.mode, f.runtime ?? "-", f.architecture ?? "-", formatBytes(f.packageBytes)]);
+      rows.push([stackName(env), String(resourceCount(env)), f.name, f.mode, f.runtime ?? "-", f.handler ?? "-", f.architecture ?? "-", formatBytes(f.packageBytes)]);
     }
   }
   process.stdout.write(`Synthesized ${ENV_NAMES.length} stacks into cdktf.out/stacks in ${Date.now() - started} ms\n\n`);
-  process.stdout.write(`${table(["stack", "resources", "function", "mode", "runtime", "arch", "package"], rows)}\n`);
+  process.stdout.write(`${table(["stack", "resources", "function", "mode", "runtime", "handler", "arch", "package"], rows)}\n`);
+  process.stdout.write("\nRuntimes and handlers of functions from folders are detected unless their entry sets them (README: functions).\n");
 }
 
 /**

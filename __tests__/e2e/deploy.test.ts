@@ -47,7 +47,7 @@ async function createFunctionOutside(ws: Workspace, name: string, runtime: "pyth
   const fn = await lambda.send(
     new CreateFunctionCommand({
       FunctionName: name,
-      Runtime: { python: "python3.12", nodejs: "nodejs22.x", rust: "provided.al2023" }[runtime],
+      Runtime: ({ python: "python3.12", nodejs: "nodejs22.x", rust: "provided.al2023" } as const)[runtime],
       Handler: { python: "handler.lambda_handler", nodejs: "handler.handler", rust: "bootstrap" }[runtime],
       Role: role.Role!.Arn!,
       Code: { ZipFile: zip },
