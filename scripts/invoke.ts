@@ -153,7 +153,10 @@ async function main(): Promise<number> {
   const byKey = [...functionKeys(env)].find(([, key]) => key === opts.fn)?.[0];
   const fullName = [byKey, opts.fn, `${env.namePrefix}-${opts.fn}`].find((n) => n !== undefined && names.includes(n));
   if (!fullName) {
-    throw new Error(`${stackName(env.name)} deploys no function ${JSON.stringify(opts.fn)}; it deploys ${names.join(", ") || "none"} (functions it only references run elsewhere)`);
+    throw new Error(
+      `${stackName(env.name)} deploys no function ${JSON.stringify(opts.fn)}; it deploys ${names.join(", ") || "none"}` +
+        `${names.length ? ` (by key: ${names.map((n) => functionKey(env, n)).sort().join(", ")})` : ""} (functions it only references run elsewhere)`,
+    );
   }
   const resource = resources.find((r) => r.function_name === fullName)!;
   buildIfNeeded(stack, dir, resource);
