@@ -149,7 +149,9 @@ describe("FolderFunction, from hand-written props in a project outside this repo
     expect(attempt({ sourceDir: path.join(projectRoot, "functions", "missing") })).toMatchObject({ prop: "source", value: "functions/missing" });
     expect(attempt({ url: { authType: "AWS_IAM" }, deployment: { mode: "existing", functionName: "x" } }).prop).toBe("url");
     expect(attempt({ functionName: "f".repeat(60) }).prop).toBe("roleName");
-    expect(attempt({ layerNames: ["a", "b", "c", "d", "e"] }).fix).toMatch(/its dependency layer takes one; list at most 4/);
+    const layer = (name: string) => ({ name, forFunction: () => ({ arn: `arn:aws:lambda:eu-west-1:123456789012:layer:${name}:1`, environment: {} }) });
+    expect(attempt({ layers: ["a", "b", "c", "d", "e"].map(layer) })).toMatchObject({ prop: "layers", value: ["a", "b", "c", "d", "e"] });
+    expect(attempt({ layers: ["a", "b", "c", "d", "e"].map(layer) }).fix).toMatch(/its dependency layer takes one; list at most 4/);
   });
 });
 

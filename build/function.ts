@@ -214,7 +214,7 @@ function pythonEntries(src: FunctionSource, plan: FunctionPlan, work: string, op
   if (plan.dependencies === "bundle" && hasPythonRequirements(src.dir)) {
     const target = path.join(work, "deps");
     const python = opts.python ?? path.join(opts.projectRoot, ".venv", "bin", "python");
-    pipInstall(`function ${src.name}`, path.join(src.dir, "requirements.txt"), target, plan.architecture, plan.runtime.slice("python".length), python);
+    pipInstall(`function ${src.name}`, path.join(src.dir, "requirements.txt"), target, plan.architecture, plan.runtime.slice("python".length), python, "package");
     const own = new Set(entries.map((e) => e.name));
     for (const e of collectFiles(target, { exclude: isPipNoise, executable: (rel) => rel.endsWith(".so") || /\.so\./.test(rel) })) {
       if (own.has(e.name)) throw new FunctionBuildError(`function ${src.name}: ${e.name} is both a source file and installed by pip; rename the source file. Nothing was written.`);

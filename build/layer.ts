@@ -320,7 +320,7 @@ function extensionProducer(src: LayerSource, plan: LayerPlan, toolchain: RustToo
  * Python version (no build here), then checks that every package pip brought is pinned. Errors name
  * the package and the file; on an error the caller writes nothing.
  */
-export function pipInstall(what: string, manifest: string, target: string, arch: LambdaArchitecture, version: string, python: string): void {
+export function pipInstall(what: string, manifest: string, target: string, arch: LambdaArchitecture, version: string, python: string, noun: "layer" | "package" = "layer"): void {
   const args = [
     "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "--quiet",
     "--target", target, "--platform", pythonPlatform(arch), "--implementation", "cp",
@@ -332,7 +332,7 @@ export function pipInstall(what: string, manifest: string, target: string, arch:
     const pkg = missingWheel(r.stderr);
     throw new LayerError(
       pkg
-        ? `${what}: ${pkg} (from ${manifest}) has no wheel for ${pythonPlatform(arch)} and Python ${version}; pin a version that publishes one, or drop it. Nothing was written.`
+        ? `${what}: ${pkg} (from ${manifest}) has no wheel for ${pythonPlatform(arch)} and Python ${version}; pin a version that publishes one, or drop it from the ${noun}. Nothing was written.`
         : `${what}: pip failed (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`,
     );
   }
@@ -346,7 +346,7 @@ export function pipInstall(what: string, manifest: string, target: string, arch:
   const unpinned = installed.filter((p) => !pins.has(p.name));
   if (unpinned.length > 0) {
     throw new LayerError(
-      `${what}: pip also installed ${unpinned.map((p) => `${p.name}==${p.version}`).join(", ")}, which ${manifest} does not pin; add ${unpinned.length > 1 ? "these lines" : "this line"} so it is the same wherever and whenever it is built. Nothing was written.`,
+      `${what}: pip also installed ${unpinned.map((p) => `${p.name}==${p.version}`).join(", ")}, which ${manifest} does not pin; add ${unpinned.length > 1 ? "these lines" : "this line"} so the ${noun} is the same wherever and whenever it is built. Nothing was written.`,
     );
   }
 }

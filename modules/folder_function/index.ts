@@ -8,7 +8,7 @@ import type { LambdaArchitecture } from "../../build/elf";
 import { Dependencies, FunctionPlan, functionZipPath, knownFunctionSize, planFunction } from "../../build/function";
 import { applyTimeBuilder } from "../apply_builder";
 import { PropError } from "../errors";
-import { DependencyLayers, FunctionLayer } from "../layer_builder";
+import { DependencyLayers, FunctionLayer, ILayer } from "../layer_builder";
 import { Deployment, ILambdaTarget, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
 import { PolicyTemplateOptions, statementsFromTemplates } from "../lambda_function/policy-templates";
 import { addFunctionUrl, FunctionUrlOptions } from "../lambda_function/url";
@@ -42,8 +42,8 @@ export interface FolderFunctionProps {
   readonly reservedConcurrency?: number;
   /** Tags of the function, besides the provider's default tags. @default - none */
   readonly tags?: Readonly<Record<string, string>>;
-  /** Layers of the env by name, after the dependency layer. @default - none */
-  readonly layerNames?: readonly string[];
+  /** Layers, as objects, after the function's dependency layer (5 in all). @default - none */
+  readonly layers?: readonly ILayer[];
   /** Days CloudWatch keeps the function's logs. */
   readonly logRetentionDays: number;
   /** create, existing or import. @default - create */
@@ -98,7 +98,6 @@ export class FolderFunction extends Construct implements ILambdaTarget {
       environment: { ...(props.environment ?? {}) },
       reservedConcurrency: props.reservedConcurrency,
       architecture,
-      layers: [...(props.layerNames ?? [])],
     };
 
     let definition;
@@ -121,7 +120,8 @@ export class FolderFunction extends Construct implements ILambdaTarget {
         const pool = props.dependencyLayers ?? new DependencyLayers(this, "dependency-layers", { namePrefix: props.functionName, projectRoot: props.projectRoot, projectRootFromStack: props.projectRootFromStack });
         layers.push(pool.forFunction({ key, functionName: props.functionName, sourceDir: props.sourceDir, runtime: plan.runtime, architecture }));
       }
-      if (layers.length + settings.layers.length > 5) throw new PropError("layers", settings.layers, `Lambda allows 5 layers per function, and its dependency layer takes one; list at most ${5 - layers.length}`);
+      const given = props.layers ?? [];
+      if (layers.length + given.length > 5) throw new PropError("layers", given.map((l) => l.name), `Lambda allows 5 layers per function, and its dependency layer takes one; list at most ${5 - layers.length}`);
       const zip = path.relative(props.projectRoot, functionZipPath(props.projectRoot, plan, key)).split(path.sep).join("/");
       this.builder = applyTimeBuilder(this, "builder", {
         cli: "build/function-cli.ts",
@@ -148,7 +148,7 @@ export class FolderFunction extends Construct implements ILambdaTarget {
         role: props.role,
       };
     }
-    this.function = new ManagedFunction(this, "function", { settings, logRetentionDays: props.logRetentionDays, deployment, definition, settingsField: key });
+    this.function = new ManagedFunction(this, "function", { settings, logRetentionDays: props.logRetentionDays, deployment, definition, layers: props.layers, settingsField: key });
     this.functionName = this.function.functionName;
     this.functionArn = this.function.functionArn;
     this.invokeArn = this.function.invokeArn;

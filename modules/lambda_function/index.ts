@@ -6,11 +6,32 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Annotations, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import type { Deployment, FunctionSettings } from "../../envs/schema";
 import { ConfigError } from "../errors";
 
-export type { Deployment };
-import { FunctionLayer, LayerRegistry } from "../layer_builder";
+/** A function's settings, whatever module deploys it. */
+export interface FunctionSettings {
+  /** 128-10240. */
+  readonly memoryMiB: number;
+  /** 1-900. */
+  readonly timeoutSeconds: number;
+  /** The user's variables; they win over a module's. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** @default - unreserved */
+  readonly reservedConcurrency?: number;
+  readonly architecture: "arm64" | "x86_64";
+}
+
+/**
+ * How a function is had: `create` manages it here; `existing` only references one by name (data
+ * source); `import` adopts an existing one with an import block (and its `/aws/lambda/<name>` log
+ * group unless `importLogGroup` is false; @default true).
+ */
+export type Deployment =
+  | { readonly mode: "create" }
+  | { readonly mode: "existing"; readonly functionName: string }
+  | { readonly mode: "import"; readonly functionName: string; readonly importLogGroup?: boolean };
+import { unzippedLimitError } from "../../build/layer";
+import type { FunctionLayer, ILayer } from "../layer_builder";
 import { acceptCheck, FUNCTION_CHECKS, LOG_GROUP_KMS, logRetentionReason } from "../policy-checks";
 
 /**
@@ -51,6 +72,8 @@ export interface FunctionOptions {
   readonly deployment?: Deployment;
   /** Where `settings` are configured, for errors (`envs/dev.ts: backend.function`). @default "function" */
   readonly settingsField?: string;
+  /** Layers, as objects, in the order Lambda extracts them into /opt. @default - none */
+  readonly layers?: readonly ILayer[];
 }
 
 /** What a function is when this stack creates or adopts it (not needed to reference an existing one). */
@@ -114,9 +137,8 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
     const deployment: Deployment = props.deployment ?? { mode: "create" };
     this.mode = deployment.mode;
 
-    const layerNames = props.settings.layers ?? [];
     if (deployment.mode === "existing") {
-      if (layerNames.length > 0) {
+      if ((props.layers ?? []).length > 0) {
         Annotations.of(this).addWarning(`${props.settingsField ?? "function"}.layers is set, but the function "${deployment.functionName}" is only referenced: its layers are managed where it is, and these are not attached.`);
       }
       const existing = new DataAwsLambdaFunction(this, "existing", { functionName: deployment.functionName });
@@ -134,7 +156,7 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       name: logGroupName,
       retentionInDays: props.logRetentionDays,
     });
-    if (deployment.mode === "import" && deployment.importLogGroup) this.logGroup.importFrom(logGroupName);
+    if (deployment.mode === "import" && (deployment.importLogGroup ?? true)) this.logGroup.importFrom(logGroupName);
     acceptCheck(this.logGroup, "CKV_AWS_158", LOG_GROUP_KMS);
     if (props.logRetentionDays < 365) acceptCheck(this.logGroup, "CKV_AWS_338", logRetentionReason(props.logRetentionDays));
 
@@ -200,13 +222,12 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       );
     }
 
-    const layers: FunctionLayer[] = [...(def.layers ?? [])];
-    if (layerNames.length > 0) {
-      const registry = LayerRegistry.of(this);
-      const field = props.settingsField ?? "function";
-      if (!registry) throw new ConfigError([`${field}.layers names ${layerNames.join(", ")}, and the stack defines no layers`]);
-      layers.push(...registry.forFunction({ name, runtime: def.runtime, architecture: props.settings.architecture, field, layers: layerNames, unzippedBytes: def.unzippedBytes }));
-    }
+    const field = props.settingsField ?? "function";
+    const given = (props.layers ?? []).map((l) => ({ name: l.name, ...l.forFunction({ name, runtime: def.runtime, architecture: props.settings.architecture, field }) }));
+    const layers: FunctionLayer[] = [...(def.layers ?? []), ...given];
+    if (layers.length > 5) throw new ConfigError([`${field}.layers: ${name} has ${layers.length} layers with its dependency layer; Lambda allows 5`]);
+    const tooBig = unzippedLimitError(name, def.unzippedBytes, [...(def.layers ?? []).map((l) => ({ name: "its dependency layer", ...l })), ...given]);
+    if (tooBig) throw new ConfigError([`${field}.layers: ${tooBig}`]);
     const layerEnvironment = Object.assign({}, ...layers.map((l) => l.environment)) as Record<string, string>;
     const variables = { ...(def.moduleEnvironment ?? {}), ...layerEnvironment, ...props.settings.environment };
     const fn = new LambdaFunction(this, "function", {

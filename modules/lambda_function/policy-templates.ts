@@ -1,12 +1,13 @@
-import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
-import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import type { PolicyTemplate } from "../../envs/schema";
+import { AccountContext } from "../account";
 import type { PolicyStatement } from "./index";
 
-/** A named template on named resources (seed 001's list). */
-export type PolicyTemplateOptions = PolicyTemplate;
+/** A named template on named resources of the env's account and region (seed 001's list). */
+export type PolicyTemplateOptions =
+  | { readonly template: "dynamodb-read" | "dynamodb-read-write"; readonly tables: readonly string[]; /** @default - none */ readonly indexes?: readonly string[] }
+  | { readonly template: "s3-read" | "s3-read-write"; readonly buckets: readonly string[]; /** Key prefix. @default "" (the whole bucket) */ readonly prefix?: string }
+  | { readonly template: "sqs-send" | "sqs-consume"; readonly queues: readonly string[] }
+  | { readonly template: "sns-publish"; readonly topics: readonly string[] };
 
 /**
  * Seed 001's named policy templates, turned into least-privilege statements on named resources of the
@@ -27,29 +28,9 @@ export const TEMPLATE_ACTIONS = {
   "sqs-send": ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
   "sqs-consume": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
   "sns-publish": ["sns:Publish"],
-} as const satisfies Record<PolicyTemplate["template"], readonly string[]>;
+} as const satisfies Record<PolicyTemplateOptions["template"], readonly string[]>;
 
-/** Account and partition of the stack, looked up once per stack. */
-class AccountContext extends Construct {
-  public readonly accountId: string;
-  public readonly partition: string;
-
-  static of(scope: Construct): AccountContext {
-    const stack = TerraformStack.of(scope);
-    return (stack.node.tryFindChild("account-context") as AccountContext | undefined) ?? new AccountContext(stack, "account-context");
-  }
-
-  private constructor(scope: Construct, id: string) {
-    super(scope, id);
-    this.accountId = new DataAwsCallerIdentity(this, "caller").accountId;
-    this.partition = new DataAwsPartition(this, "partition").partition;
-  }
-}
-
-/** The stack's account ID (looked up once per stack with aws_caller_identity). */
-export function accountId(scope: Construct): string {
-  return AccountContext.of(scope).accountId;
-}
+export { accountId } from "../account";
 
 function sidOf(template: string, index: number): string {
   return `${template.split("-").map((w) => w[0].toUpperCase() + w.slice(1)).join("")}${index}`;
@@ -59,7 +40,7 @@ function sidOf(template: string, index: number): string {
  * The statements of `templates`, for resources in `region`. `index` numbers the templates in the
  * function's list, so two templates of the same kind get distinct statement IDs.
  */
-export function statementsFromTemplates(scope: Construct, templates: readonly PolicyTemplate[], region: string): PolicyStatement[] {
+export function statementsFromTemplates(scope: Construct, templates: readonly PolicyTemplateOptions[], region: string): PolicyStatement[] {
   if (templates.length === 0) return [];
   const { accountId, partition } = AccountContext.of(scope);
   const arn = (service: string, resource: string, withRegion = true) =>
@@ -72,18 +53,19 @@ export function statementsFromTemplates(scope: Construct, templates: readonly Po
       case "dynamodb-read":
       case "dynamodb-read-write": {
         const tables = t.tables.map((name) => arn("dynamodb", `table/${name}`));
-        const indexes = t.tables.flatMap((name) => t.indexes.map((ix) => arn("dynamodb", `table/${name}/index/${ix}`)));
+        const indexes = t.tables.flatMap((name) => (t.indexes ?? []).map((ix) => arn("dynamodb", `table/${name}/index/${ix}`)));
         out.push({ sid, actions, resources: [...tables, ...indexes] });
         break;
       }
       case "s3-read":
       case "s3-read-write": {
-        out.push({ sid, actions, resources: t.buckets.map((b) => `arn:${partition}:s3:::${b}/${t.prefix}*`) });
+        const prefix = t.prefix ?? "";
+        out.push({ sid, actions, resources: t.buckets.map((b) => `arn:${partition}:s3:::${b}/${prefix}*`) });
         out.push({
           sid: `${sid}List`,
           actions: ["s3:ListBucket"],
           resources: t.buckets.map((b) => `arn:${partition}:s3:::${b}`),
-          ...(t.prefix ? { conditions: [{ test: "StringLike", variable: "s3:prefix", values: [`${t.prefix}*`] }] } : {}),
+          ...(prefix ? { conditions: [{ test: "StringLike", variable: "s3:prefix", values: [`${prefix}*`] }] } : {}),
         });
         break;
       }

@@ -8,11 +8,45 @@ import { DataResource, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import * as path from "path";
 import type { LambdaArchitecture } from "../../build/elf";
-import { knownLayerSize, LayerError, LayerPlan, layerZipPath, planLayer, LayerSource, unzippedLimitError } from "../../build/layer";
-import type { LayerConfig } from "../../envs/schema";
+import { knownLayerSize, LayerError, LayerPlan, layerZipPath, planLayer, LayerSource } from "../../build/layer";
 import { applyTimeBuilder } from "../apply_builder";
 import { ConfigError, problem, PropError } from "../errors";
-import { accountId } from "../lambda_function/policy-templates";
+import { accountId } from "../account";
+
+/**
+ * A layer, created here or referenced by ARN: what a layer is to a function. A function is given
+ * its layers as objects and asks each for the version of its own architecture.
+ */
+export interface ILayer {
+  /** The layer's name in the env (`websocket-deps`), for messages. */
+  readonly name: string;
+  /** The version for the function's architecture and the variables it needs; errors name `field`. */
+  forFunction(fn: { name: string; runtime: string; architecture: LambdaArchitecture; field: string }): FunctionLayer;
+}
+
+/** A layer built here from a folder, or published versions referenced by ARN. */
+export type LayerOptions =
+  | {
+      readonly mode: "create";
+      readonly type: "dependencies" | "extension";
+      /** Folder relative to the project root (the builder's command line carries it). */
+      readonly source: string;
+      /** Dependency layers: the runtime they are installed for. */
+      readonly runtime?: string;
+      /** @default - the architectures of its functions, else arm64 (extensions: both) */
+      readonly architectures?: readonly LambdaArchitecture[];
+      /** @default "direct" */
+      readonly upload?: "direct" | "s3";
+      readonly proxyPort?: number;
+    }
+  | {
+      readonly mode: "existing";
+      readonly type: "dependencies" | "extension";
+      readonly arns: { readonly arm64?: string; readonly x86_64?: string };
+      readonly runtime?: string;
+      readonly wrapper?: string;
+      readonly proxyPort?: number;
+    };
 
 /** What a function gets from one of its layers. */
 export interface FunctionLayer {
@@ -27,7 +61,7 @@ export interface FunctionLayer {
 export interface LayerBuilderProps {
   /** The layer's name in the env (`websocket-deps`). */
   readonly name: string;
-  readonly config: LayerConfig;
+  readonly config: LayerOptions;
   /** `<namePrefix>-<name>-<arch>` is the published layer's name. */
   readonly namePrefix: string;
   readonly projectRoot: string;
@@ -52,9 +86,9 @@ const planCache = new Map<string, LayerPlan>();
  * Versions are per architecture (`<prefix>-<name>-arm64`, `-x86_64`): a function always gets the one
  * built for its own architecture.
  */
-export class LayerBuilder extends Construct {
+export class LayerBuilder extends Construct implements ILayer {
   public readonly layerName: string;
-  public readonly config: LayerConfig;
+  public readonly config: LayerOptions;
   private readonly props: LayerBuilderProps;
   private readonly versions = new Map<LambdaArchitecture, { arn: string; plan?: LayerPlan }>();
   private builder?: DataResource;
@@ -64,6 +98,10 @@ export class LayerBuilder extends Construct {
     this.props = props;
     this.config = props.config;
     this.layerName = `${props.namePrefix}-${props.name}`;
+  }
+
+  public get name(): string {
+    return this.props.name;
   }
 
   private field(rest = ""): string {
@@ -145,7 +183,7 @@ export class LayerBuilder extends Construct {
   /** The builder: one `terraform_data` for every architecture the stack publishes. */
   private builderResource(): DataResource {
     if (this.builder) return this.builder;
-    const c = this.config as Extract<LayerConfig, { mode: "create" }>;
+    const c = this.config as Extract<LayerOptions, { mode: "create" }>;
     const planned = () => [...this.versions.entries()].filter(([, v]) => v.plan).sort(([a], [b]) => a.localeCompare(b)) as Array<[LambdaArchitecture, { plan: LayerPlan }]>;
     this.builder = applyTimeBuilder(this, "builder", {
       cli: "build/layer-cli.ts",
@@ -203,14 +241,10 @@ export class LayerRegistry extends Construct {
   public readonly layers: ReadonlyMap<string, LayerBuilder>;
   private bucket?: S3Bucket;
 
-  static of(scope: Construct): LayerRegistry | undefined {
-    return TerraformStack.of(scope).node.tryFindChild("layers") as LayerRegistry | undefined;
-  }
-
   constructor(
     scope: TerraformStack,
     props: Omit<LayerBuilderProps, "name" | "config" | "artifactBucket"> & {
-      readonly layers: Readonly<Record<string, LayerConfig>>;
+      readonly layers: Readonly<Record<string, LayerOptions>>;
       /** An existing bucket for artifacts; @default - one is created when a layer needs it */
       readonly artifactBucketName?: string;
     },
@@ -239,16 +273,13 @@ export class LayerRegistry extends Construct {
     return bucket;
   }
 
-  /** Resolves a function's layers (`<field>.layers`), checking Lambda's 250 MB limit with the sizes known here. */
-  public forFunction(fn: { name: string; runtime: string; architecture: LambdaArchitecture; field: string; layers: readonly string[]; unzippedBytes?: number }): FunctionLayer[] {
-    const resolved = fn.layers.map((n, i) => {
+  /** The layers named in `<field>.layers`, as objects for the functions that use them. */
+  public resolve(names: readonly string[], field: string): LayerBuilder[] {
+    return names.map((n, i) => {
       const layer = this.layers.get(n);
-      if (!layer) throw new ConfigError([`${fn.field}.layers[${i}] is ${JSON.stringify(n)}, which is not a layer of the env; add it under layers or remove it here`]);
-      return { name: n, ...layer.forFunction(fn) };
+      if (!layer) throw new ConfigError([`${field}.layers[${i}] is ${JSON.stringify(n)}, which is not a layer of the env; add it under layers or remove it here`]);
+      return layer;
     });
-    const tooBig = unzippedLimitError(fn.name, fn.unzippedBytes, resolved);
-    if (tooBig) throw new ConfigError([`${fn.field}.layers: ${tooBig}`]);
-    return resolved;
   }
 
   public publishRemaining(): void {
@@ -303,7 +334,7 @@ export class DependencyLayers extends Construct {
       const name = `${fn.key}-deps`;
       layer = new LayerBuilder(this, name, {
         name,
-        config: { mode: "create", type: "dependencies", source, runtime: fn.runtime as LayerConfigRuntime, upload: "direct" },
+        config: { mode: "create", type: "dependencies", source, runtime: fn.runtime, upload: "direct" },
         namePrefix: this.props.namePrefix,
         projectRoot: this.props.projectRoot,
         projectRootFromStack: this.props.projectRootFromStack,
@@ -316,4 +347,3 @@ export class DependencyLayers extends Construct {
   }
 }
 
-type LayerConfigRuntime = Extract<LayerConfig, { mode: "create" }>["runtime"];

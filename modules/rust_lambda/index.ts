@@ -1,10 +1,9 @@
 import { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
 import { Construct } from "constructs";
-import type { FunctionUrl, PolicyTemplate } from "../../envs/schema";
 import { ConfigError } from "../errors";
 import { FunctionOptions, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
-import { statementsFromTemplates } from "../lambda_function/policy-templates";
-import { addFunctionUrl } from "../lambda_function/url";
+import { PolicyTemplateOptions, statementsFromTemplates } from "../lambda_function/policy-templates";
+import { addFunctionUrl, FunctionUrlOptions } from "../lambda_function/url";
 import { RustWorkspace } from "./workspace";
 
 export { RustArtifact, RustWorkspace, RustWorkspaceProps } from "./workspace";
@@ -23,7 +22,7 @@ export interface RustFunctionProps extends FunctionOptions {
   /** @default - "<bin> (Rust)" */
   readonly description?: string;
   /** Named policy templates on named resources (seed 001's list). @default - none */
-  readonly policies?: readonly PolicyTemplate[];
+  readonly policies?: readonly PolicyTemplateOptions[];
   /** Statements the composing module adds for resources it owns (a table, an API). @default - none */
   readonly policyStatements?: readonly PolicyStatement[];
   /** Variables computed by the composing module; the user's `settings.environment` wins on a clash. @default - none */
@@ -31,7 +30,7 @@ export interface RustFunctionProps extends FunctionOptions {
   /** The execution role. @default - managed when created; an imported function keeps its own */
   readonly role?: RoleChoice;
   /** A function URL; AWS_IAM unless NONE is asked for. @default - no URL */
-  readonly url?: FunctionUrl;
+  readonly url?: FunctionUrlOptions;
   /** Where this function was configured, for errors (`envs/dev.ts: backend`). @default - the bin's name */
   readonly configField?: string;
   /** Where the function's settings are configured, for errors. @default - `<configField>.function` */
@@ -81,6 +80,7 @@ export class RustLambda extends Construct {
         settings: artifact ? { ...spec.settings, architecture: artifact.architecture } : spec.settings,
         logRetentionDays: spec.logRetentionDays,
         deployment,
+        layers: spec.layers,
         settingsField: spec.settingsField ?? `${field}.function`,
         definition: artifact && {
           functionName: spec.functionName,

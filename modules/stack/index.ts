@@ -143,6 +143,7 @@ export class LambdaStack extends TerraformStack {
           functionName: `${env.namePrefix}-backend`,
           description: `REST backend of ${env.namePrefix} (Rust)`,
           settings: be.function,
+          layers: layers.resolve(be.function.layers, `${file}: backend.function`),
           logRetentionDays: env.logRetentionDays,
           deployment: be.deployment,
           policies: be.policies,
@@ -176,6 +177,7 @@ export class LambdaStack extends TerraformStack {
       },
       rust: ws.handlers === "rust" ? { workspace: this.rustWorkspace, region: env.region } : undefined,
       settings: ws.function,
+      layers: layers.resolve(ws.function.layers, `${file}: websocket.function`),
       logRetentionDays: env.logRetentionDays,
       deployment: ws.deployment,
       roomKey: ws.roomKey,
@@ -190,7 +192,7 @@ export class LambdaStack extends TerraformStack {
       role: ws.role,
     });
 
-    this.functions = this.envFunctions(env, props, projectRootFromStack, file);
+    this.functions = this.envFunctions(env, props, projectRootFromStack, file, layers);
 
     layers.publishRemaining();
 
@@ -212,7 +214,7 @@ export class LambdaStack extends TerraformStack {
   }
 
   /** The env's `functions` entries, each on the construct for its language; construct errors become env-file errors. */
-  private envFunctions(env: EnvConfig, props: LambdaStackProps, projectRootFromStack: string, file: string): Record<string, EnvFunction> {
+  private envFunctions(env: EnvConfig, props: LambdaStackProps, projectRootFromStack: string, file: string, registry: LayerRegistry): Record<string, EnvFunction> {
     const out: Record<string, EnvFunction> = {};
     const problems: string[] = [];
     const deployedName = (d: { mode: string; functionName?: string }, own: string) => (d.mode === "create" ? `${env.namePrefix}-${own}` : d.functionName!);
@@ -258,7 +260,7 @@ export class LambdaStack extends TerraformStack {
           const rust = new RustLambda(this, `fn-${key}`, {
             workspace,
             region: env.region,
-            functions: [{ bin: entry.bin, functionName, description: entry.description, settings, logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, role: entry.role, configField: `${file}: ${field}`, settingsField: `${file}: ${field}` }],
+            functions: [{ bin: entry.bin, functionName, description: entry.description, settings, layers: registry.resolve(settings.layers, `${file}: ${field}`), logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, role: entry.role, configField: `${file}: ${field}`, settingsField: `${file}: ${field}` }],
           });
           out[key] = { target: rust.functions[entry.bin], url: rust.urls[entry.bin] };
         } else {
@@ -272,7 +274,7 @@ export class LambdaStack extends TerraformStack {
             handler: entry.handler,
             dependencies: entry.dependencies ?? d.dependencies,
             ...settings,
-            layerNames: settings.layers,
+            layers: registry.resolve(settings.layers, `${file}: ${field}`),
             tags,
             logRetentionDays: env.logRetentionDays,
             deployment,

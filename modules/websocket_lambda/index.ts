@@ -188,6 +188,7 @@ export class WebsocketLambda extends Construct {
             // Direct invocations of ws-broadcast (not through the API) post through this endpoint.
             MANAGEMENT_API_ENDPOINT: `${Fn.replace(this.api.apiEndpoint, "wss://", "https://")}/${stageName}`,
           },
+          layers: props.layers,
           configField: `websocket (${bin})`,
           settingsField: props.settingsField ?? "websocket.function",
         })),
@@ -208,6 +209,7 @@ export class WebsocketLambda extends Construct {
         settings: props.settings,
         logRetentionDays: props.logRetentionDays,
         deployment,
+        layers: props.layers,
         settingsField: props.settingsField ?? "websocket.function",
         definition: asset && {
           functionName: `${prefix}-websocket`,
