@@ -5,6 +5,7 @@ import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
 import { apply, init, plan, PLAN_FILE, state } from "./engine";
 import { sharedEmulator } from "./emulator";
+import { ensureFunctionDependencies } from "./functions-setup";
 import { ensurePythonEnv } from "./python-env";
 import { ensureRustToolchain } from "./rust-setup";
 import { readElfFile } from "../build/elf";
@@ -17,7 +18,8 @@ import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
 const HELP = `Usage: npm start [-- --allow-import-changes]
 
 The main job, end to end, on this machine only (never a real AWS account):
-  1. setup: .venv, Terraform engine and aws provider, arm64 Rust toolchain (cached; seconds when warm)
+  1. setup: .venv, the example functions' dependencies and AWS's Java runtime client, Terraform
+     engine and aws provider, arm64 Rust toolchain (cached; seconds when warm)
   2. the local AWS emulator (moto server on a free loopback port; kept running between runs,
      stop it with \`npm run emulator -- stop\`)
   3. synth of the local stack (another env's config error is a note, not a stop)
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
   }
   step(1, "setup");
   ensurePythonEnv();
+  ensureFunctionDependencies();
   const t = ensureToolchain();
   try {
     ensureRustToolchain();
