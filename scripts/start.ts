@@ -158,7 +158,8 @@ async function main(): Promise<void> {
   );
   const layers = s.resources.filter((r) => r.type === "aws_lambda_layer_version");
   if (layers.length > 0) {
-    const users = (arn: string) => fns.filter((f) => ((f.values.layers as string[] | null) ?? []).includes(arn)).map((f) => String(f.values.function_name).replace(/^.*-/, ""));
+    const env = loadEnv(ENV);
+    const users = (arn: string) => fns.filter((f) => ((f.values.layers as string[] | null) ?? []).includes(arn)).map((f) => functionKey(env, String(f.values.function_name)));
     process.stdout.write(
       `\n${table(
         ["layer", "version", "architecture", "runtimes", "zip", "used by"],
