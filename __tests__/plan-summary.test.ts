@@ -168,3 +168,30 @@ describe("plan summary: what an import's first apply changes", () => {
     expect(s.markdown).toContain("Nothing: the adopted resources already match the configuration.");
   });
 });
+
+describe("plan summary: an adopted function whose entry is gone", () => {
+  const ledger = (before: Record<string, string>, after: Record<string, string> | null) =>
+    rc("terraform_data.adopted-functions", after ? ["update"] : ["delete"], { input: before }, after ? { input: after } : null);
+  const plan: PlanJsonDocument = {
+    resource_changes: [
+      ledger({ "aws_lambda_function.fn-legacy_function_AB12CD34": "team-orders", "aws_lambda_function.rust-backend_function_539A666A": "lambdaship-local-backend" }, { "aws_lambda_function.rust-backend_function_539A666A": "lambdaship-local-backend" }),
+      rc("aws_lambda_function.fn-legacy_function_AB12CD34", ["delete"], { function_name: "team-orders" }, null),
+    ],
+  };
+
+  it("is a warning with the forgotten line that keeps it, and refused when applying unless --allow-destroy", () => {
+    const s = summarize({ env: "local", plan });
+    expect(s.adoptedDestroyed).toEqual([{ address: "aws_lambda_function.fn-legacy_function_AB12CD34", name: "team-orders" }]);
+    expect(s.markdown).toContain("- **Adopted resource destroyed:** `team-orders` (`aws_lambda_function.fn-legacy_function_AB12CD34`) was adopted by an import, and its entry is gone: this plan destroys it in AWS");
+    expect(s.markdown).toContain('add to the env: `forgotten: ["aws_lambda_function.fn-legacy_function_AB12CD34"]`');
+    expect(s.exitCode).toBe(0);
+    expect(summarize({ env: "local", plan, applying: true }).exitCode).toBe(4);
+    expect(summarize({ env: "local", plan, applying: true, allowDestroy: true }).exitCode).toBe(0);
+  });
+
+  it("is nothing once forgotten: the ledger loses it, and nothing deletes it", () => {
+    const forgotten: PlanJsonDocument = { resource_changes: [plan.resource_changes![0]] };
+    expect(summarize({ env: "local", plan: forgotten, applying: true }).adoptedDestroyed).toEqual([]);
+    expect(summarize({ env: "local", plan: forgotten, applying: true }).exitCode).toBe(0);
+  });
+});

@@ -418,6 +418,11 @@ export const envSchema = z
       .default({}),
     /** Layers functions can use by name (`function.layers`). @default {} */
     layers: z.record(layerKey, layerSchema).default({}),
+    /**
+     * Addresses of adopted resources whose entries were removed (the applying commands print them):
+     * Terraform forgets them (a removed block, destroy = false) and leaves them in AWS. @default []
+     */
+    forgotten: z.array(z.string().regex(/^aws_[a-z0-9_]+\.[A-Za-z0-9_-]+$/, "a resource address such as aws_lambda_function.fn-legacy_function_5C1C8D5A, as npm run plan prints it")).default([]),
     /** Settings every entry of `functions` gets unless it sets its own. @default {} */
     functionDefaults: functionDefaultsSchema.default({}),
     /** The env's functions by key, each from a folder. @default {} */

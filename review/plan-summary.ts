@@ -69,6 +69,8 @@ export interface Summary {
   readonly functions: readonly FunctionRow[];
   readonly warnings: readonly Finding[];
   readonly imports: readonly ImportChange[];
+  /** Adopted resources this plan destroys because their entry is gone (refused when applying unless --allow-destroy). */
+  readonly adoptedDestroyed: ReadonlyArray<{ readonly address: string; readonly name: string }>;
   readonly markdown: string;
 }
 
@@ -270,6 +272,25 @@ export function importChanges(plan: PlanJsonDocument): ImportChange[] {
   return out;
 }
 
+/** The stack's ledger of adopted resources (modules/stack: ADOPTED_LEDGER). */
+const LEDGER = "terraform_data.adopted-functions";
+
+/**
+ * Adopted resources the plan destroys because their entry is gone: the ledger's entries that leave
+ * it, and whose address the plan deletes. Each message gives the `forgotten` line that keeps them.
+ */
+export function adoptedDestroyed(plan: PlanJsonDocument): Array<{ address: string; name: string }> {
+  const ledger = plan.resource_changes?.find((rc) => rc.address === LEDGER);
+  if (!ledger) return [];
+  const before = (ledger.change.before?.input ?? {}) as Record<string, string>;
+  const after = (ledger.change.after?.input ?? {}) as Record<string, string>;
+  const deleted = new Set((plan.resource_changes ?? []).filter((rc) => rc.change.actions.includes("delete")).map((rc) => rc.address));
+  return Object.keys(before)
+    .filter((a) => !(a in after) && deleted.has(a))
+    .sort()
+    .map((address) => ({ address, name: before[address] }));
+}
+
 /** Arguments with their own column, or that never mean a change of the function by themselves. */
 const SHOWN = new Set(["source_code_hash", "filename", "architectures", "memory_size", "timeout", "environment", "depends_on", "lifecycle", "//", "provider", "tags", "tags_all"]);
 
@@ -336,6 +357,8 @@ export function summarize(opts: {
   const blocking = warnings.filter((w) => w.blocking);
   const blocked = Boolean(opts.protectedEnv) && blocking.length > 0 && !opts.allowDestroy;
   const importRefused = !blocked && Boolean(opts.applying) && !opts.allowImportChanges && imports.some((i) => i.refused);
+  const gone = adoptedDestroyed(opts.plan);
+  const adoptedRefused = !blocked && !importRefused && Boolean(opts.applying) && !opts.allowDestroy && gone.length > 0;
   const lines: string[] = [`## Plan for \`${opts.env}\``, ""];
   const total = counts.add + counts.change + counts.destroy + counts.replace + counts.import;
   lines.push(
@@ -362,7 +385,14 @@ export function summarize(opts: {
     lines.push("");
   }
   lines.push("### Warnings", "");
-  if (warnings.length === 0) lines.push("None.");
+  for (const g of gone) lines.push(`- **Adopted resource destroyed:** \`${g.name}\` (\`${g.address}\`) was adopted by an import, and its entry is gone: this plan destroys it in AWS`);
+  if (gone.length) {
+    lines.push(
+      "",
+      `  To forget ${gone.length > 1 ? "them" : "it"} instead (Terraform drops ${gone.length > 1 ? "them" : "it"} from the state; AWS keeps ${gone.length > 1 ? "them" : "it"}), add to the env: \`forgotten: [${gone.map((g) => JSON.stringify(g.address)).join(", ")}]\`. To destroy, apply with \`--allow-destroy\`.`,
+    );
+  }
+  if (warnings.length === 0 && gone.length === 0) lines.push("None.");
   for (const w of warnings) lines.push(`- ${w.blocking ? "**Blocking:** " : ""}${w.message}`);
   lines.push("");
   if (blocked) {
@@ -376,5 +406,6 @@ export function summarize(opts: {
       "",
     );
   }
-  return { env: opts.env, counts, functions, warnings, imports, markdown: lines.join("\n"), exitCode: blocked ? 3 : importRefused ? 4 : 0 };
+  if (adoptedRefused) lines.push(`**Not applied:** it would destroy what an import adopted (above). Forget it with \`forgotten\`, or apply with \`--allow-destroy\`.`, "");
+  return { env: opts.env, counts, functions, warnings, imports, adoptedDestroyed: gone, markdown: lines.join("\n"), exitCode: blocked ? 3 : importRefused || adoptedRefused ? 4 : 0 };
 }

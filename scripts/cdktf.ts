@@ -21,7 +21,7 @@ given. For the local emulator use \`npm start\`.`;
 async function main(argv: string[]): Promise<number> {
   const [command, env, ...given] = argv;
   const allowImportChanges = given.includes(ALLOW_IMPORT_CHANGES);
-  const rest = given.filter((a) => a !== ALLOW_IMPORT_CHANGES);
+  const rest = given.filter((a) => a !== ALLOW_IMPORT_CHANGES && a !== "--allow-destroy");
   if (!env || env === "--help" || env === "-h") {
     process.stdout.write(`${HELP}\n`);
     return env ? 0 : 2;
@@ -47,10 +47,11 @@ async function main(argv: string[]): Promise<number> {
     const dir = stackDir(env);
     await init(t, dir);
     const p = await plan(t, dir);
-    const review = summarize({ env, plan: p.json as PlanJsonDocument, applying: true });
+    const review = summarize({ env, plan: p.json as PlanJsonDocument, applying: true, allowDestroy: given.includes("--allow-destroy") });
     if (review.exitCode === 4) {
+      for (const g of review.adoptedDestroyed) process.stderr.write(`  adopted by an import, its entry gone, destroyed by this plan: ${g.name} (${g.address}); add it to forgotten in envs/${env}.ts to leave it in AWS, or pass --allow-destroy\n`);
       for (const i of review.imports) process.stderr.write(`  import: ${i.message}\n`);
-      process.stderr.write(`\nan import would change what it adopts (above); nothing was deployed. Keep those values in envs/${env}.ts (variables, tags, role), or run npm run deploy -- ${env} ${ALLOW_IMPORT_CHANGES}\n`);
+      process.stderr.write(`\nthe plan would change or destroy what an import adopted (above); nothing was deployed. Keep those values in envs/${env}.ts (variables, tags, role), or run npm run deploy -- ${env} ${ALLOW_IMPORT_CHANGES}\n`);
       return 4;
     }
   }

@@ -29,7 +29,9 @@ The local env plans against the local AWS emulator (started if needed); the othe
 the credentials in the environment. An env with review.blockStatefulChanges (prod) exits 3 when a
 table, bucket, log group or API would be destroyed or replaced, unless --allow-destroy is given.
 
-  --allow-destroy   accept the destruction or replacement of stateful resources in a protected env
+  --allow-destroy   accept the destruction or replacement of stateful resources in a protected env,
+                    and (with --apply) the destruction of an adopted function whose entry was
+                    removed (to leave it in AWS instead, add its address to the env's forgotten)
   --out DIR         where plan-<env>.* are written (default: the project root)
   --apply           then apply exactly this plan (what was summarised is what changes); not when
                     the plan was refused, nor (exit 4) when an import would remove variables or

@@ -15,7 +15,7 @@ import { formatBytes, table } from "../build/util";
 import { stackDir, synthAll } from "./synth";
 import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
 
-const HELP = `Usage: npm start [-- --allow-import-changes]
+const HELP = `Usage: npm start [-- --allow-import-changes] [--allow-destroy]
 
 The main job, end to end, on this machine only (never a real AWS account):
   1. setup: .venv, the example functions' dependencies and AWS's Java runtime client, Terraform
@@ -38,7 +38,8 @@ The main job, end to end, on this machine only (never a real AWS account):
      connections table; a failed invocation fails npm start
 A second run with nothing changed plans no changes and applies nothing. An import that would change
 what it adopts (its code, role, variables or tags) is refused before anything is applied, unless
---allow-import-changes is given.`;
+--allow-import-changes is given; so is a plan that destroys an adopted function whose entry was
+removed (add its address to forgotten to leave it in AWS), unless --allow-destroy is given.`;
 
 const ENV = "local";
 
@@ -128,8 +129,12 @@ async function main(): Promise<void> {
   } else {
     process.stdout.write(`plan: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy, ${p.import} to import\n`);
     // npm start applies with no review: an import that would change what it adopts is refused.
-    const review = summarize({ env: ENV, plan: p.json as PlanJsonDocument, applying: true, allowImportChanges: process.argv.includes(ALLOW_IMPORT_CHANGES) });
+    const review = summarize({ env: ENV, plan: p.json as PlanJsonDocument, applying: true, allowImportChanges: process.argv.includes(ALLOW_IMPORT_CHANGES), allowDestroy: process.argv.includes("--allow-destroy") });
     if (review.exitCode === 4) {
+      if (review.adoptedDestroyed.length) {
+        for (const g of review.adoptedDestroyed) process.stdout.write(`  adopted by an import, its entry gone, destroyed by this plan: ${g.name} (${g.address})\n`);
+        throw new Error(`the plan destroys what an import adopted (above); nothing was applied. To forget it instead, add to envs/${ENV}.ts: forgotten: [${review.adoptedDestroyed.map((g) => JSON.stringify(g.address)).join(", ")}]; to destroy it, run npm start -- --allow-destroy`);
+      }
       for (const i of review.imports) process.stdout.write(`  import: ${i.message}\n`);
       throw new Error(`an import would change what it adopts (above); nothing was applied. Keep those values in envs/${ENV}.ts (variables, tags, role), or run npm start -- ${ALLOW_IMPORT_CHANGES}`);
     }

@@ -264,7 +264,7 @@ describe("end to end against the local AWS emulator", () => {
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
-  it("imports functions created outside Terraform (Python, Rust, a Node.js entry): imports that keep their roles, refused by plan --apply while they would change what they adopt, applied when allowed, then a clean re-plan", async () => {
+  it("imports functions created outside Terraform (Python, Rust, a Node.js entry): imports that keep their roles, refused by plan --apply while they would change what they adopt, applied when allowed, a clean re-plan, then forgotten (not destroyed) once its entry is removed", async () => {
     ws = await Workspace.create();
     await createFunctionOutside(ws, "lambdaship-local-websocket");
     await createFunctionOutside(ws, "lambdaship-local-backend", "rust");
@@ -320,6 +320,26 @@ describe("end to end against the local AWS emulator", () => {
     const legacy = await lambda.send(new GetFunctionCommand({ FunctionName: "team-orders" }));
     expect(legacy.Configuration).toMatchObject({ Runtime: "nodejs22.x", Handler: "handler.handler", MemorySize: 256 });
     expect(legacy.Configuration!.Role).toMatch(/role\/team-orders-manual-role$/);
+
+    // Its entry removed, the adopted function would be destroyed: refused, with the line that forgets it.
+    ws.patchLocalEnv({
+      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
+      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
+    });
+    const removed = await planLocal("--apply");
+    expect(removed.code).toBe(4);
+    const forget = /forgotten: \[("aws_lambda_function\.fn-legacy_function_[0-9A-F]+")\]/.exec(fs.readFileSync(path.join(ws.root, "plan-local.md"), "utf8"));
+    expect(forget).not.toBeNull();
+    ws.patchLocalEnv({
+      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
+      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
+      forgotten: [JSON.parse(forget![1])],
+    });
+    const forgotten = await planLocal("--apply");
+    expect(forgotten.code).toBe(0);
+    expect((await ws.plan()).exitCode).toBe(0);
+    expect((await ws.state()).resources.some((r) => r.values.function_name === "team-orders")).toBe(false);
+    expect((await lambda.send(new GetFunctionCommand({ FunctionName: "team-orders" }))).Configuration!.FunctionName).toBe("team-orders"); // still in AWS
   });
 
   it("references an existing function: the data source finds it and the API integration targets it", async () => {

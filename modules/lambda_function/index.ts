@@ -131,6 +131,8 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
   public readonly resource?: LambdaFunction;
   public readonly role?: IamRole;
   public readonly logGroup?: CloudwatchLogGroup;
+  /** In import mode: the adopted function's name, and whether its log group is adopted too. */
+  public readonly adopted?: { readonly functionName: string; readonly logGroup: boolean };
 
   constructor(scope: Construct, id: string, props: ManagedFunctionProps) {
     super(scope, id);
@@ -156,7 +158,10 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       name: logGroupName,
       retentionInDays: props.logRetentionDays,
     });
-    if (deployment.mode === "import" && (deployment.importLogGroup ?? true)) this.logGroup.importFrom(logGroupName);
+    if (deployment.mode === "import") {
+      this.adopted = { functionName: deployment.functionName, logGroup: deployment.importLogGroup ?? true };
+      if (this.adopted.logGroup) this.logGroup.importFrom(logGroupName);
+    }
     acceptCheck(this.logGroup, "CKV_AWS_158", LOG_GROUP_KMS);
     if (props.logRetentionDays < 365) acceptCheck(this.logGroup, "CKV_AWS_338", logRetentionReason(props.logRetentionDays));
 

@@ -2,7 +2,7 @@ import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { AwsProvider, AwsProviderConfig } from "@cdktf/provider-aws/lib/provider";
 import type { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
 import type { FunctionPlan } from "../../build/function";
-import { Annotations, App, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { Annotations, App, DataResource, Lazy, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
@@ -52,6 +52,9 @@ export interface EnvFunction {
   /** Folder functions: what synth detected and hashed. */
   readonly plan?: FunctionPlan;
 }
+
+/** The id of the stack's ledger of adopted functions (`terraform_data.<id>`), read by the plan review. */
+export const ADOPTED_LEDGER = "adopted-functions";
 
 /** The stack name of an env: `<app>-<env>`. */
 export function stackName(env: string): string {
@@ -195,6 +198,7 @@ export class LambdaStack extends TerraformStack {
     this.functions = this.envFunctions(env, props, projectRootFromStack, file, layers);
 
     layers.publishRemaining();
+    this.recordAdoptions(env.forgotten);
 
     new TerraformOutput(this, "websocket_url", { value: this.websocket.stage.invokeUrl, description: "wss:// URL of the WebSocket stage" });
     new TerraformOutput(this, "websocket_functions", {
@@ -213,6 +217,33 @@ export class LambdaStack extends TerraformStack {
     new TerraformOutput(this, "connections_table", { value: this.websocket.table.name });
   }
 
+
+  /**
+   * The ledger of what this stack adopted by import (`terraform_data.adopted-functions`: address ->
+   * name), kept in the state: when an adopted function's entry is removed, the plan shows it leaving
+   * the ledger, and the applying commands refuse to destroy it (see review/plan-summary). Addresses in
+   * the env's `forgotten` get a removed block with destroy = false: Terraform forgets them, AWS keeps them.
+   */
+  private recordAdoptions(forgotten: readonly string[]): void {
+    const adopted = this.node.findAll().filter((c): c is ManagedFunction => c instanceof ManagedFunction && c.adopted !== undefined && c.resource !== undefined);
+    if (adopted.length > 0) {
+      const address = (r: { terraformResourceType: string; node: Construct["node"] }) => `${r.terraformResourceType}.${this.getLogicalId(r as never)}`;
+      new DataResource(this, ADOPTED_LEDGER, {
+        input: Lazy.anyValue({
+          produce: () =>
+            Object.fromEntries(
+              adopted
+                .flatMap((f) => [
+                  [address(f.resource!), f.adopted!.functionName],
+                  ...(f.adopted!.logGroup && f.logGroup ? [[address(f.logGroup), `/aws/lambda/${f.adopted!.functionName}`]] : []),
+                ])
+                .sort(([a], [b]) => a.localeCompare(b)),
+            ),
+        }),
+      });
+    }
+    if (forgotten.length > 0) this.addOverride("removed", forgotten.map((from) => ({ from, lifecycle: { destroy: false } })));
+  }
   /** The env's `functions` entries, each on the construct for its language; construct errors become env-file errors. */
   private envFunctions(env: EnvConfig, props: LambdaStackProps, projectRootFromStack: string, file: string, registry: LayerRegistry): Record<string, EnvFunction> {
     const out: Record<string, EnvFunction> = {};
