@@ -255,7 +255,8 @@ export function importChanges(plan: PlanJsonDocument): ImportChange[] {
       if (typeof newHash === "string" && oldHash !== newHash) {
         out.push({ address: rc.address, message: `function \`${id}\`: its code is replaced (${short(oldHash)} -> ${short(newHash)})`, refused: true });
       }
-      const removedVars = Object.keys(envVars(before)).filter((n) => !(n in envVars(after)) && JSON.stringify(after_unknown?.environment ?? false) === "false");
+      const varsUnknown = JSON.stringify(after_unknown?.environment ?? false).includes("true");
+      const removedVars = varsUnknown ? [] : Object.keys(envVars(before)).filter((n) => !(n in envVars(after)));
       if (removedVars.length) out.push({ address: rc.address, message: `function \`${id}\`: its variables ${removedVars.sort().join(", ")} are removed`, refused: true });
       const beforeTags = tagsOf(before, "tags_all") ?? tagsOf(before, "tags") ?? {};
       const afterTags = tagsOf(after, "tags_all") ?? (after_unknown?.tags_all ? undefined : tagsOf(after, "tags") ?? {});
@@ -319,7 +320,7 @@ export function functionRows(plan: PlanJsonDocument, packageSize: (filename: str
       name: String(v.function_name ?? rc.address),
       action,
       // An imported function's state has no source_code_hash yet: its code's hash is code_sha256.
-      codeHash: k === "create" ? `new ${short(after?.source_code_hash)}` : k === "delete" ? "-" : arrow(short(before?.source_code_hash ?? before?.code_sha256), short(after?.source_code_hash)),
+      codeHash: k === "create" ? `new ${short(after?.source_code_hash)}` : k === "delete" ? "-" : arrow(short(before?.source_code_hash || before?.code_sha256), short(after?.source_code_hash)),
       architecture: arrow(((before?.architectures as string[]) ?? ["?"]).join(","), ((v.architectures as string[]) ?? ["?"]).join(",")),
       packageSize: typeof after?.filename === "string" ? packageSize(after.filename) : "-",
       memory: before && after ? arrow(shown(before.memory_size, " MB"), shown(after.memory_size, " MB")) : shown(v.memory_size, " MB"),
