@@ -9,6 +9,7 @@ import { formatBytes, table } from "./util";
 const HELP = `Usage: npm run build:function -- --source DIR [--name KEY] [--arch arm64|x86_64 ...]
                               [--runtime R] [--handler H] [--dependencies layer|bundle]
                               [--expect ARCH=HASH ...] [--no-cache]
+       npm run build:function -- --env ENV [--no-cache]
 
 Builds a function from its folder into .build/functions/<key>/<key>-<arch>-<hash16>.zip, once per
 input hash. The runtime and handler are detected from the folder unless given:
@@ -23,7 +24,9 @@ A zip already built for the same inputs is skipped; one built in another clone o
 copied from ~/.cache/lambdaship/function-artifacts. The stacks' builders run this command at apply,
 with --expect.
 
-  --source DIR            the function's folder (required)
+  --source DIR            the function's folder
+  --env ENV               instead of --source: every function of envs/<ENV>.ts that is built from a
+                          folder (not Rust: npm run build:lambda), as its entry says
   --name KEY              the function's key in the env (default: the folder's name)
   --arch ARCH             arm64 (default) or x86_64; repeatable
   --runtime R             e.g. python3.12, nodejs22.x, java21, provided.al2023 (default: detected)
@@ -46,6 +49,7 @@ function main(argv: string[]): number {
       dependencies: { type: "string" },
       expect: { type: "string", multiple: true },
       "no-cache": { type: "boolean" },
+      env: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -54,7 +58,8 @@ function main(argv: string[]): number {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  if (!values.source) throw new UsageError("--source DIR is required; see --help");
+  if (values.env) return buildEnv(values.env, values["no-cache"] ?? false);
+  if (!values.source) throw new UsageError("--source DIR (or --env ENV) is required; see --help");
   const archs = (values.arch ?? ["arm64"]).map((a) => {
     if (a !== "arm64" && a !== "x86_64") throw new UsageError(`--arch is ${JSON.stringify(a)}; use arm64 or x86_64`);
     return a as LambdaArchitecture;
@@ -89,6 +94,24 @@ function main(argv: string[]): number {
 }
 
 class UsageError extends Error {}
+
+/** Every function of an env built from a folder, each skipped when its zip exists. */
+function buildEnv(name: string, noCache: boolean): number {
+  const { loadEnv } = require("../envs") as typeof import("../envs");
+  const env = loadEnv(name);
+  const projectRoot = process.cwd();
+  const rows: string[][] = [];
+  for (const [key, entry] of Object.entries(env.functions)) {
+    const dir = path.resolve(projectRoot, entry.source);
+    if ((entry.deployment?.mode ?? "create") === "existing" || entry.bin !== undefined) continue;
+    const src = { name: key, dir, runtime: entry.runtime ?? env.functionDefaults.runtime, handler: entry.handler, dependencies: entry.dependencies ?? env.functionDefaults.dependencies };
+    const arch = entry.architecture ?? env.functionDefaults.architecture ?? "arm64";
+    const b = buildFunction(src, arch, { projectRoot, store: noCache ? undefined : defaultFunctionStore(), log: (l) => process.stderr.write(`[build:function] ${l}\n`) });
+    rows.push([key, b.architecture, formatBytes(b.zipBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);
+  }
+  process.stdout.write(`${table(["function", "arch", "zip", "status", "time"], rows)}\n`);
+  return 0;
+}
 
 if (require.main === module) {
   try {

@@ -122,6 +122,13 @@ export function benchBuilders(): void {
       sam.push({ name: ex.name, dir: path.join(PROJECT_ROOT, "lambda-src", "functions", ex.name) });
     }
     process.stdout.write(`${table(["function", "cold", "warm (one edit)", "no-op", "npm run build:function, no-op", "no-op vs cold", "zip"], rows)}\n`);
+    // Every function of the local env, no-op: the folder functions' builder and the Rust builder, whole commands.
+    const node = [process.execPath, "-r", "./scripts/register.js"];
+    measure([...node, "build/function-cli.ts", "--env", "local"], PROJECT_ROOT, process.env);
+    measure([...node, "build/cli.ts"], PROJECT_ROOT, process.env);
+    const folders = median(Array.from({ length: 3 }, () => measure([...node, "build/function-cli.ts", "--env", "local"], PROJECT_ROOT, process.env).seconds));
+    const rust = median(Array.from({ length: 3 }, () => measure([...node, "build/cli.ts"], PROJECT_ROOT, process.env).seconds));
+    process.stdout.write(`  no-op rebuild of every function of local (whole commands, median of 3): npm run build:function -- --env local ${folders.toFixed(2)} s + npm run build:lambda ${rust.toFixed(2)} s = ${(folders + rust).toFixed(2)} s (target: under 1 s)\n`);
     benchSam(process.env.SAM_CLI ?? ensureSam(), sam, scratch);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
