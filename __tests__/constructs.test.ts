@@ -1,0 +1,121 @@
+import { Apigatewayv2Integration } from "@cdktf/provider-aws/lib/apigatewayv2-integration";
+import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaLayerVersion } from "@cdktf/provider-aws/lib/lambda-layer-version";
+import { TerraformStack, Testing } from "cdktf";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { FunctionSettings, ManagedFunction } from "../modules/lambda_function";
+import { LayerBuilder } from "../modules/layer_builder";
+import { RustLambda, RustWorkspace } from "../modules/rust_lambda";
+import { WebsocketLambda } from "../modules/websocket_lambda";
+import { fakeRustMachine, PROJECT_ROOT, resourcesOf, SynthJson } from "./helpers";
+
+/**
+ * The library's constructs in a bare TerraformStack with hand-written props (no env file, no
+ * LambdaStack), from a project folder of another team's outside this repository.
+ */
+const project = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-another-project-"));
+fs.mkdirSync(path.join(project, "chat"), { recursive: true });
+fs.writeFileSync(path.join(project, "chat", "app.py"), "def lambda_handler(event, context):\n    return {'statusCode': 200}\n");
+fs.mkdirSync(path.join(project, "deps"), { recursive: true });
+fs.writeFileSync(path.join(project, "deps", "requirements.txt"), "jmespath==1.0.1\n");
+
+const settings: FunctionSettings = { memoryMiB: 256, timeoutSeconds: 10, environment: {}, architecture: "arm64" };
+const stack = () => new TerraformStack(Testing.app(), "team");
+const synth = (s: TerraformStack) => JSON.parse(Testing.synth(s)) as SynthJson;
+
+describe("WebsocketLambda from hand-written props", () => {
+  it("creates the API, the connections table and one function serving every route", () => {
+    const s = stack();
+    const ws = new WebsocketLambda(s, "chat", {
+      namePrefix: "team",
+      settings,
+      logRetentionDays: 30,
+      handler: { sourceDir: path.join(project, "chat"), handler: "app.lambda_handler", runtime: "python3.12" },
+      buildDir: path.join(project, ".build"),
+      routes: ["say"],
+    });
+    const json = synth(s);
+    expect(Object.keys(resourcesOf(json, "aws_apigatewayv2_route"))).toHaveLength(4);
+    expect(Testing.synth(s)).toHaveResourceWithProperties(LambdaFunction, { function_name: "team-websocket", handler: "app.lambda_handler", runtime: "python3.12" });
+    expect(Testing.synth(s)).toHaveResourceWithProperties(Apigatewayv2Integration, { integration_type: "AWS_PROXY" });
+    expect(ws.functions).toHaveLength(1);
+  });
+
+  it("references an existing function, creating none", () => {
+    const s = stack();
+    new WebsocketLambda(s, "chat", {
+      namePrefix: "team",
+      settings,
+      logRetentionDays: 30,
+      deployment: { mode: "existing", functionName: "legacy-chat" },
+      handler: { sourceDir: path.join(project, "missing"), handler: "app.lambda_handler", runtime: "python3.12" },
+      buildDir: path.join(project, ".build"),
+    });
+    const json = synth(s);
+    expect(json.resource.aws_lambda_function).toBeUndefined();
+    expect(Object.values(json.data?.aws_lambda_function ?? {})).toEqual([expect.objectContaining({ function_name: "legacy-chat" })]);
+  });
+});
+
+describe("LayerBuilder from hand-written props, passed to a function as an object", () => {
+  it("publishes the version of the function's architecture, built at apply, and the function uses it", () => {
+    const s = stack();
+    const layer = new LayerBuilder(s, "deps", {
+      name: "deps",
+      config: { mode: "create", type: "dependencies", source: "deps", runtime: "python3.12" },
+      namePrefix: "team",
+      projectRoot: project,
+      projectRootFromStack: "../../..",
+      configFile: "team config",
+      artifactBucket: () => "unused",
+    });
+    new ManagedFunction(s, "fn", {
+      settings,
+      logRetentionDays: 30,
+      layers: [layer],
+      definition: {
+        functionName: "team-fn",
+        roleName: "team-fn-role",
+        description: "x",
+        runtime: "python3.12",
+        handler: "app.lambda_handler",
+        code: { filename: "x.zip", sourceCodeHash: "abc=" },
+        policyStatements: [],
+      },
+    });
+    const json = synth(s);
+    const [versionId] = Object.keys(resourcesOf(json, "aws_lambda_layer_version"));
+    expect(Testing.synth(s)).toHaveResourceWithProperties(LambdaLayerVersion, { layer_name: "team-deps-arm64", compatible_runtimes: ["python3.12"], skip_destroy: true });
+    expect(Object.values(resourcesOf(json, "aws_lambda_function"))[0].layers).toEqual([`\${aws_lambda_layer_version.${versionId}.arn}`]);
+  });
+
+  it("refuses a layer for another runtime, naming the function's field", () => {
+    const s = stack();
+    const layer = new LayerBuilder(s, "deps", {
+      name: "deps",
+      config: { mode: "existing", type: "dependencies", runtime: "nodejs22.x", arns: { arm64: "arn:aws:lambda:eu-west-1:123456789012:layer:x:1" } },
+      namePrefix: "team",
+      projectRoot: project,
+      projectRootFromStack: "../../..",
+      configFile: "team config",
+      artifactBucket: () => "unused",
+    });
+    expect(() => layer.forFunction({ name: "team-fn", runtime: "python3.12", architecture: "arm64", field: "fn" })).toThrow(/fn\.layers includes deps, which holds packages for nodejs22\.x, and team-fn runs python3\.12/);
+  });
+});
+
+describe("RustLambda from hand-written props", () => {
+  it("deploys a bin of a cargo workspace with the architecture its builder builds", () => {
+    const s = stack();
+    const workspace = new RustWorkspace(s, "rust", {
+      workspaceDir: path.join(PROJECT_ROOT, "lambda-src", "rust"),
+      projectRoot: PROJECT_ROOT,
+      projectRootFromStack: "../../..",
+      probe: fakeRustMachine({ arm64: false }),
+    });
+    new RustLambda(s, "api", { workspace, region: "eu-west-1", functions: [{ bin: "backend", functionName: "team-api", settings, logRetentionDays: 30 }] });
+    expect(Testing.synth(s)).toHaveResourceWithProperties(LambdaFunction, { function_name: "team-api", runtime: "provided.al2023", handler: "bootstrap", architectures: ["x86_64"] });
+  });
+});
