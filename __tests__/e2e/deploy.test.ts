@@ -97,8 +97,8 @@ describe("end to end against the local AWS emulator", () => {
       const fns = s.resources.filter((r) => r.type === "aws_lambda_function");
       expect(fns.map((r) => [r.values.function_name, r.values.runtime]).sort()).toEqual([
         ["lambdaship-local-backend", "provided.al2023"], ["lambdaship-local-greeter", "provided.al2023"], ["lambdaship-local-inventory", "java21"], ["lambdaship-local-orders-api", "nodejs22.x"],
-        ["lambdaship-local-report", "python3.12"], ["lambdaship-local-base-broadcast", "provided.al2023"], ["lambdaship-local-base-connect", "provided.al2023"],
-        ["lambdaship-local-base-default", "provided.al2023"], ["lambdaship-local-base-disconnect", "provided.al2023"],
+        ["lambdaship-local-report", "python3.12"], ["lambdaship-local-ws-broadcast", "provided.al2023"], ["lambdaship-local-ws-connect", "provided.al2023"],
+        ["lambdaship-local-ws-default", "provided.al2023"], ["lambdaship-local-ws-disconnect", "provided.al2023"],
       ]);
       // Rust and Go: the binary in the deployed zip is of the architecture the function declares.
       for (const fn of fns.filter((r) => r.values.runtime === "provided.al2023")) {
@@ -144,7 +144,7 @@ describe("end to end against the local AWS emulator", () => {
       base.patchLocalEnv({}); // the env as it was, for the cases that follow
     });
     it("changes nothing when Rust sources are only touched, and rebuilds and updates exactly the function whose source changed", async () => {
-      const source = path.join(base.root, "lambda-src", "rust", "crates", "base", "src", "bin", "base-connect.rs");
+      const source = path.join(base.root, "lambda-src", "rust", "crates", "ws", "src", "bin", "ws-connect.rs");
       const later = new Date(Date.now() + 3600_000);
       for (const f of [source, path.join(base.root, "lambda-src", "rust", "Cargo.toml")]) {
         fs.utimesSync(f, later, later);
@@ -191,13 +191,13 @@ describe("end to end against the local AWS emulator", () => {
       for (const ext of ["json", "tfplan"]) expect(fs.existsSync(path.join(base.root, `plan-local.${ext}`))).toBe(true);
 
       // A code change: one function updates, with its old and new hash.
-      const source = path.join(base.root, "lambda-src", "rust", "crates", "base", "src", "bin", "base-connect.rs");
+      const source = path.join(base.root, "lambda-src", "rust", "crates", "ws", "src", "bin", "ws-connect.rs");
       const original = fs.readFileSync(source);
       fs.appendFileSync(source, "\n// a comment changes the input hash\n");
       r = await planLocal();
       expect(r.code).toBe(0);
       expect(summary()).toContain("**0 to add, 1 to change, 0 to destroy, 1 to replace, 0 to import.**"); // the function, and its builder
-      const row = /\| lambdaship-local-base-connect \| update \| (\S{12}) -> (\S{12}) \| arm64 \| [\d.]+ MB \| 256 MB \| 10 s \| - \| - \|/.exec(summary());
+      const row = /\| lambdaship-local-ws-connect \| update \| (\S{12}) -> (\S{12}) \| arm64 \| [\d.]+ MB \| 256 MB \| 10 s \| - \| - \|/.exec(summary());
       expect(row).not.toBeNull();
       expect(row![1]).not.toBe(row![2]);
       expect(summary()).toContain("### Warnings\n\nNone.");
@@ -208,7 +208,7 @@ describe("end to end against the local AWS emulator", () => {
       r = await planLocal("--apply"); // refused: nothing is applied (the next step's counts show it)
       expect(r.code).toBe(3);
       expect(summary()).toMatch(/- \*\*Blocking:\*\* table `aws_dynamodb_table\.websocket_connections_\w+` would be replaced/);
-      expect(summary()).toMatch(/\| lambdaship-local-base-connect \| update \| .* \| ~ROOM_KEY \|/);
+      expect(summary()).toMatch(/\| lambdaship-local-ws-connect \| update \| .* \| ~ROOM_KEY \|/);
       expect(summary()).toContain("**This plan is refused for `local`:**");
       expect((await planLocal("--allow-destroy")).code).toBe(0);
 
@@ -433,7 +433,7 @@ describe("end to end against the local AWS emulator", () => {
       expect(broadcast.stdout).toContain('--- posted to connection conn-1: {"from":"server","message":"hello everyone","room":"demo"}');
       const unknown = await invoke("frontend");
       expect(unknown.code).toBe(2);
-      expect(unknown.stderr).toContain('lambdaship-local deploys no function "frontend"; it deploys lambdaship-local-backend,');
+      expect(unknown.stderr).toMatch(/lambdaship-local deploys no function "frontend"; it deploys lambdaship-local-\S+, .* \(by key: backend, greeter, hello, inventory, orders-api, report, ws-broadcast/);
     } finally {
       await run(process.execPath, ["-r", "./scripts/register.js", "scripts/emulator.ts", "stop"], ws.root);
     }
