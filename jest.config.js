@@ -7,4 +7,6 @@ module.exports = {
   transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" } }] },
   setupFilesAfterEnv: ["<rootDir>/__tests__/setup.js"],
   testTimeout: 30000,
+  // The end-to-end files spend most of their time waiting on the engine and moto: two at once, even on 2 cores.
+  maxWorkers: 2,
 };

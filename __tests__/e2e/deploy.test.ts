@@ -1,13 +1,10 @@
-import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
-import { CreateFunctionCommand, LambdaClient, GetFunctionCommand, GetLayerVersionCommand, ListLayerVersionsCommand } from "@aws-sdk/client-lambda";
-import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { LambdaClient, GetFunctionCommand, GetLayerVersionCommand, ListLayerVersionsCommand } from "@aws-sdk/client-lambda";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as path from "path";
-import { packagePythonHandler } from "../../build/python-package";
 import { readElfFile } from "../../build/elf";
-import { createZip } from "../../build/zip";
 import { unpack } from "../../runtime/functions";
-import { PROJECT_ROOT, run, sdkConfig, Workspace } from "./workspace";
+import { BACKEND_ADDRESS, buildRustFunctionsUpFront, run, sdkConfig, Workspace } from "./workspace";
 
 /**
  * The cycle users care about, for real: OpenTofu/Terraform with the aws provider against moto server.
@@ -15,60 +12,14 @@ import { PROJECT_ROOT, run, sdkConfig, Workspace } from "./workspace";
  */
 jest.setTimeout(10 * 60 * 1000);
 
-const FN_ADDRESS = /^aws_lambda_function\.websocket_handler_function_[0-9A-F]+$/;
-const BACKEND_ADDRESS = /^aws_lambda_function\.rust-backend_function_[0-9A-F]+$/;
 const CONNECT_ADDRESS = /^aws_lambda_function\.websocket_rust-handlers_ws-connect_function_[0-9A-F]+$/;
 const BUILDER_ADDRESS = /^terraform_data\.rust_builder-arm64_[0-9A-F]+$/;
-
-/**
- * Creates a Lambda function in the emulator the way a user would have, outside Terraform. It is arm64
- * like the config: moto's UpdateFunctionCode ignores Architectures (AWS applies it), so adopting an
- * x86_64 function would re-plan the architecture forever on the emulator.
- */
-async function createFunctionOutside(ws: Workspace, name: string, runtime: "python" | "rust" | "nodejs" = "python", extra: { variables?: Record<string, string>; tags?: Record<string, string> } = {}): Promise<string> {
-  const iam = new IAMClient(sdkConfig(ws));
-  const role = await iam.send(
-    new CreateRoleCommand({
-      RoleName: `${name}-manual-role`,
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
-      }),
-    }),
-  );
-  // Any valid package: a hand-made zip for the Rust function (the stack redeploys its own after import).
-  const zip =
-    runtime === "python"
-      ? fs.readFileSync(packagePythonHandler(path.join(ws.root, "lambda-src", "websocket"), path.join(ws.root, ".build", "manual"), "manual").zipPath)
-      : runtime === "nodejs"
-        ? createZip([{ name: "handler.js", data: Buffer.from("exports.handler = async () => 'made by hand';\n") }])
-        : createZip([{ name: "bootstrap", data: Buffer.from("#!/bin/sh\n"), executable: true }]);
-  const lambda = new LambdaClient(sdkConfig(ws));
-  const fn = await lambda.send(
-    new CreateFunctionCommand({
-      FunctionName: name,
-      Runtime: ({ python: "python3.12", nodejs: "nodejs22.x", rust: "provided.al2023" } as const)[runtime],
-      Handler: { python: "handler.lambda_handler", nodejs: "handler.handler", rust: "bootstrap" }[runtime],
-      Role: role.Role!.Arn!,
-      Code: { ZipFile: zip },
-      Architectures: ["arm64"],
-      MemorySize: 128,
-      Timeout: 3,
-      Environment: extra.variables ? { Variables: extra.variables } : undefined,
-      Tags: extra.tags,
-    }),
-  );
-  return fn.FunctionArn!;
-}
 
 describe("end to end against the local AWS emulator", () => {
   let ws: Workspace;
   // The Rust functions, built once up front into the machine's artifact store: each case's apply
   // then copies them from there. (A cold build takes longer than one case may; warm, this is a skip.)
-  beforeAll(async () => {
-    const r = await run(process.execPath, ["-r", "./scripts/register.js", "build/cli.ts"], PROJECT_ROOT);
-    if (r.code !== 0) throw new Error(`npm run build:lambda failed:\n${r.stderr}`);
-  }, 45 * 60 * 1000);
+  beforeAll(buildRustFunctionsUpFront, 45 * 60 * 1000);
   afterEach(async () => {
     await ws?.dispose();
     ws = undefined as unknown as Workspace;
@@ -261,121 +212,6 @@ describe("end to end against the local AWS emulator", () => {
     expect(versions.LayerVersions!.map((v) => v.Version).sort()).toEqual([1, 2]);
     const backend = await new LambdaClient(sdkConfig(ws)).send(new GetFunctionCommand({ FunctionName: "lambdaship-local-backend" }));
     expect(backend.Configuration!.Layers!.map((l) => l.Arn)).toEqual([expect.stringMatching(/:layer:lambdaship-local-runtime-proxy-arm64:2$/)]);
-    expect((await ws.plan()).exitCode).toBe(0);
-  });
-
-  it("imports functions created outside Terraform (Python, Rust, a Node.js entry): imports that keep their roles, refused by plan --apply while they would change what they adopt, applied when allowed, a clean re-plan, then forgotten (not destroyed) once its entry is removed", async () => {
-    ws = await Workspace.create();
-    await createFunctionOutside(ws, "lambdaship-local-websocket");
-    await createFunctionOutside(ws, "lambdaship-local-backend", "rust");
-    await createFunctionOutside(ws, "team-orders", "nodejs", { variables: { DB_URL: "postgres://db", LOG_LEVEL: "info" }, tags: { team: "orders" } });
-    ws.patchLocalEnv({
-      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
-      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
-      functions: { legacy: { source: "lambda-src/functions/orders-api", deployment: { mode: "import", functionName: "team-orders", importLogGroup: false } } },
-    });
-    await ws.synthOrThrow();
-    await ws.init();
-    const p = await ws.plan();
-    expect(p.import).toBe(3);
-    const LEGACY_ADDRESS = /^aws_lambda_function\.fn-legacy_function_[0-9A-F]+$/;
-    expect(p.actions.import).toHaveLength(3);
-    expect(p.actions.import).toEqual(expect.arrayContaining([expect.stringMatching(BACKEND_ADDRESS), expect.stringMatching(LEGACY_ADDRESS), expect.stringMatching(FN_ADDRESS)]));
-    for (const [address, id] of [[FN_ADDRESS, "lambdaship-local-websocket"], [BACKEND_ADDRESS, "lambdaship-local-backend"], [LEGACY_ADDRESS, "team-orders"]] as const) {
-      const fnChange = p.json.resource_changes!.find((rc) => address.test(rc.address))!;
-      expect(fnChange.change.importing).toEqual({ id });
-      expect(fnChange.change.actions).not.toContain("create");
-      expect(fnChange.change.actions).not.toContain("delete");
-    }
-    // No role is created for them: each keeps the role it has.
-    expect(p.json.resource_changes!.filter((rc) => rc.type === "aws_iam_role" && rc.change.actions.includes("create")).map((rc) => rc.address)).toEqual(
-      expect.not.arrayContaining([expect.stringMatching(/^aws_iam_role\.(rust-backend|websocket_handler|fn-legacy)_/)]),
-    );
-
-    // The applying commands refuse what the imports would change, and say what it is.
-    const planLocal = (...args: string[]) => run(process.execPath, ["-r", "./scripts/register.js", "scripts/plan.ts", "local", ...args], ws.root, ws.env);
-    const refused = await planLocal("--apply");
-    expect(refused.code).toBe(4);
-    const summary = fs.readFileSync(path.join(ws.root, "plan-local.md"), "utf8");
-    expect(summary).toMatch(/function `team-orders`: its code is replaced \(\S{12} -> \S{12}\)/);
-    expect(summary).toContain("function `team-orders`: its variables DB_URL are removed");
-    expect(summary).toContain("function `team-orders`: its tags team are removed");
-    expect(summary).not.toMatch(/its role .* is replaced/);
-    expect(summary).not.toContain("postgres://db");
-    expect(summary).toContain("**Not applied:**");
-    expect(refused.stderr).not.toContain("applied:");
-    const allowed = await planLocal("--apply", "--allow-import-changes");
-    expect(allowed.code).toBe(0);
-    expect(allowed.stderr).toMatch(/applied: \d+ added, \d+ changed, 0 destroyed, 3 imported/);
-    expect((await ws.plan()).exitCode).toBe(0);
-
-    // Adopted, brought to the configured settings, with their own roles.
-    const lambda = new LambdaClient(sdkConfig(ws));
-    const backend = await lambda.send(new GetFunctionCommand({ FunctionName: "lambdaship-local-backend" }));
-    expect(backend.Configuration).toMatchObject({ Runtime: "provided.al2023", Architectures: ["arm64"] });
-    expect(backend.Configuration!.Role).toMatch(/role\/lambdaship-local-backend-manual-role$/);
-    const fn = await lambda.send(new GetFunctionCommand({ FunctionName: "lambdaship-local-websocket" }));
-    expect(fn.Configuration).toMatchObject({ MemorySize: 256, Timeout: 10, Architectures: ["arm64"] });
-    expect(fn.Configuration!.Role).toMatch(/role\/lambdaship-local-websocket-manual-role$/);
-    const legacy = await lambda.send(new GetFunctionCommand({ FunctionName: "team-orders" }));
-    expect(legacy.Configuration).toMatchObject({ Runtime: "nodejs22.x", Handler: "handler.handler", MemorySize: 256 });
-    expect(legacy.Configuration!.Role).toMatch(/role\/team-orders-manual-role$/);
-
-    // Its entry removed, the adopted function would be destroyed: refused, with the line that forgets it.
-    ws.patchLocalEnv({
-      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
-      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
-    });
-    const removed = await planLocal("--apply");
-    expect(removed.code).toBe(4);
-    const forget = /forgotten: \[("aws_lambda_function\.fn-legacy_function_[0-9A-F]+")\]/.exec(fs.readFileSync(path.join(ws.root, "plan-local.md"), "utf8"));
-    expect(forget).not.toBeNull();
-    ws.patchLocalEnv({
-      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
-      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
-      forgotten: [JSON.parse(forget![1])],
-    });
-    const forgotten = await planLocal("--apply");
-    expect(forgotten.code).toBe(0);
-    expect((await ws.plan()).exitCode).toBe(0);
-    expect((await ws.state()).resources.some((r) => r.values.function_name === "team-orders")).toBe(false);
-    expect((await lambda.send(new GetFunctionCommand({ FunctionName: "team-orders" }))).Configuration!.FunctionName).toBe("team-orders"); // still in AWS
-  });
-
-  it("references an existing function: the data source finds it and the API integration targets it", async () => {
-    ws = await Workspace.create();
-    const arn = await createFunctionOutside(ws, "legacy-websocket");
-    ws.patchLocalEnv({ websocket: { handlers: "python", deployment: { mode: "existing", functionName: "legacy-websocket" } } });
-    await ws.deploy();
-    const s = await ws.state();
-    // No function or role for the WebSocket routes.
-    const own = ["lambdaship-local-backend", "lambdaship-local-greeter", "lambdaship-local-inventory", "lambdaship-local-orders-api", "lambdaship-local-report"];
-    expect(s.resources.filter((r) => r.type === "aws_lambda_function").map((r) => r.values.function_name).sort()).toEqual(own);
-    expect(s.resources.filter((r) => r.type === "aws_iam_role").map((r) => r.values.name).sort()).toEqual(own.map((n) => `${n}-role`));
-    const integration = s.resources.find((r) => r.type === "aws_apigatewayv2_integration")!;
-    expect(integration.values.integration_uri).toBe(`arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${arn}/invocations`);
-    const permission = s.resources.find((r) => r.type === "aws_lambda_permission")!;
-    expect(permission.values.function_name).toBe("legacy-websocket");
-    expect((await ws.plan()).exitCode).toBe(0);
-  });
-
-  it("keeps state in S3 on the emulator with a lock file: of two applies started together, one waits or fails on the lock, and the state stays valid", async () => {
-    ws = await Workspace.create();
-    const s3 = new S3Client(sdkConfig(ws));
-    await s3.send(new CreateBucketCommand({ Bucket: "lambdaship-state" }));
-    ws.patchLocalEnv({ stateBackend: { bucket: "lambdaship-state" } });
-    await ws.synthOrThrow();
-    await ws.init();
-    const args = ["apply", "-auto-approve", "-input=false", "-no-color"];
-    const [a, b] = await Promise.all([ws.engine(args, [0, 1]), ws.engine(args, [0, 1])]);
-    const results = [a, b];
-    const lockErrors = results.filter((r) => r.code !== 0);
-    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
-    expect(lockErrors).toHaveLength(1);
-    expect(lockErrors[0].stderr).toMatch(/Error acquiring the state lock/);
-    const stateObject = await s3.send(new GetObjectCommand({ Bucket: "lambdaship-state", Key: "lambdaship/lambdaship-local.tfstate" }));
-    const stateJson = JSON.parse(await stateObject.Body!.transformToString());
-    expect(stateJson.resources.length).toBeGreaterThanOrEqual(14);
     expect((await ws.plan()).exitCode).toBe(0);
   });
 

@@ -1,3 +1,5 @@
+import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
+import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -5,6 +7,8 @@ import * as path from "path";
 import { apply, engine, init, plan, PlanSummary, state } from "../../scripts/engine";
 import { Emulator, startEmulator } from "../../scripts/emulator";
 import { readToolchain, Toolchain } from "../../scripts/toolchain";
+import { packagePythonHandler } from "../../build/python-package";
+import { createZip } from "../../build/zip";
 
 /**
  * A throwaway copy of the project (sources only: no cdktf.out, no .build, node_modules and .venv
@@ -159,3 +163,54 @@ export function sdkConfig(ws: Workspace) {
     forcePathStyle: true,
   };
 }
+
+export const FN_ADDRESS = /^aws_lambda_function\.websocket_handler_function_[0-9A-F]+$/;
+export const BACKEND_ADDRESS = /^aws_lambda_function\.rust-backend_function_[0-9A-F]+$/;
+
+/** Builds the Rust functions into the machine's artifact store, once per test file (warm: a skip). */
+export async function buildRustFunctionsUpFront(): Promise<void> {
+  const r = await run(process.execPath, ["-r", "./scripts/register.js", "build/cli.ts"], PROJECT_ROOT);
+  if (r.code !== 0) throw new Error(`npm run build:lambda failed:\n${r.stderr}`);
+}
+
+/**
+ * Creates a Lambda function in the emulator the way a user would have, outside Terraform. It is arm64
+ * like the config: moto's UpdateFunctionCode ignores Architectures (AWS applies it), so adopting an
+ * x86_64 function would re-plan the architecture forever on the emulator.
+ */
+export async function createFunctionOutside(ws: Workspace, name: string, runtime: "python" | "rust" | "nodejs" = "python", extra: { variables?: Record<string, string>; tags?: Record<string, string> } = {}): Promise<string> {
+  const iam = new IAMClient(sdkConfig(ws));
+  const role = await iam.send(
+    new CreateRoleCommand({
+      RoleName: `${name}-manual-role`,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+    }),
+  );
+  // Any valid package: a hand-made zip for the Rust function (the stack redeploys its own after import).
+  const zip =
+    runtime === "python"
+      ? fs.readFileSync(packagePythonHandler(path.join(ws.root, "lambda-src", "websocket"), path.join(ws.root, ".build", "manual"), "manual").zipPath)
+      : runtime === "nodejs"
+        ? createZip([{ name: "handler.js", data: Buffer.from("exports.handler = async () => 'made by hand';\n") }])
+        : createZip([{ name: "bootstrap", data: Buffer.from("#!/bin/sh\n"), executable: true }]);
+  const lambda = new LambdaClient(sdkConfig(ws));
+  const fn = await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: name,
+      Runtime: ({ python: "python3.12", nodejs: "nodejs22.x", rust: "provided.al2023" } as const)[runtime],
+      Handler: { python: "handler.lambda_handler", nodejs: "handler.handler", rust: "bootstrap" }[runtime],
+      Role: role.Role!.Arn!,
+      Code: { ZipFile: zip },
+      Architectures: ["arm64"],
+      MemorySize: 128,
+      Timeout: 3,
+      Environment: extra.variables ? { Variables: extra.variables } : undefined,
+      Tags: extra.tags,
+    }),
+  );
+  return fn.FunctionArn!;
+}
+
