@@ -6,7 +6,9 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Annotations, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { unzippedLimitError } from "../../build/layer";
 import { ConfigError } from "../errors";
+import type { FunctionLayer, ILayer } from "../layer_builder";
 
 /** A function's settings, whatever module deploys it. */
 export interface FunctionSettings {
@@ -30,8 +32,6 @@ export type Deployment =
   | { readonly mode: "create" }
   | { readonly mode: "existing"; readonly functionName: string }
   | { readonly mode: "import"; readonly functionName: string; readonly importLogGroup?: boolean };
-import { unzippedLimitError } from "../../build/layer";
-import type { FunctionLayer, ILayer } from "../layer_builder";
 import { acceptCheck, FUNCTION_CHECKS, LOG_GROUP_KMS, logRetentionReason } from "../policy-checks";
 
 /**
@@ -96,7 +96,7 @@ export interface FunctionDefinition {
   readonly dependsOn?: ITerraformDependable[];
   /** Size of the package unzipped, when known at synth (for Lambda's 250 MB limit with layers). */
   readonly unzippedBytes?: number;
-  /** Layers passed as objects (a function's dependency layer), before the ones named in settings. @default - none */
+  /** Layers the definition brings (a function's dependency layer), resolved already, before `layers`. @default - none */
   readonly layers?: readonly FunctionLayer[];
   /** Tags of the function, besides the provider's default tags. @default - none */
   readonly tags?: Readonly<Record<string, string>>;
