@@ -1,13 +1,13 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { Detected, detectFunction, DetectError, isTestPath, Language } from "./detect";
 import { LambdaArchitecture, readElfHeader } from "./elf";
 import { formatMiB, isNpmNoise, isPipNoise, LayerError, mavenDependenciesInto, npmCiInto, pinnedRequirements, pipInstall, UNZIPPED_MAX_BYTES } from "./layer";
 import { hashInputs, listSourceFiles, SourceFile } from "./source";
 import { cacheRoot } from "./util";
-import { base64Sha256, collectFiles, createZip, writeFileAtomic, ZipEntry } from "./zip";
+import { ArtifactStatus, knownZipSize, materializeZip } from "./artifact";
+import { base64Sha256, collectFiles, ZipEntry } from "./zip";
 
 /**
  * Functions from a folder, in any of the languages `detect.ts` knows (Rust has its own builder):
@@ -155,7 +155,7 @@ export function defaultFunctionStore(): string {
   return path.join(cacheRoot(), "function-artifacts");
 }
 
-export type FunctionStatus = "built" | "cached" | "skipped";
+export type FunctionStatus = ArtifactStatus;
 
 export interface BuiltFunctionArtifact {
   readonly name: string;
@@ -313,62 +313,38 @@ export function buildFunction(src: FunctionSource, arch: LambdaArchitecture, opt
   const started = Date.now();
   const store = "store" in opts ? opts.store : defaultFunctionStore();
   const zipPath = functionZipPath(opts.projectRoot, plan, src.name);
-  const sizeOf = (zip: string) => Number(fs.readFileSync(`${zip}.unzipped`, "utf8"));
-  const done = (zip: Buffer, unzipped: number, status: FunctionStatus): BuiltFunctionArtifact => ({
+  const made = materializeZip({
+    zipPath,
+    // A Go binary counts only with the compiler that built it; the other packages are the same bytes from any machine.
+    storeZip: () => store && path.join(store, plan.language === "go" ? `${plan.zipName.slice(0, -4)}-${goVersion()}.zip` : plan.zipName),
+    onCached: (storeZip) => opts.log?.(`${src.name} (${arch}): inputs unchanged since a build on this machine; copied from ${storeZip}`),
+    produce: (work) => {
+      try {
+        if (plan.language === "go") return goEntries(src, plan, work, opts.log);
+        if (plan.language === "python") return pythonEntries(src, plan, work, opts);
+        if (plan.language === "java") return javaEntries(src, plan, work, opts.log);
+        return nodeEntries(src, plan, work);
+      } catch (e) {
+        if (e instanceof LayerError) throw new FunctionBuildError(e.message);
+        throw e;
+      }
+    },
+    checkSize: (unzipped) => {
+      if (unzipped > UNZIPPED_MAX_BYTES) throw new FunctionBuildError(`function ${src.name} (${arch}) is ${formatMiB(unzipped)} unzipped, over Lambda's 250 MB limit; move dependencies to a layer. Nothing was written.`);
+    },
+  });
+  return {
     name: src.name,
     architecture: arch,
     zipPath,
-    zipBytes: zip.length,
-    unzippedBytes: unzipped,
-    zipSha256: base64Sha256(zip),
+    zipBytes: made.zip.length,
+    unzippedBytes: made.unzippedBytes,
+    zipSha256: base64Sha256(made.zip),
     inputHash: plan.inputHash,
-    status,
+    status: made.status,
     seconds: (Date.now() - started) / 1000,
-  });
-  // The size file is written first and the zip last: a zip that exists is complete.
-  const install = (file: string, zip: Buffer, unzipped: number) => {
-    writeFileAtomic(`${file}.unzipped`, Buffer.from(String(unzipped)));
-    writeFileAtomic(file, zip);
   };
-  if (fs.existsSync(zipPath) && fs.existsSync(`${zipPath}.unzipped`)) return done(fs.readFileSync(zipPath), sizeOf(zipPath), "skipped");
-  // A Go binary counts only with the compiler that built it; the other packages are the same bytes from any machine.
-  const storeName = plan.language === "go" ? `${plan.zipName.slice(0, -4)}-${goVersion()}.zip` : plan.zipName;
-  const storeZip = store ? path.join(store, storeName) : undefined;
-  if (storeZip && fs.existsSync(storeZip) && fs.existsSync(`${storeZip}.unzipped`)) {
-    const zip = fs.readFileSync(storeZip);
-    install(zipPath, zip, sizeOf(storeZip));
-    opts.log?.(`${src.name} (${arch}): inputs unchanged since a build on this machine; copied from ${storeZip}`);
-    return done(zip, sizeOf(storeZip), "cached");
-  }
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-fn-"));
-  try {
-    let entries: ZipEntry[];
-    try {
-      entries =
-        plan.language === "go"
-          ? goEntries(src, plan, work, opts.log)
-          : plan.language === "python"
-            ? pythonEntries(src, plan, work, opts)
-            : plan.language === "java"
-              ? javaEntries(src, plan, work, opts.log)
-              : nodeEntries(src, plan, work);
-    } catch (e) {
-      if (e instanceof LayerError) throw new FunctionBuildError(e.message);
-      throw e;
-    }
-    const unzipped = entries.reduce((n, e) => n + e.data.length, 0);
-    if (unzipped > UNZIPPED_MAX_BYTES) throw new FunctionBuildError(`function ${src.name} (${arch}) is ${formatMiB(unzipped)} unzipped, over Lambda's 250 MB limit; move dependencies to a layer. Nothing was written.`);
-    const zip = createZip(entries);
-    install(zipPath, zip, unzipped);
-    if (storeZip) install(storeZip, zip, unzipped);
-    return done(zip, unzipped, "built");
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
 }
 
-/** Zipped and unzipped sizes of a function already built here (project or store), else undefined. */
-export function knownFunctionSize(zipPath: string): { zipBytes: number; unzippedBytes: number } | undefined {
-  if (fs.existsSync(zipPath) && fs.existsSync(`${zipPath}.unzipped`)) return { zipBytes: fs.statSync(zipPath).size, unzippedBytes: Number(fs.readFileSync(`${zipPath}.unzipped`, "utf8")) };
-  return undefined;
-}
+/** Zipped and unzipped sizes of a function already built here, else undefined. */
+export const knownFunctionSize = knownZipSize;

@@ -6,7 +6,8 @@ import * as path from "path";
 import { isStaticElf, LambdaArchitecture, readElfHeader, RUST_TARGETS } from "./elf";
 import { ARM64_FIX, binsFromMetadata, CargoMetadata, cargoMetadata, functionInputs, inputHash, reproducibleRustflags, RustFunction, RustToolchain, toolchainsFor } from "./rust";
 import { cacheRoot } from "./util";
-import { base64Sha256, collectFiles, createZip, writeFileAtomic, ZipEntry } from "./zip";
+import { ArtifactStatus, materializeZip } from "./artifact";
+import { base64Sha256, collectFiles, ZipEntry } from "./zip";
 
 /**
  * Layers (seeds 001 and 004), built once per input hash:
@@ -251,7 +252,7 @@ export function unzippedLimitError(fn: string, functionBytes: number | undefined
 // ---------------------------------------------------------------------------------------------------
 // Building
 
-export type LayerStatus = "built" | "cached" | "skipped";
+export type LayerStatus = ArtifactStatus;
 
 export interface BuiltLayerArtifact {
   readonly name: string;
@@ -435,55 +436,38 @@ export function buildLayer(src: LayerSource, arch: LambdaArchitecture, opts: Lay
   const started = Date.now();
   const store = opts.store === undefined && !("store" in opts) ? defaultLayerStore() : opts.store;
   const zipPath = layerZipPath(opts.projectRoot, plan, src.name);
-  const done = (zip: Buffer, unzipped: number, status: LayerStatus): BuiltLayerArtifact => ({
+  let producer: Producer | undefined;
+  const made = materializeZip({
+    zipPath,
+    storeZip: () => {
+      let storeKey = plan.zipName;
+      if (src.kind === "extension") {
+        const { toolchain, key } = extensionToolchainKey(arch);
+        storeKey = `${plan.zipName.slice(0, -4)}-rustc-${key}.zip`; // an extension binary counts only with the compiler that built it
+        producer = extensionProducer(src, plan, toolchain, opts);
+      } else {
+        const runtime = detectLayerRuntime(src.dir).runtime;
+        producer = runtime === "python" ? pythonProducer(src, plan, opts) : runtime === "nodejs" ? nodeProducer(src, plan) : javaProducer(src);
+      }
+      return store ? path.join(store, storeKey) : undefined;
+    },
+    onCached: (storeZip) => opts.log?.(`${src.name} (${arch}): inputs unchanged since a build on this machine; copied from ${storeZip}`),
+    produce: (work) => producer!(work),
+    checkSize: (unzipped) => {
+      if (unzipped > UNZIPPED_MAX_BYTES) {
+        throw new LayerError(`layer ${src.name} (${arch}) is ${formatMiB(unzipped)} unzipped, over Lambda's 250 MB limit for a function and its layers; move dependencies out of it. Nothing was written.`);
+      }
+    },
+  });
+  return {
     name: src.name,
     architecture: arch,
     zipPath,
-    zipBytes: zip.length,
-    unzippedBytes: unzipped,
-    zipSha256: base64Sha256(zip),
+    zipBytes: made.zip.length,
+    unzippedBytes: made.unzippedBytes,
+    zipSha256: base64Sha256(made.zip),
     inputHash: plan.inputHash,
-    status,
+    status: made.status,
     seconds: (Date.now() - started) / 1000,
-  });
-  const install = (dir: string, name: string, zip: Buffer, unzipped: number) => {
-    writeFileAtomic(path.join(dir, `${name}.unzipped`), Buffer.from(String(unzipped)));
-    writeFileAtomic(path.join(dir, name), zip);
   };
-  // The size file is written first and the zip last: a zip that exists is complete.
-  const sizeOf = (zip: string) => Number(fs.readFileSync(`${zip}.unzipped`, "utf8"));
-  if (fs.existsSync(zipPath) && fs.existsSync(`${zipPath}.unzipped`)) {
-    return done(fs.readFileSync(zipPath), sizeOf(zipPath), "skipped");
-  }
-  let storeKey = plan.zipName;
-  let producer: Producer;
-  if (src.kind === "extension") {
-    const { toolchain, key } = extensionToolchainKey(arch);
-    storeKey = `${plan.zipName.slice(0, -4)}-rustc-${key}.zip`; // an extension binary counts only with the compiler that built it
-    producer = extensionProducer(src, plan, toolchain, opts);
-  } else {
-    const runtime = detectLayerRuntime(src.dir).runtime;
-    producer = runtime === "python" ? pythonProducer(src, plan, opts) : runtime === "nodejs" ? nodeProducer(src, plan) : javaProducer(src);
-  }
-  const storeZip = store ? path.join(store, storeKey) : undefined;
-  if (storeZip && fs.existsSync(storeZip) && fs.existsSync(`${storeZip}.unzipped`)) {
-    const zip = fs.readFileSync(storeZip);
-    install(path.dirname(zipPath), path.basename(zipPath), zip, sizeOf(storeZip));
-    opts.log?.(`${src.name} (${arch}): inputs unchanged since a build on this machine; copied from ${storeZip}`);
-    return done(zip, sizeOf(storeZip), "cached");
-  }
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-layer-"));
-  try {
-    const entries = producer(work);
-    const unzipped = entries.reduce((n, e) => n + e.data.length, 0);
-    if (unzipped > UNZIPPED_MAX_BYTES) {
-      throw new LayerError(`layer ${src.name} (${arch}) is ${formatMiB(unzipped)} unzipped, over Lambda's 250 MB limit for a function and its layers; move dependencies out of it. Nothing was written.`);
-    }
-    const zip = createZip(entries);
-    install(path.dirname(zipPath), path.basename(zipPath), zip, unzipped);
-    if (storeZip) install(path.dirname(storeZip), path.basename(storeZip), zip, unzipped);
-    return done(zip, unzipped, "built");
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
 }
