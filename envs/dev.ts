@@ -1,4 +1,10 @@
-import { defineEnv } from "./schema";
+import { defineEnv, FunctionEntryInput } from "./schema";
+
+/** The settings every Rust WebSocket handler shares. */
+const wsHandler = { source: "lambda-src/rust", environment: { LOG_LEVEL: "DEBUG", RUST_LOG: "debug" }, reservedConcurrency: 5 } as const;
+const wsHandlers: Record<string, FunctionEntryInput> = Object.fromEntries(
+  ["ws-connect", "ws-disconnect", "ws-default", "ws-broadcast"].map((bin) => [bin, { ...wsHandler, bin }]),
+);
 
 /** Development: cheap, short log retention, everything created and managed here; the WebSocket routes run the Rust handlers. */
 export default defineEnv({
@@ -15,31 +21,23 @@ export default defineEnv({
     "runtime-proxy": { mode: "create", type: "extension", source: "lambda-src/extensions/runtime-proxy", proxyPort: 9009, architectures: ["arm64", "x86_64"] },
   },
   // Functions from folders: runtime and handler are detected; the deployed name is lambdaship-dev-<key>.
-  functionDefaults: { memoryMiB: 256, timeoutSeconds: 10, environment: { LOG_LEVEL: "DEBUG" } },
+  functionDefaults: { memoryMiB: 256, timeoutSeconds: 10 },
   functions: {
-    "orders-api": { source: "lambda-src/functions/orders-api", url: { authType: "AWS_IAM" } }, // TypeScript, uuid in its dependency layer
-    report: { source: "lambda-src/functions/report", memoryMiB: 512, timeoutSeconds: 60 }, // Python, jmespath in its dependency layer
-    greeter: { source: "lambda-src/functions/greeter", environment: { GREETING: "Hello" } }, // Go on aws-lambda-go
-    inventory: { source: "lambda-src/functions/inventory", memoryMiB: 512 }, // Java on aws-lambda-java-core, its jars in its dependency layer
+    "orders-api": { source: "lambda-src/functions/orders-api", url: { authType: "AWS_IAM" }, environment: { LOG_LEVEL: "DEBUG" } }, // TypeScript, uuid in its dependency layer
+    report: { source: "lambda-src/functions/report", memoryMiB: 512, timeoutSeconds: 60, environment: { LOG_LEVEL: "DEBUG" } }, // Python, jmespath in its dependency layer
+    greeter: { source: "lambda-src/functions/greeter", environment: { LOG_LEVEL: "DEBUG", GREETING: "Hello" } }, // Go on aws-lambda-go
+    inventory: { source: "lambda-src/functions/inventory", memoryMiB: 512, environment: { LOG_LEVEL: "DEBUG" } }, // Java on aws-lambda-java-core, its jars in its dependency layer
+    // The app's own: the Rust REST backend (a bin of the cargo workspace), behind an IAM-auth URL.
+    backend: { source: "lambda-src/rust", bin: "backend", environment: { RUST_LOG: "debug" }, layers: ["runtime-proxy"], url: { authType: "AWS_IAM" } },
+    // The Rust WebSocket handlers, one per route (see websocket.routes).
+    ...wsHandlers,
   },
-  backend: {
-    function: { memoryMiB: 256, timeoutSeconds: 10, environment: { RUST_LOG: "debug" }, architecture: "arm64", layers: ["runtime-proxy"] },
-    url: { authType: "AWS_IAM" },
-    table: { pointInTimeRecovery: false, deletionProtection: false },
-  },
+  // The backend's items table; the function named here gets TABLE_NAME and access to it.
+  backend: { function: "backend", table: { pointInTimeRecovery: false, deletionProtection: false } },
   websocket: {
-    handlers: "rust",
     roomKey: "booking_id",
-    routes: ["sendmessage"],
-    handler: { source: "lambda-src/websocket", handler: "handler.lambda_handler", runtime: "python3.12" },
-    function: {
-      memoryMiB: 256,
-      timeoutSeconds: 10,
-      environment: { LOG_LEVEL: "DEBUG", RUST_LOG: "debug" },
-      reservedConcurrency: 5,
-      architecture: "arm64",
-    },
-    deployment: { mode: "create" },
+    // The function serving each route; the Python handler (lambda-src/websocket) could serve them all instead.
+    routes: { $connect: "ws-connect", $disconnect: "ws-disconnect", $default: "ws-default", sendmessage: "ws-broadcast" },
     stage: { name: "dev", throttlingBurstLimit: 50, throttlingRateLimit: 20 },
     table: { pointInTimeRecovery: false, deletionProtection: false },
   },

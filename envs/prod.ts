@@ -15,24 +15,15 @@ export default defineEnv({
   // npm run plan refuses a plan that destroys or replaces a table, bucket, log group or API (--allow-destroy overrides).
   review: { blockStatefulChanges: true },
   rust: { workspace: "lambda-src/rust", requireArm64: true },
-  backend: {
-    function: { memoryMiB: 1024, timeoutSeconds: 10, environment: { RUST_LOG: "info" }, reservedConcurrency: 100, architecture: "arm64" },
-    url: { authType: "AWS_IAM" },
-    table: { pointInTimeRecovery: true, deletionProtection: true },
+  functions: {
+    backend: { source: "lambda-src/rust", bin: "backend", memoryMiB: 1024, timeoutSeconds: 10, environment: { RUST_LOG: "info" }, reservedConcurrency: 100, url: { authType: "AWS_IAM" } },
+    // Owned by another pipeline: referenced by name, never changed here.
+    websocket: { source: "lambda-src/websocket", deployment: { mode: "existing", functionName: "shelf-websocket-proxy" } },
   },
+  backend: { function: "backend", table: { pointInTimeRecovery: true, deletionProtection: true } },
   websocket: {
-    handlers: "python",
     roomKey: "booking_id",
-    routes: ["sendmessage"],
-    handler: { source: "lambda-src/websocket", handler: "handler.lambda_handler", runtime: "python3.12" },
-    function: {
-      memoryMiB: 1024,
-      timeoutSeconds: 30,
-      environment: { LOG_LEVEL: "INFO" },
-      reservedConcurrency: 100,
-      architecture: "arm64",
-    },
-    deployment: { mode: "existing", functionName: "shelf-websocket-proxy" },
+    routes: { $connect: "websocket", $disconnect: "websocket", $default: "websocket", sendmessage: "websocket" },
     stage: { name: "prod", throttlingBurstLimit: 1000, throttlingRateLimit: 500 },
     table: { pointInTimeRecovery: true, deletionProtection: true },
   },

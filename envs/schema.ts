@@ -64,24 +64,6 @@ export const roleSchema = z.union(
   { errorMap: (issue, ctx) => ({ message: issue.code === "invalid_union" ? 'role is "managed" or { arn: "arn:aws:iam::<account>:role/<name>" }' : ctx.defaultError }) },
 );
 
-/** Settings every function takes, whatever module deploys it. */
-export const functionSettingsSchema = z
-  .object({
-    memoryMiB: z.number().int("memory is a whole number of MiB").min(128, "Lambda allows 128-10240 MiB").max(10240, "Lambda allows 128-10240 MiB"),
-    timeoutSeconds: z.number().int("timeout is a whole number of seconds").min(1, "Lambda allows 1-900 seconds").max(900, "Lambda allows 1-900 seconds"),
-    environment: envVars.default({}),
-    reservedConcurrency: z
-      .number()
-      .int("reserved concurrency is a whole number")
-      .min(0, "use 0 to stop all invocations, a positive number to reserve, or leave it out for unreserved")
-      .max(10000, "the account's concurrency quota is the upper bound; 10000 is the largest this config accepts")
-      .optional(),
-    architecture: z.enum(["arm64", "x86_64"], { message: "Lambda runs arm64 or x86_64" }).default("arm64"),
-    /** Layers of the env (`layers.<name>`), in the order Lambda extracts them into /opt. @default [] */
-    layers: z.array(z.string()).max(5, "Lambda allows 5 layers per function").default([]),
-  })
-  .strict();
-
 /**
  * How a module gets its function: `create` manages it here; `existing` only references one by name
  * (data source); `import` adopts an existing one into this stack's state with an import block.
@@ -105,7 +87,7 @@ export const deploymentSchema = z.discriminatedUnion(
 
 const routeKey = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,128}$/, "named routes are 1-128 characters of letters, digits, '-' and '_' (the $ routes are always present)");
+  .regex(/^(\$connect|\$disconnect|\$default|[A-Za-z0-9_-]{1,128})$/, "a route key is $connect, $disconnect, $default or a name of 1-128 letters, digits, '-' and '_' (the message's action)");
 
 export const websocketSchema = z
   .object({
@@ -115,31 +97,11 @@ export const websocketSchema = z
     roomQueryParam: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a query parameter name of letters, digits, '-' and '_'").default("room"),
     /** Seconds after which an idle connection item expires through DynamoDB TTL. */
     connectionTtlSeconds: z.number().int().min(60, "at least 60 seconds").max(86400 * 7, "at most 7 days").default(7200),
-    routes: z.array(routeKey).default([]).superRefine((routes, ctx) => {
-      const seen = new Set<string>();
-      routes.forEach((r, i) => {
-        if (seen.has(r)) ctx.addIssue({ code: "custom", path: [i], message: "each named route once" });
-        seen.add(r);
-      });
-    }),
-    handler: z
-      .object({
-        /** Folder holding the handler, relative to the project root. */
-        source: z.string().min(1, "a folder relative to the project root, e.g. lambda-src/websocket"),
-        /** `<module>.<function>` */
-        handler: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*$/, "write it as <module>.<function>, e.g. handler.lambda_handler"),
-        runtime: z.enum(PYTHON_RUNTIMES, { message: `supported: ${PYTHON_RUNTIMES.join(", ")}` }),
-      })
-      .strict(),
     /**
-     * Which code serves the routes: the Python handler (one function, every route) or the Rust
-     * ws-connect / ws-disconnect / ws-default / ws-broadcast functions (one per route; named routes go
-     * to ws-broadcast), each with `function`'s settings.
+     * The function (a key of `functions`) serving each route: `$connect`, `$disconnect`, `$default`
+     * and named routes (the message's `action`). One function may serve every route.
      */
-    handlers: z.enum(["python", "rust"], { message: 'handlers is "python" or "rust"' }).default("python"),
-    function: functionSettingsSchema,
-    deployment: deploymentSchema.default({ mode: "create" }),
-    role: roleSchema.optional(),
+    routes: z.record(routeKey, z.string()),
     stage: z
       .object({
         name: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "a stage name of letters, digits, '-' and '_'").default("live"),
@@ -213,19 +175,6 @@ export const functionUrlSchema = z
   })
   .strict();
 
-/** A Rust function of the workspace: its bin, settings, deployment mode, policies and URL. */
-export const rustFunctionSchema = z
-  .object({
-    function: functionSettingsSchema,
-    deployment: deploymentSchema.default({ mode: "create" }),
-    /** Access beyond its own log group (and, for the backend, its items table). @default [] */
-    policies: z.array(policyTemplateSchema).default([]),
-    /** A function URL; leave out for none. */
-    url: functionUrlSchema.optional(),
-    role: roleSchema.optional(),
-  })
-  .strict();
-
 /** Where the Rust functions come from and how they must be built. */
 export const rustSchema = z
   .object({
@@ -240,9 +189,11 @@ export const rustSchema = z
   .strict()
   .default({});
 
-/** The Rust REST backend (`backend` bin) and its items table. */
-export const backendSchema = rustFunctionSchema
-  .extend({
+/** The REST backend's items table, and the function (a key of `functions`) that serves it. */
+export const backendSchema = z
+  .object({
+    /** The entry of `functions` that gets the table's name (TABLE_NAME) and read/write access to its items. */
+    function: z.string(),
     table: z.object({ pointInTimeRecovery: z.boolean(), deletionProtection: z.boolean() }).strict(),
   })
   .strict();
@@ -441,8 +392,6 @@ export const envSchema = z
       }
     }
     const uses: Array<[string[], string[]]> = [
-      [["backend", "function", "layers"], env.backend.function.layers],
-      [["websocket", "function", "layers"], env.websocket.function.layers],
       ...(env.functionDefaults.layers ? [[["functionDefaults", "layers"], env.functionDefaults.layers] as [string[], string[]]] : []),
       ...Object.entries(env.functions).flatMap(([key, f]) => (f.layers ? [[["functions", key, "layers"], f.layers] as [string[], string[]]] : [])),
     ];
@@ -455,27 +404,29 @@ export const envSchema = z
       });
       if (new Set(names).size !== names.length) ctx.addIssue({ code: "custom", path: at, message: "a layer is listed twice; list each once" });
     }
-    if (env.websocket.handlers === "rust" && env.websocket.deployment.mode !== "create") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["websocket", "deployment", "mode"],
-        message: 'the Rust WebSocket handlers are four functions created here; use mode "create", or handlers "python" to reference or import one function',
-      });
+    const keys = Object.keys(env.functions);
+    const known = keys.length ? ` (the env has ${keys.join(", ")})` : "";
+    const reference = (at: (string | number)[], key: string) => {
+      if (!env.functions[key]) ctx.addIssue({ code: "custom", path: at, message: `no function with the key ${key} in functions${known}; add the entry or name one of them` });
+    };
+    reference(["backend", "function"], env.backend.function);
+    for (const [route, key] of Object.entries(env.websocket.routes)) reference(["websocket", "routes", route], key);
+    for (const route of ["$connect", "$disconnect", "$default"]) {
+      if (!env.websocket.routes[route]) ctx.addIssue({ code: "custom", path: ["websocket", "routes"], message: `${route} is missing: $connect, $disconnect and $default each name the function serving them` });
     }
   });
 
 export type EnvInput = z.input<typeof envSchema>;
 export type EnvConfig = z.output<typeof envSchema>;
-export type FunctionSettings = z.output<typeof functionSettingsSchema>;
 export type Deployment = z.output<typeof deploymentSchema>;
 export type WebsocketConfig = z.output<typeof websocketSchema>;
 export type PolicyTemplate = z.output<typeof policyTemplateSchema>;
 export type FunctionUrl = z.output<typeof functionUrlSchema>;
-export type RustFunctionConfig = z.output<typeof rustFunctionSchema>;
 export type RustConfig = z.output<typeof rustSchema>;
 export type BackendConfig = z.output<typeof backendSchema>;
 export type LayerConfig = z.output<typeof layerSchema>;
 export type FunctionEntry = z.output<typeof functionEntrySchema>;
+export type FunctionEntryInput = z.input<typeof functionEntrySchema>;
 export type FunctionDefaults = z.output<typeof functionDefaultsSchema>;
 
 /** Identity function that gives env files type checking and completion. */

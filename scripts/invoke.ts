@@ -65,8 +65,6 @@ export function functionKeys(env: EnvConfig): Map<string, string> {
     const d = f.deployment ?? { mode: "create" };
     keys.set(d.mode === "create" ? `${env.namePrefix}-${key}` : d.functionName, key);
   }
-  if (env.backend.deployment.mode !== "create") keys.set(env.backend.deployment.functionName, "backend");
-  if (env.websocket.handlers === "python" && env.websocket.deployment.mode !== "create") keys.set(env.websocket.deployment.functionName, "websocket");
   return keys;
 }
 

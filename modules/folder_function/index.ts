@@ -9,7 +9,7 @@ import { Dependencies, FunctionPlan, functionZipPath, knownFunctionSize, planFun
 import { applyTimeBuilder } from "../apply_builder";
 import { PropError } from "../errors";
 import { DependencyLayers, FunctionLayer, ILayer } from "../layer_builder";
-import { Deployment, ILambdaTarget, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
+import { Deployment, FunctionNeeds, IFunction, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
 import { PolicyTemplateOptions, statementsFromTemplates } from "../lambda_function/policy-templates";
 import { addFunctionUrl, FunctionUrlOptions } from "../lambda_function/url";
 
@@ -72,7 +72,7 @@ export interface FolderFunctionProps {
  * trigger is the input hash computed here, so a plan changes only when an input does; dependencies
  * go in a dependency layer (default) or the zip. Created, imported or referenced like every function.
  */
-export class FolderFunction extends Construct implements ILambdaTarget {
+export class FolderFunction extends Construct implements IFunction {
   public readonly functionName: string;
   public readonly functionArn: string;
   public readonly invokeArn: string;
@@ -153,5 +153,9 @@ export class FolderFunction extends Construct implements ILambdaTarget {
     this.functionArn = this.function.functionArn;
     this.invokeArn = this.function.invokeArn;
     if (props.url) this.url = addFunctionUrl(this, key, this.function, props.url, key, deployment.mode === "create" ? props.functionName : deployment.functionName);
+  }
+
+  public grant(purpose: string, needs: FunctionNeeds): void {
+    this.function.grant(purpose, needs);
   }
 }

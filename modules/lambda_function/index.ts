@@ -4,7 +4,7 @@ import { DataAwsLambdaFunction } from "@cdktf/provider-aws/lib/data-aws-lambda-f
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
-import { Annotations, ITerraformDependable } from "cdktf";
+import { Annotations, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
 import { unzippedLimitError } from "../../build/layer";
 import { ConfigError } from "../errors";
@@ -45,6 +45,29 @@ export interface ILambdaTarget {
   readonly invokeArn: string;
 }
 
+/**
+ * A function other constructs can wire up: they grant it access to what they own and hand it the
+ * names it needs (CDK's `addToRolePolicy` / `addEnvironment`). Where the function's role or
+ * configuration is not managed here (a referenced function, an adopted function keeping its own role,
+ * a role given by ARN), nothing is changed and a synth warning says what must be granted by hand.
+ */
+export interface IFunction extends ILambdaTarget {
+  /**
+   * Adds statements to the execution role's least-privilege policy and sets variables the composing
+   * construct computes (the user's own variables win on a clash), for `purpose` (named in the warning
+   * given where they cannot be applied).
+   */
+  grant(purpose: string, needs: FunctionNeeds): void;
+}
+
+/** What a composing construct needs of a function it wires up. */
+export interface FunctionNeeds {
+  /** @default - none */
+  readonly statements?: readonly PolicyStatement[];
+  /** @default - none */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
 /** One IAM statement; wildcards in actions are not accepted (least privilege). */
 export interface PolicyStatement {
   readonly sid: string;
@@ -52,6 +75,8 @@ export interface PolicyStatement {
   readonly resources: readonly string[];
   /** IAM conditions, e.g. an S3 prefix on ListBucket. @default - none */
   readonly conditions?: ReadonlyArray<{ readonly test: string; readonly variable: string; readonly values: readonly string[] }>;
+  /** How the resources read in a warning, where they are tokens until apply (`table lambdaship-dev-items`). @default - the resources */
+  readonly shownAs?: string;
 }
 
 /** The function's code: a local zip and the hash that tells Terraform when it changed. */
@@ -122,7 +147,15 @@ export interface ManagedFunctionProps extends FunctionOptions {
  *   group) so the plan shows an import and never a create or a replace;
  * - `existing`: nothing is created; a data source looks the function up by name.
  */
-export class ManagedFunction extends Construct implements ILambdaTarget {
+export class ManagedFunction extends Construct implements IFunction {
+  /**
+   * A function that exists already, looked up by name (a data source): the same interface a created
+   * one has, with nothing managed here.
+   */
+  public static fromFunctionName(scope: Construct, id: string, functionName: string): IFunction {
+    return new ManagedFunction(scope, id, { deployment: { mode: "existing", functionName }, settings: REFERENCED_SETTINGS, logRetentionDays: 1 });
+  }
+
   public readonly functionName: string;
   public readonly functionArn: string;
   public readonly invokeArn: string;
@@ -133,11 +166,23 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
   public readonly logGroup?: CloudwatchLogGroup;
   /** In import mode: the adopted function's name, and whether its log group is adopted too. */
   public readonly adopted?: { readonly functionName: string; readonly logGroup: boolean };
+  private roleIsManaged = false;
+  /** The function's name as written (the functionName attribute is a token until apply). */
+  private readonly shownName: string;
+  /** Where this function's props came from, for warnings. */
+  private readonly field: string;
+  /** The role policy's statements, and its document, while the role is managed here. */
+  private readonly statements: PolicyStatement[] = [];
+  private policyDocument?: DataAwsIamPolicyDocument;
+  /** The variables of the function: module's, then layers', then the user's (which win). */
+  private readonly environment: { module: Record<string, string>; layers: Record<string, string>; user: Readonly<Record<string, string>> } = { module: {}, layers: {}, user: {} };
 
   constructor(scope: Construct, id: string, props: ManagedFunctionProps) {
     super(scope, id);
     const deployment: Deployment = props.deployment ?? { mode: "create" };
     this.mode = deployment.mode;
+    this.field = props.settingsField ?? "function";
+    this.shownName = deployment.mode === "create" ? (props.definition?.functionName ?? id) : deployment.functionName;
 
     if (deployment.mode === "existing") {
       if ((props.layers ?? []).length > 0) {
@@ -165,18 +210,9 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
     acceptCheck(this.logGroup, "CKV_AWS_158", LOG_GROUP_KMS);
     if (props.logRetentionDays < 365) acceptCheck(this.logGroup, "CKV_AWS_338", logRetentionReason(props.logRetentionDays));
 
-    const statements: PolicyStatement[] = [
-      {
-        sid: "WriteOwnLogs",
-        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources: [`${this.logGroup.arn}:*`],
-      },
-      ...def.policyStatements,
-    ];
-    for (const s of statements) {
-      const wildcard = s.actions.find((a) => a.includes("*"));
-      if (wildcard) throw new Error(`${this.node.path}: policy statement ${s.sid} has the wildcard action ${wildcard}; name each action`);
-    }
+    const statements = this.statements;
+    statements.push({ sid: "WriteOwnLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${this.logGroup.arn}:*`] });
+    for (const s of def.policyStatements) statements.push(this.checked(s));
     // The execution role: managed here (created, with the least-privilege policy), the adopted
     // function's own (import keeps it unless asked), or one named by ARN.
     const roleChoice = def.role ?? (deployment.mode === "import" ? "own" : "managed");
@@ -197,15 +233,8 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
         description: `Execution role of ${name}`,
         assumeRolePolicy: assume.json,
       });
-      const policy = new DataAwsIamPolicyDocument(this, "policy", {
-        statement: statements.map((s) => ({
-          sid: s.sid,
-          effect: "Allow",
-          actions: [...s.actions],
-          resources: [...s.resources],
-          ...(s.conditions ? { condition: s.conditions.map((c) => ({ test: c.test, variable: c.variable, values: [...c.values] })) } : {}),
-        })),
-      });
+      const policy = new DataAwsIamPolicyDocument(this, "policy", { statement: statements.map(toDocumentStatement) });
+      this.policyDocument = policy;
       waitFor.push(
         new IamRolePolicy(this, "role-policy", {
           name: "least-privilege",
@@ -220,7 +249,7 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
         const adopted = new DataAwsLambdaFunction(this, "adopted", { functionName: name });
         roleArn = adopted.role;
       } else roleArn = roleChoice.arn;
-      const needs = statements.slice(1).map((s) => `${s.actions.join(", ")} on ${s.resources.join(", ")}`);
+      const needs = statements.slice(1).map(describeStatement);
       Annotations.of(this).addWarning(
         `${props.settingsField ?? "function"}: ${name} runs with ${roleChoice === "own" ? "the role it already has (an imported function keeps its own role)" : `the role ${roleChoice.arn}`}, which this stack does not manage: ` +
           `it must allow logs:CreateLogStream and logs:PutLogEvents on ${logGroupName}${needs.length ? `, and ${needs.join("; ")}` : ""}. Set role to "managed" to have the stack create a least-privilege role instead.`,
@@ -233,8 +262,8 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
     if (layers.length > 5) throw new ConfigError([`${field}.layers: ${name} has ${layers.length} layers with its dependency layer; Lambda allows 5`]);
     const tooBig = unzippedLimitError(name, def.unzippedBytes, [...(def.layers ?? []).map((l) => ({ name: "its dependency layer", ...l })), ...given]);
     if (tooBig) throw new ConfigError([`${field}.layers: ${tooBig}`]);
-    const layerEnvironment = Object.assign({}, ...layers.map((l) => l.environment)) as Record<string, string>;
-    const variables = { ...(def.moduleEnvironment ?? {}), ...layerEnvironment, ...props.settings.environment };
+    Object.assign(this.environment, { module: { ...(def.moduleEnvironment ?? {}) }, layers: Object.assign({}, ...layers.map((l) => l.environment)), user: props.settings.environment });
+    const variables = this.variables();
     const fn = new LambdaFunction(this, "function", {
       functionName: name,
       description: def.description,
@@ -259,8 +288,57 @@ export class ManagedFunction extends Construct implements ILambdaTarget {
       acceptCheck(fn, "CKV_AWS_115", `${props.settingsField ?? "function"}.reservedConcurrency is unset: the function shares the account's unreserved pool, as this env chooses`);
     }
     this.resource = fn;
+    this.roleIsManaged = roleChoice === "managed";
     this.functionName = fn.functionName;
     this.functionArn = fn.arn;
     this.invokeArn = fn.invokeArn;
   }
+
+  public grant(purpose: string, needs: FunctionNeeds): void {
+    const unmanaged: string[] = [];
+    const statements = (needs.statements ?? []).map((st) => this.checked(st));
+    if (this.policyDocument && this.roleIsManaged) {
+      this.statements.push(...statements);
+      if (statements.length > 0) this.policyDocument.putStatement(this.statements.map(toDocumentStatement));
+    } else unmanaged.push(...statements.map(describeStatement));
+    const variables = Object.entries(needs.environment ?? {});
+    if (this.resource) {
+      for (const [name, value] of variables) this.environment.module[name] = value;
+      if (variables.length > 0) this.resource.putEnvironment({ variables: this.variables() });
+    } else if (variables.length > 0) {
+      unmanaged.push(`variables ${variables.map(([name, value]) => (Token.isUnresolved(value) ? name : `${name}=${value}`)).join(", ")}`);
+    }
+    if (unmanaged.length > 0) {
+      const why = this.mode === "existing" ? "is only referenced, so neither its role nor its variables are managed here" : "runs with a role this stack does not manage";
+      Annotations.of(this).addWarning(`${this.field}: ${this.shownName} ${why}; for ${purpose} it needs ${unmanaged.join("; ")}.`);
+    }
+  }
+
+  private variables(): Record<string, string> {
+    return { ...this.environment.module, ...this.environment.layers, ...this.environment.user };
+  }
+
+  private checked(s: PolicyStatement): PolicyStatement {
+    const wildcard = s.actions.find((a) => a.includes("*"));
+    if (wildcard) throw new Error(`${this.node.path}: policy statement ${s.sid} has the wildcard action ${wildcard}; name each action`);
+    return s;
+  }
 }
+
+/** The settings a referenced function is given: unused, since nothing is deployed. */
+const REFERENCED_SETTINGS: FunctionSettings = { memoryMiB: 128, timeoutSeconds: 3, environment: {}, architecture: "arm64" };
+
+function toDocumentStatement(s: PolicyStatement) {
+  return {
+    sid: s.sid,
+    effect: "Allow",
+    actions: [...s.actions],
+    resources: [...s.resources],
+    ...(s.conditions ? { condition: s.conditions.map((c) => ({ test: c.test, variable: c.variable, values: [...c.values] })) } : {}),
+  };
+}
+
+function describeStatement(s: PolicyStatement): string {
+  return `${s.actions.join(", ")} on ${s.shownAs ?? s.resources.join(", ")}`;
+}
+

@@ -2,7 +2,7 @@ import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { AwsProvider, AwsProviderConfig } from "@cdktf/provider-aws/lib/provider";
 import type { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
 import type { FunctionPlan } from "../../build/function";
-import { Annotations, App, DataResource, Lazy, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { App, DataResource, Lazy, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
@@ -11,11 +11,12 @@ import { envFile } from "../../envs";
 import type { Probe } from "../../build/rust";
 import { ConfigError, problem, PropError } from "../errors";
 import { FolderFunction } from "../folder_function";
-import { ILambdaTarget, ManagedFunction } from "../lambda_function";
+import { IFunction, ManagedFunction } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
 import { DependencyLayers, LayerRegistry } from "../layer_builder";
 import { acceptCheck, PITR_OFF, TABLE_KMS } from "../policy-checks";
 import { WebsocketLambda } from "../websocket_lambda";
+import { moveFromEarlierAddresses } from "./moved";
 
 export const APP_NAME = "lambdaship";
 
@@ -47,8 +48,10 @@ export interface LambdaStackProps {
 
 /** One entry of the env's `functions`, as deployed. */
 export interface EnvFunction {
-  readonly target: ILambdaTarget;
+  readonly target: IFunction;
   readonly url?: LambdaFunctionUrl;
+  /** Rust (a bin of a cargo workspace) or a folder of another runtime. */
+  readonly kind: "rust" | "folder";
   /** Folder functions: what synth detected and hashed. */
   readonly plan?: FunctionPlan;
 }
@@ -65,7 +68,8 @@ export function stackName(env: string): string {
 export class LambdaStack extends TerraformStack {
   public readonly websocket: WebsocketLambda;
   public readonly rustWorkspace: RustWorkspace;
-  public readonly backend: ManagedFunction;
+  /** The function serving the REST backend (`backend.function`). */
+  public readonly backend: IFunction;
   public readonly itemsTable: DynamodbTable;
   /** The env's `functions`, by key. */
   public readonly functions: Readonly<Record<string, EnvFunction>>;
@@ -124,7 +128,10 @@ export class LambdaStack extends TerraformStack {
       configFile: file,
     });
 
-    // The Rust REST backend: its items table and the function, with a URL.
+    // Every function of the env, from its folder (Rust entries from their cargo workspace).
+    this.functions = this.envFunctions(env, props, projectRootFromStack, file, layers);
+
+    // The REST backend's items table; the function serving it gets its name and access to its items.
     const be = env.backend;
     this.itemsTable = new DynamodbTable(this, "items", {
       name: `${env.namePrefix}-items`,
@@ -137,68 +144,30 @@ export class LambdaStack extends TerraformStack {
     });
     acceptCheck(this.itemsTable, "CKV_AWS_119", TABLE_KMS);
     if (!be.table.pointInTimeRecovery) acceptCheck(this.itemsTable, "CKV_AWS_28", PITR_OFF);
-    const backend = new RustLambda(this, "rust-backend", {
-      workspace: this.rustWorkspace,
-      region: env.region,
-      functions: [
-        {
-          bin: "backend",
-          functionName: `${env.namePrefix}-backend`,
-          description: `REST backend of ${env.namePrefix} (Rust)`,
-          settings: be.function,
-          layers: layers.resolve(be.function.layers, `${file}: backend.function`),
-          logRetentionDays: env.logRetentionDays,
-          deployment: be.deployment,
-          policies: be.policies,
-          policyStatements: [
-            { sid: "ItemsTable", actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], resources: [this.itemsTable.arn] },
-          ],
-          moduleEnvironment: { TABLE_NAME: this.itemsTable.name },
-          url: be.url,
-          role: be.role,
-          configField: `${file}: backend`,
-        },
-      ],
+    this.backend = this.functions[be.function].target;
+    this.backend.grant(`the items table ${env.namePrefix}-items`, {
+      statements: [{ sid: "ItemsTable", actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], resources: [this.itemsTable.arn], shownAs: `table ${env.namePrefix}-items` }],
+      environment: { TABLE_NAME: this.itemsTable.name },
     });
-    this.backend = backend.functions.backend;
-    if (be.deployment.mode === "existing") {
-      Annotations.of(this.backend).addWarning(
-        `backend function "${be.deployment.functionName}" is referenced, not managed: its role must allow dynamodb:GetItem, PutItem and DeleteItem on ${env.namePrefix}-items, and its environment must set TABLE_NAME=${env.namePrefix}-items.`,
-      );
-    }
 
     const ws = env.websocket;
     this.websocket = new WebsocketLambda(this, "websocket", {
       namePrefix: env.namePrefix,
-      settingsField: `${file}: websocket.function`,
-      buildDir: path.join(props.projectRoot, ".build", "packages"),
-      handler: {
-        sourceDir: path.resolve(props.projectRoot, ws.handler.source),
-        handler: ws.handler.handler,
-        runtime: ws.handler.runtime,
-        configField: `${file}: websocket.handler.source`,
-      },
-      rust: ws.handlers === "rust" ? { workspace: this.rustWorkspace, region: env.region } : undefined,
-      settings: ws.function,
-      layers: layers.resolve(ws.function.layers, `${file}: websocket.function`),
+      routes: Object.fromEntries(Object.entries(ws.routes).map(([route, key]) => [route, this.functions[key].target])),
       logRetentionDays: env.logRetentionDays,
-      deployment: ws.deployment,
       roomKey: ws.roomKey,
       roomQueryParam: ws.roomQueryParam,
       connectionTtlSeconds: ws.connectionTtlSeconds,
-      routes: ws.routes,
       stageName: ws.stage.name,
       throttlingBurstLimit: ws.stage.throttlingBurstLimit,
       throttlingRateLimit: ws.stage.throttlingRateLimit,
       pointInTimeRecovery: ws.table.pointInTimeRecovery,
       deletionProtection: ws.table.deletionProtection,
-      role: ws.role,
     });
-
-    this.functions = this.envFunctions(env, props, projectRootFromStack, file, layers);
 
     layers.publishRemaining();
     this.recordAdoptions(env.forgotten);
+    moveFromEarlierAddresses(this, this.functions);
 
     new TerraformOutput(this, "websocket_url", { value: this.websocket.stage.invokeUrl, description: "wss:// URL of the WebSocket stage" });
     new TerraformOutput(this, "websocket_functions", {
@@ -206,7 +175,8 @@ export class LambdaStack extends TerraformStack {
       description: "The functions serving the WebSocket routes",
     });
     new TerraformOutput(this, "backend_function", { value: this.backend.functionName });
-    if (backend.urls.backend) new TerraformOutput(this, "backend_url", { value: backend.urls.backend.functionUrl, description: `Function URL of the backend (auth ${be.url?.authType})` });
+    const backendUrl = this.functions[be.function].url;
+    if (backendUrl) new TerraformOutput(this, "backend_url", { value: backendUrl.functionUrl, description: `Function URL of the backend (auth ${env.functions[be.function].url?.authType ?? "AWS_IAM"})` });
     new TerraformOutput(this, "items_table", { value: this.itemsTable.name });
     new TerraformOutput(this, "functions", {
       description: "The env's functions by key: name, ARN and function URL",
@@ -248,13 +218,7 @@ export class LambdaStack extends TerraformStack {
   private envFunctions(env: EnvConfig, props: LambdaStackProps, projectRootFromStack: string, file: string, registry: LayerRegistry): Record<string, EnvFunction> {
     const out: Record<string, EnvFunction> = {};
     const problems: string[] = [];
-    const deployedName = (d: { mode: string; functionName?: string }, own: string) => (d.mode === "create" ? `${env.namePrefix}-${own}` : d.functionName!);
-    const names = new Map<string, string>([
-      [deployedName(env.backend.deployment, "backend"), "backend"],
-      ...(env.websocket.handlers === "rust" ? ["ws-connect", "ws-disconnect", "ws-default", "ws-broadcast"] : ["websocket"]).map(
-        (own) => [env.websocket.handlers === "rust" ? `${env.namePrefix}-${own}` : deployedName(env.websocket.deployment, own), "websocket"] as [string, string],
-      ),
-    ]);
+    const names = new Map<string, string>();
     const pool = new DependencyLayers(this, "function-dependency-layers", { namePrefix: env.namePrefix, projectRoot: props.projectRoot, projectRootFromStack });
     const workspaces = new Map<string, RustWorkspace>([[this.rustWorkspace.workspaceDir, this.rustWorkspace]]);
     for (const [key, entry] of Object.entries(env.functions)) {
@@ -279,21 +243,23 @@ export class LambdaStack extends TerraformStack {
         layers: entry.layers ?? d.layers ?? [],
       };
       const tags = { ...(d.tags ?? {}), ...(entry.tags ?? {}) };
+      const isRust = entry.bin !== undefined || fs.existsSync(path.join(sourceDir, "Cargo.toml"));
+      const description = entry.description ?? roleDescription(env, key, isRust);
       const policies = [...(d.policies ?? []), ...(entry.policies ?? [])];
       try {
-        if (entry.bin !== undefined || fs.existsSync(path.join(sourceDir, "Cargo.toml"))) {
+        if (isRust) {
           if (entry.bin === undefined) throw new PropError("bin", undefined, `${entry.source} is a cargo workspace; name the bin that becomes this function`);
           let workspace = workspaces.get(sourceDir);
           if (!workspace) {
-            workspace = new RustWorkspace(this, `rust-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, probe: props.rustProbe });
+            workspace = new RustWorkspace(this, `rust-workspace-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, probe: props.rustProbe });
             workspaces.set(sourceDir, workspace);
           }
           const rust = new RustLambda(this, `fn-${key}`, {
             workspace,
             region: env.region,
-            functions: [{ bin: entry.bin, functionName, description: entry.description, settings, layers: registry.resolve(settings.layers, `${file}: ${field}`), logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, role: entry.role, configField: `${file}: ${field}`, settingsField: `${file}: ${field}` }],
+            functions: [{ bin: entry.bin, functionName, description, settings, layers: registry.resolve(settings.layers, `${file}: ${field}`), logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, role: entry.role, configField: `${file}: ${field}`, settingsField: `${file}: ${field}` }],
           });
-          out[key] = { target: rust.functions[entry.bin], url: rust.urls[entry.bin] };
+          out[key] = { kind: "rust", target: rust.functions[entry.bin], url: rust.urls[entry.bin] };
         } else {
           const fn = new FolderFunction(this, `fn-${key}`, {
             key,
@@ -312,11 +278,11 @@ export class LambdaStack extends TerraformStack {
             region: env.region,
             policies,
             url: entry.url,
-            description: entry.description,
+            description,
             role: entry.role,
             dependencyLayers: pool,
           });
-          out[key] = { target: fn, url: fn.url, plan: fn.plan };
+          out[key] = { kind: "folder", target: fn, url: fn.url, plan: fn.plan };
         }
       } catch (e) {
         if (e instanceof PropError) problems.push(problem(file, `${field}.${e.prop}`, e.prop === "source" ? entry.source : e.value, e.fix));
@@ -327,6 +293,19 @@ export class LambdaStack extends TerraformStack {
     if (problems.length > 0) throw new ConfigError(problems);
     return out;
   }
+}
+
+/**
+ * What a function does for the app, as its default description: the REST backend, or the WebSocket
+ * routes it serves (`WebSocket connect handler of <prefix> (Rust)`); else the construct's default.
+ */
+function roleDescription(env: EnvConfig, key: string, rust: boolean): string | undefined {
+  const suffix = rust ? " (Rust)" : "";
+  if (env.backend.function === key) return `REST backend of ${env.namePrefix}${suffix}`;
+  const served = Object.entries(env.websocket.routes).filter(([, k]) => k === key).map(([route]) => (route.startsWith("$") ? route.slice(1) : "broadcast"));
+  const labels = [...new Set(served)];
+  if (labels.length === 0) return undefined;
+  return `WebSocket ${labels.length === 1 ? `${labels[0]} ` : ""}handler of ${env.namePrefix}${suffix}`;
 }
 
 /** Provider settings that point every service at one emulator endpoint, with the checks AWS-only APIs need skipped. */
