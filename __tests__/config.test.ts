@@ -22,63 +22,65 @@ describe("environment config validation", () => {
   });
 
   it.each([
-    ["memory above Lambda's limit", (e: any) => (e.websocket.function.memoryMiB = 99999),
-      "envs/dev.ts: websocket.function.memoryMiB is 99999; Lambda allows 128-10240 MiB"],
-    ["memory below Lambda's limit", (e: any) => (e.websocket.function.memoryMiB = 64),
-      "envs/dev.ts: websocket.function.memoryMiB is 64; Lambda allows 128-10240 MiB"],
-    ["a timeout of 0", (e: any) => (e.websocket.function.timeoutSeconds = 0),
-      "envs/dev.ts: websocket.function.timeoutSeconds is 0; Lambda allows 1-900 seconds"],
-    ["a timeout over 15 minutes", (e: any) => (e.websocket.function.timeoutSeconds = 901),
-      "envs/dev.ts: websocket.function.timeoutSeconds is 901; Lambda allows 1-900 seconds"],
-    ["an invalid function name", (e: any) => (e.backend.deployment = { mode: "existing", functionName: "my function!" }),
-      `envs/dev.ts: backend.deployment.functionName is "my function!"; Lambda function names are 1-64 characters of A-Z, a-z, 0-9, '-' and '_'`],
-    ["a function name over 64 characters", (e: any) => (e.backend.deployment = { mode: "import", functionName: "f".repeat(65) }),
-      "envs/dev.ts: backend.deployment.functionName is"],
-    ["an unknown mode", (e: any) => (e.backend.deployment = { mode: "adopt" }),
-      `envs/dev.ts: backend.deployment.mode is "adopt"; mode must be "create", "existing" or "import"`],
-    ["existing mode without a name", (e: any) => (e.backend.deployment = { mode: "existing" }),
-      "envs/dev.ts: backend.deployment.functionName is missing; it is required (string)"],
-    ["Rust WebSocket handlers in existing mode", (e: any) => (e.websocket.deployment = { mode: "existing", functionName: "ws" }),
-      `envs/dev.ts: websocket.deployment.mode is "existing"; the Rust WebSocket handlers are four functions created here; use mode "create", or handlers "python"`],
-    ["an unknown policy template", (e: any) => (e.backend.policies = [{ template: "s3-admin", buckets: ["b-1"] }]),
-      `envs/dev.ts: backend.policies[0].template is "s3-admin"; template must be one of dynamodb-read, dynamodb-read-write, s3-read`],
-    ["a bucket name S3 refuses", (e: any) => (e.backend.policies = [{ template: "s3-read", buckets: ["My_Bucket"] }]),
-      `envs/dev.ts: backend.policies[0].buckets[0] is "My_Bucket"; bucket names are 3-63 lowercase letters`],
-    ["a policy template on no resource", (e: any) => (e.backend.policies = [{ template: "sns-publish", topics: [] }]),
-      "envs/dev.ts: backend.policies[0].topics is []; name at least one topic"],
-    ["an unknown URL auth type", (e: any) => (e.backend.url = { authType: "PUBLIC" }),
-      `envs/dev.ts: backend.url.authType is "PUBLIC"; authType is "AWS_IAM" (the default) or "NONE" (public)`],
-    ["CORS credentials for any origin", (e: any) => (e.backend.url = { authType: "NONE", cors: { allowOrigins: ["*"], allowCredentials: true } }),
-      `envs/dev.ts: backend.url.cors.allowOrigins is ["*"]; browsers refuse credentials with origin "*"`],
-    ["an unknown handlers kind", (e: any) => (e.websocket.handlers = "go"),
-      `envs/dev.ts: websocket.handlers is "go"; handlers is "python" or "rust"`],
+    ["memory above Lambda's limit", (e: any) => (e.functions.backend.memoryMiB = 99999),
+      "envs/dev.ts: functions.backend.memoryMiB is 99999; Lambda allows 128-10240 MiB"],
+    ["memory below Lambda's limit", (e: any) => (e.functions.backend.memoryMiB = 64),
+      "envs/dev.ts: functions.backend.memoryMiB is 64; Lambda allows 128-10240 MiB"],
+    ["a timeout of 0", (e: any) => (e.functions.backend.timeoutSeconds = 0),
+      "envs/dev.ts: functions.backend.timeoutSeconds is 0; Lambda allows 1-900 seconds"],
+    ["a timeout over 15 minutes", (e: any) => (e.functions.backend.timeoutSeconds = 901),
+      "envs/dev.ts: functions.backend.timeoutSeconds is 901; Lambda allows 1-900 seconds"],
+    ["an invalid function name", (e: any) => (e.functions.backend.deployment = { mode: "existing", functionName: "my function!" }),
+      `envs/dev.ts: functions.backend.deployment.functionName is "my function!"; Lambda function names are 1-64 characters of A-Z, a-z, 0-9, '-' and '_'`],
+    ["a function name over 64 characters", (e: any) => (e.functions.backend.deployment = { mode: "import", functionName: "f".repeat(65) }),
+      "envs/dev.ts: functions.backend.deployment.functionName is"],
+    ["an unknown mode", (e: any) => (e.functions.backend.deployment = { mode: "adopt" }),
+      `envs/dev.ts: functions.backend.deployment.mode is "adopt"; mode must be "create", "existing" or "import"`],
+    ["existing mode without a name", (e: any) => (e.functions.backend.deployment = { mode: "existing" }),
+      "envs/dev.ts: functions.backend.deployment.functionName is missing; it is required (string)"],
+    ["an unknown policy template", (e: any) => (e.functions.backend.policies = [{ template: "s3-admin", buckets: ["b-1"] }]),
+      `envs/dev.ts: functions.backend.policies[0].template is "s3-admin"; template must be one of dynamodb-read, dynamodb-read-write, s3-read`],
+    ["a bucket name S3 refuses", (e: any) => (e.functions.backend.policies = [{ template: "s3-read", buckets: ["My_Bucket"] }]),
+      `envs/dev.ts: functions.backend.policies[0].buckets[0] is "My_Bucket"; bucket names are 3-63 lowercase letters`],
+    ["a policy template on no resource", (e: any) => (e.functions.backend.policies = [{ template: "sns-publish", topics: [] }]),
+      "envs/dev.ts: functions.backend.policies[0].topics is []; name at least one topic"],
+    ["an unknown URL auth type", (e: any) => (e.functions.backend.url = { authType: "PUBLIC" }),
+      `envs/dev.ts: functions.backend.url.authType is "PUBLIC"; authType is "AWS_IAM" (the default) or "NONE" (public)`],
+    ["CORS credentials for any origin", (e: any) => (e.functions.backend.url = { authType: "NONE", cors: { allowOrigins: ["*"], allowCredentials: true } }),
+      `envs/dev.ts: functions.backend.url.cors.allowOrigins is ["*"]; browsers refuse credentials with origin "*"`],
+    ["a route naming no function", (e: any) => (e.websocket.routes.$default = "nope"),
+      `envs/dev.ts: websocket.routes.$default is "nope"; no function with the key nope in functions (the env has orders-api, report, greeter, inventory, backend, ws-connect`],
+    ["a route key API Gateway refuses", (e: any) => (e.websocket.routes["send message"] = "ws-broadcast"),
+      `envs/dev.ts: websocket.routes.send message is "ws-broadcast"; the route key "send message" is not one API Gateway takes: use $connect, $disconnect, $default or a name of 1-128 letters, digits, '-' and '_'`],
+    ["a built-in route left out", (e: any) => delete e.websocket.routes.$disconnect,
+      "envs/dev.ts: websocket.routes is"],
+    ["a backend naming no function", (e: any) => (e.backend.function = "api"),
+      `envs/dev.ts: backend.function is "api"; no function with the key api in functions`],
     ["a log retention CloudWatch does not offer", (e: any) => (e.logRetentionDays = 10),
       "envs/dev.ts: logRetentionDays is 10; CloudWatch Logs accepts 1, 3, 5, 7, 14, 30"],
     ["an invalid region", (e: any) => (e.region = "europe"),
       `envs/dev.ts: region is "europe"; an AWS region such as eu-west-1`],
-    ["a reserved environment variable", (e: any) => (e.websocket.function.environment = { AWS_REGION: "x" }),
-      `envs/dev.ts: websocket.function.environment.AWS_REGION is "x"; AWS_REGION is reserved by Lambda's runtime`],
-    ["environment variables over 4 KB", (e: any) => (e.websocket.function.environment = { BIG: "x".repeat(4094) }),
-      "envs/dev.ts: websocket.function.environment is {\"BIG\":"],
-    ["a non-string environment value", (e: any) => (e.websocket.function.environment = { PORT: 8080 }),
-      "envs/dev.ts: websocket.function.environment.PORT is 8080; expected string"],
+    ["a reserved environment variable", (e: any) => (e.functions.backend.environment = { AWS_REGION: "x" }),
+      `envs/dev.ts: functions.backend.environment.AWS_REGION is "x"; AWS_REGION is reserved by Lambda's runtime`],
+    ["environment variables over 4 KB", (e: any) => (e.functions.backend.environment = { BIG: "x".repeat(4094) }),
+      "envs/dev.ts: functions.backend.environment is {\"BIG\":"],
+    ["a non-string environment value", (e: any) => (e.functions.backend.environment = { PORT: 8080 }),
+      "envs/dev.ts: functions.backend.environment.PORT is 8080; expected string"],
     ["a name prefix that would make names over 64", (e: any) => (e.namePrefix = "p".repeat(41)),
       "envs/dev.ts: namePrefix is"],
-    ["an unknown architecture", (e: any) => (e.websocket.function.architecture = "arm"),
-      `envs/dev.ts: websocket.function.architecture is "arm"; Lambda runs arm64 or x86_64`],
-    ["negative reserved concurrency", (e: any) => (e.websocket.function.reservedConcurrency = -1),
-      "envs/dev.ts: websocket.function.reservedConcurrency is -1; use 0 to stop all invocations"],
-    ["a misspelt field", (e: any) => (e.websocket.function.memoryMb = 512),
-      "envs/dev.ts: websocket.function is"],
-    ["a handler not written as module.function", (e: any) => (e.websocket.handler.handler = "handler"),
-      `envs/dev.ts: websocket.handler.handler is "handler"; write it as <module>.<function>`],
-    ["a layer the env does not define", (e: any) => (e.backend.function.layers = ["nope"]),
-      `envs/dev.ts: backend.function.layers[0] is "nope"; no layer named nope in layers (the env has websocket-deps, runtime-proxy); add it under layers or remove it here`],
+    ["an unknown architecture", (e: any) => (e.functions.backend.architecture = "arm"),
+      `envs/dev.ts: functions.backend.architecture is "arm"; Lambda runs arm64 or x86_64`],
+    ["negative reserved concurrency", (e: any) => (e.functions.backend.reservedConcurrency = -1),
+      "envs/dev.ts: functions.backend.reservedConcurrency is -1; 0 stops all invocations; leave it out for unreserved"],
+    ["a misspelt field", (e: any) => (e.functions.backend.memoryMb = 512),
+      "envs/dev.ts: functions.backend is"],
+    ["a layer the env does not define", (e: any) => (e.functions.backend.layers = ["nope"]),
+      `envs/dev.ts: functions.backend.layers[0] is "nope"; no layer named nope in layers (the env has websocket-deps, runtime-proxy); add it under layers or remove it here`],
     ["more than 5 layers", (e: any) => {
       for (const n of ["a", "b", "c", "d", "e", "f"]) e.layers[n] = { mode: "existing", type: "extension", arns: { arm64: `arn:aws:lambda:eu-west-1:123456789012:layer:${n}:1` } };
-      e.backend.function.layers = ["a", "b", "c", "d", "e", "f"];
+      e.functions.backend.layers = ["a", "b", "c", "d", "e", "f"];
     },
-      "envs/dev.ts: backend.function.layers is [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]; Lambda allows 5 layers per function"],
+      "envs/dev.ts: functions.backend.layers is [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]; Lambda allows 5 layers per function"],
     ["a dependency layer without its runtime", (e: any) => delete e.layers["websocket-deps"].runtime,
       "envs/dev.ts: layers.websocket-deps.runtime is missing; a dependency layer names the runtime it is installed for, e.g. python3.12"],
     ["a layer ARN without a version", (e: any) => (e.layers["runtime-proxy"] = { mode: "existing", type: "extension", arns: { arm64: "arn:aws:lambda:eu-west-1:123456789012:layer:proxy" } }),
@@ -94,19 +96,19 @@ describe("environment config validation", () => {
   });
 
   it("explains an unknown field by name", () => {
-    expect(problemsOf((e) => (e.websocket.function.memoryMb = 512))[0]).toMatch(/unknown field\(s\) memoryMb/);
+    expect(problemsOf((e) => (e.functions.backend.memoryMb = 512))[0]).toMatch(/unknown field\(s\) memoryMb/);
   });
 
   it("names the variable that is too large in total, with the byte count and a fix", () => {
-    expect(problemsOf((e) => (e.websocket.function.environment = { BIG: "x".repeat(4094) }))[0]).toMatch(
+    expect(problemsOf((e) => (e.functions.backend.environment = { BIG: "x".repeat(4094) }))[0]).toMatch(
       /the variables take 4097 bytes; Lambda allows 4096 in all: move large values/,
     );
   });
 
   it("reports every problem at once, one line each", () => {
     const problems = problemsOf((e) => {
-      e.websocket.function.memoryMiB = 99999;
-      e.websocket.function.timeoutSeconds = 0;
+      e.functions.backend.memoryMiB = 99999;
+      e.functions.backend.timeoutSeconds = 0;
       e.logRetentionDays = 2;
     });
     expect(problems).toHaveLength(3);
@@ -114,8 +116,8 @@ describe("environment config validation", () => {
     expect(err.message.split("\n")).toEqual([
       "3 problems in the environment config:",
       expect.stringContaining("  - envs/dev.ts: logRetentionDays is 2"),
-      expect.stringContaining("  - envs/dev.ts: websocket.function.memoryMiB is 99999"),
-      expect.stringContaining("  - envs/dev.ts: websocket.function.timeoutSeconds is 0"),
+      expect.stringContaining("  - envs/dev.ts: functions.backend.memoryMiB is 99999"),
+      expect.stringContaining("  - envs/dev.ts: functions.backend.timeoutSeconds is 0"),
     ]);
   });
 
@@ -127,8 +129,8 @@ describe("environment config validation", () => {
     const env = loadEnv("dev");
     expect(env.websocket.roomQueryParam).toBe("room");
     expect(env.websocket.connectionTtlSeconds).toBe(7200);
-    expect(env.backend.deployment).toEqual({ mode: "create" });
-    expect(env.backend.url).toEqual({ authType: "AWS_IAM" });
-    expect(env.backend.policies).toEqual([]);
+    expect(env.functions.backend.deployment).toBeUndefined();
+    expect(env.functions.backend.url).toEqual({ authType: "AWS_IAM" });
+    expect(env.functionDefaults).toEqual({ memoryMiB: 256, timeoutSeconds: 10 });
   });
 });

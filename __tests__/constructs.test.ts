@@ -5,6 +5,7 @@ import { TerraformStack, Testing } from "cdktf";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { FolderFunction } from "../modules/folder_function";
 import { FunctionSettings, ManagedFunction } from "../modules/lambda_function";
 import { LayerBuilder } from "../modules/layer_builder";
 import { RustLambda, RustWorkspace } from "../modules/rust_lambda";
@@ -25,37 +26,46 @@ const settings: FunctionSettings = { memoryMiB: 256, timeoutSeconds: 10, environ
 const stack = () => new TerraformStack(Testing.app(), "team");
 const synth = (s: TerraformStack) => JSON.parse(Testing.synth(s)) as SynthJson;
 
-describe("WebsocketLambda from hand-written props", () => {
-  it("creates the API, the connections table and one function serving every route", () => {
+describe("WebsocketLambda from hand-written props, its route handlers passed as function references", () => {
+  it("creates the API and the connections table, and grants a folder function what every route needs", () => {
     const s = stack();
-    const ws = new WebsocketLambda(s, "chat", {
-      namePrefix: "team",
-      settings,
+    const fn = new FolderFunction(s, "chat-fn", {
+      functionName: "team-chat",
+      sourceDir: path.join(project, "chat"),
+      projectRoot: project,
+      projectRootFromStack: "../../..",
       logRetentionDays: 30,
-      handler: { sourceDir: path.join(project, "chat"), handler: "app.lambda_handler", runtime: "python3.12" },
-      buildDir: path.join(project, ".build"),
-      routes: ["say"],
+      region: "eu-west-1",
     });
+    const ws = new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, routes: { $connect: fn, $disconnect: fn, $default: fn, say: fn } });
     const json = synth(s);
-    expect(Object.keys(resourcesOf(json, "aws_apigatewayv2_route"))).toHaveLength(4);
-    expect(Testing.synth(s)).toHaveResourceWithProperties(LambdaFunction, { function_name: "team-websocket", handler: "app.lambda_handler", runtime: "python3.12" });
+    expect(Object.values(resourcesOf(json, "aws_apigatewayv2_route")).map((r) => r.route_key).sort()).toEqual(["$connect", "$default", "$disconnect", "say"]);
+    expect(Testing.synth(s)).toHaveResourceWithProperties(LambdaFunction, { function_name: "team-chat", handler: "app.lambda_handler", runtime: "python3.12" });
     expect(Testing.synth(s)).toHaveResourceWithProperties(Apigatewayv2Integration, { integration_type: "AWS_PROXY" });
-    expect(ws.functions).toHaveLength(1);
+    expect(ws.functions).toEqual([fn]);
+    const variables = (Object.values(resourcesOf(json, "aws_lambda_function"))[0].environment as { variables: Record<string, string> }).variables;
+    expect(variables).toMatchObject({ ROOM_KEY: "room_id", ROOM_QUERY_PARAM: "room" });
+    const policy = Object.entries(json.data!.aws_iam_policy_document).find(([id]) => id.includes("_policy_"))![1].statement as Array<{ sid: string }>;
+    expect(policy.map((st) => st.sid)).toEqual(["WriteOwnLogs", "RegisterConnection", "FindRoomsOfConnection", "RemoveConnection", "ListRoom", "PostToConnections"]);
   });
 
-  it("references an existing function, creating none", () => {
+  it("routes to a function that exists already (fromFunctionName), creating none and warning what it needs", () => {
     const s = stack();
-    new WebsocketLambda(s, "chat", {
-      namePrefix: "team",
-      settings,
-      logRetentionDays: 30,
-      deployment: { mode: "existing", functionName: "legacy-chat" },
-      handler: { sourceDir: path.join(project, "missing"), handler: "app.lambda_handler", runtime: "python3.12" },
-      buildDir: path.join(project, ".build"),
-    });
+    const legacy = ManagedFunction.fromFunctionName(s, "legacy", "legacy-chat");
+    new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, routes: { $connect: legacy, $disconnect: legacy, $default: legacy } });
     const json = synth(s);
     expect(json.resource.aws_lambda_function).toBeUndefined();
     expect(Object.values(json.data?.aws_lambda_function ?? {})).toEqual([expect.objectContaining({ function_name: "legacy-chat" })]);
+    const warnings = s.node.findAll().flatMap((c) => c.node.metadata).filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
+    expect(warnings).toEqual([expect.stringContaining("legacy-chat is only referenced, so neither its role nor its variables are managed here; for the WebSocket routes $connect, $disconnect, $default of team-websocket it needs dynamodb:PutItem on table team-connections")]);
+  });
+
+  it("refuses routes without $disconnect, naming the prop", () => {
+    const s = stack();
+    const legacy = ManagedFunction.fromFunctionName(s, "legacy", "legacy-chat");
+    expect(() => new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, routes: { $connect: legacy, $default: legacy } })).toThrow(
+      expect.objectContaining({ prop: "routes.$disconnect" }),
+    );
   });
 });
 

@@ -173,7 +173,7 @@ describe("functions in an env: the stack maps entries to constructs, and constru
     const greeter = Object.values(resourcesOf(scoped(parsed, "fn-greeter_").parsed, "aws_lambda_function"))[0];
     expect(greeter).toMatchObject({ memory_size: 256, timeout: 10, environment: { variables: { LOG_LEVEL: "DEBUG", GREETING: "Hello" } }, runtime: "provided.al2023", handler: "bootstrap" });
     const out = (parsed.output as Record<string, { value: Record<string, Record<string, string>> }>).functions.value;
-    expect(Object.keys(out).sort()).toEqual(["greeter", "inventory", "orders-api", "report"]);
+    expect(Object.keys(out).sort()).toEqual(["backend", "greeter", "inventory", "orders-api", "report", "ws-broadcast", "ws-connect", "ws-default", "ws-disconnect"]);
     expect(out["orders-api"]).toEqual({ name: expect.stringContaining("fn-orders-api_function"), arn: expect.any(String), url: expect.stringContaining("fn-orders-api_orders-api-url") });
   });
 
@@ -195,7 +195,7 @@ describe("functions in an env: the stack maps entries to constructs, and constru
     ["a cargo workspace without a bin", { functions: { x: { source: "lambda-src/rust" } } },
       /^envs\/dev\.ts: functions\.x\.bin is missing; lambda-src\/rust is a cargo workspace; name the bin/],
     ["two entries with one deployed name", { functions: { x: { source: "lambda-src/functions/report", deployment: { mode: "import", functionName: "lambdaship-dev-backend" } } } },
-      /^envs\/dev\.ts: functions\.x is "lambdaship-dev-backend"; backend already deploys a function named lambdaship-dev-backend/],
+      /^envs\/dev\.ts: functions\.x is "lambdaship-dev-backend"; functions\.backend already deploys a function named lambdaship-dev-backend/],
   ] as const)("refuses %s, naming the file and field", (_label, patch, message) => {
     expect(problems(patch as never)).toEqual([expect.stringMatching(message)]);
   });

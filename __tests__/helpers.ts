@@ -22,6 +22,19 @@ function merge<T>(base: T, patch: DeepPartial<T> | undefined): T {
   return out as T;
 }
 
+/**
+ * A patch giving an env the Python WebSocket handler (lambdaship-<env>-websocket) serving every route,
+ * as staging and prod have it, with the given layers.
+ */
+export function pythonWebsocket(layers: string[] = [], extra: Record<string, unknown> = {}): DeepPartial<EnvConfig> {
+  return {
+    functions: {
+      websocket: { source: "lambda-src/websocket", handler: "handler.lambda_handler", runtime: "python3.12", reservedConcurrency: 5, environment: { LOG_LEVEL: "DEBUG" }, layers, ...extra },
+    },
+    websocket: { routes: { $connect: "websocket", $disconnect: "websocket", $default: "websocket", sendmessage: "websocket" } },
+  } as DeepPartial<EnvConfig>;
+}
+
 /** A validated env with fields replaced (objects merged, arrays and scalars replaced). */
 export function envWith(name: string, patch?: DeepPartial<EnvConfig>): EnvConfig {
   return merge(loadEnv(name), patch);

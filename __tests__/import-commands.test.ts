@@ -13,9 +13,9 @@ describe("npm run import-commands", () => {
     expect(lines).toHaveLength(9);
     expect(lines.find((l) => l.endsWith(" lambdaship-dev-orders-api"))).toMatch(/ && terraform import 'aws_lambda_function\.fn-orders-api_function_[0-9A-F]{8}' lambdaship-dev-orders-api$/);
     expect(lines.find((l) => l.endsWith(" lambdaship-dev-backend"))).toMatch(
-      /^cd cdktf\.out\/stacks\/lambdaship-dev && terraform init && terraform import 'aws_lambda_function\.rust-backend_function_[0-9A-F]{8}' lambdaship-dev-backend$/,
+      /^cd cdktf\.out\/stacks\/lambdaship-dev && terraform init && terraform import 'aws_lambda_function\.fn-backend_function_[0-9A-F]{8}' lambdaship-dev-backend$/,
     );
-    expect(lines.find((l) => l.endsWith(" lambdaship-dev-ws-connect"))).toMatch(/ && terraform import 'aws_lambda_function\.websocket_rust-handlers_ws-connect_function_[0-9A-F]{8}' lambdaship-dev-ws-connect$/);
+    expect(lines.find((l) => l.endsWith(" lambdaship-dev-ws-connect"))).toMatch(/ && terraform import 'aws_lambda_function\.fn-ws-connect_function_[0-9A-F]{8}' lambdaship-dev-ws-connect$/);
   });
 
   it("says when a function is only referenced and there is nothing to import", () => {

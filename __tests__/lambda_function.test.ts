@@ -1,10 +1,9 @@
 import { Testing, TerraformStack } from "cdktf";
 import { ManagedFunction, ManagedFunctionProps } from "../modules/lambda_function";
-import { loadEnv } from "../envs";
 
 function props(overrides: Partial<ManagedFunctionProps> = {}): ManagedFunctionProps {
   return {
-    settings: loadEnv("dev").websocket.function,
+    settings: { memoryMiB: 256, timeoutSeconds: 10, environment: { LOG_LEVEL: "DEBUG" }, reservedConcurrency: 5, architecture: "arm64" },
     logRetentionDays: 7,
     definition: {
       functionName: "fn",

@@ -16,7 +16,8 @@ describe("env file edits for npm run new", () => {
   });
 
   it("adds a functions field where there is none: before backend, carrying a spread env's functions", () => {
-    expect(addFunctionEntry(read("envs/staging.ts"), "envs/staging.ts", "x", { source: "s" })).toContain('  functions: {\n    x: { source: "s" },\n  },\n  backend: {');
+    const bare = 'import { defineEnv } from "./schema";\n\nexport default defineEnv({\n  name: "qa",\n  backend: { function: "api", table: { pointInTimeRecovery: false, deletionProtection: false } },\n});\n';
+    expect(addFunctionEntry(bare, "envs/qa.ts", "x", { source: "s" })).toContain('  functions: {\n    x: { source: "s" },\n  },\n  backend: {');
     expect(addFunctionEntry(read("envs/local.ts"), "envs/local.ts", "x-y", { source: "s", url: { authType: "AWS_IAM" } })).toContain('  functions: { ...dev.functions,\n    "x-y": { source: "s", url: { authType: "AWS_IAM" } },\n  },\n});');
   });
 

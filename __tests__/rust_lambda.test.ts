@@ -5,10 +5,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { cargoMetadata, binsFromMetadata, functionHashes } from "../build/rust";
-import { loadEnv } from "../envs";
 import { ConfigError } from "../modules/errors";
 import { RustLambda, RustWorkspace } from "../modules/rust_lambda";
-import { envWith, fakeRustMachine, PROJECT_ROOT, resourcesOf, scoped, synthEnv, SynthJson } from "./helpers";
+import { envWith, fakeRustMachine, PROJECT_ROOT, pythonWebsocket, resourcesOf, scoped, synthEnv, SynthJson } from "./helpers";
 
 const WORKSPACE = path.join(PROJECT_ROOT, "lambda-src", "rust");
 const meta = cargoMetadata(WORKSPACE);
@@ -18,7 +17,7 @@ const hashFor = (bin: string, target = "aarch64-unknown-linux-gnu") =>
 type Statement = { sid: string; actions: string[]; resources: string[]; condition?: unknown[] };
 
 function backendOf(parsed: SynthJson) {
-  const { parsed: p, json } = scoped(parsed, "rust-backend_");
+  const { parsed: p, json } = scoped(parsed, "fn-backend_");
   const fns = Object.entries(resourcesOf(p, "aws_lambda_function"));
   const builders = Object.entries(resourcesOf(parsed, "terraform_data")).filter(([id]) => id.startsWith("rust_builder"));
   const policy = Object.entries(p.data?.aws_iam_policy_document ?? {}).find(([id]) => id.includes("_policy_"))?.[1].statement as Statement[] | undefined;
@@ -134,22 +133,22 @@ describe("rust_lambda: the architecture is the binary's", () => {
 
 describe("rust_lambda: policy templates", () => {
   const env = envWith("dev", {
-    backend: {
+    functions: { backend: {
       policies: [
         { template: "dynamodb-read", tables: ["orders"], indexes: ["by-customer"] },
         { template: "s3-read-write", buckets: ["uploads-bucket"], prefix: "incoming/" },
         { template: "sqs-send", queues: ["jobs"] },
         { template: "sns-publish", topics: ["alerts"] },
       ],
-    },
-  });
+    } },
+  } as never);
   const { parsed } = synthEnv(env);
   const { policy } = backendOf(parsed);
   const bySid = Object.fromEntries(policy!.map((s) => [s.sid, s]));
   const account = "${data.aws_caller_identity.account-context_caller_";
 
   it("names each resource by ARN in the env's region and account, with no wildcard action", () => {
-    expect(Object.keys(bySid)).toEqual(["WriteOwnLogs", "ItemsTable", "DynamodbRead1", "S3ReadWrite2", "S3ReadWrite2List", "SqsSend3", "SnsPublish4"]);
+    expect(Object.keys(bySid)).toEqual(["WriteOwnLogs", "DynamodbRead1", "S3ReadWrite2", "S3ReadWrite2List", "SqsSend3", "SnsPublish4", "ItemsTable"]);
     for (const s of policy!) for (const a of s.actions) expect(a).not.toContain("*");
     expect(bySid.DynamodbRead1.actions).toEqual(expect.arrayContaining(["dynamodb:GetItem", "dynamodb:Query"]));
     expect(bySid.DynamodbRead1.actions).not.toContain("dynamodb:PutItem");
@@ -175,17 +174,17 @@ describe("rust_lambda: policy templates", () => {
 describe("rust_lambda: function URLs", () => {
   it("makes a public URL only when asked, with its CORS settings, both grants AWS requires, and a warning", () => {
     const env = envWith("dev", {
-      backend: { url: { authType: "NONE", cors: { allowOrigins: ["https://app.example.com"], allowMethods: ["GET", "POST"], allowHeaders: [], exposeHeaders: [], allowCredentials: true, maxAgeSeconds: 300 } } },
-    });
+      functions: { backend: { url: { authType: "NONE", cors: { allowOrigins: ["https://app.example.com"], allowMethods: ["GET", "POST"], allowHeaders: [], exposeHeaders: [], allowCredentials: true, maxAgeSeconds: 300 } } } },
+    } as never);
     const { stack, parsed, json } = synthEnv(env);
     expect(json).toHaveResource(LambdaFunctionUrl);
-    expect(Object.values(resourcesOf(scoped(parsed, "rust-backend_").parsed, "aws_lambda_function_url"))).toEqual([
+    expect(Object.values(resourcesOf(scoped(parsed, "fn-backend_").parsed, "aws_lambda_function_url"))).toEqual([
       expect.objectContaining({
         authorization_type: "NONE",
         cors: { allow_origins: ["https://app.example.com"], allow_methods: ["GET", "POST"], allow_credentials: true, max_age: 300 },
       }),
     ]);
-    const perms = Object.values(scoped(parsed, "rust-backend_").parsed.resource.aws_lambda_permission);
+    const perms = Object.values(scoped(parsed, "fn-backend_").parsed.resource.aws_lambda_permission);
     expect(perms).toHaveLength(2);
     expect(perms).toEqual(
       expect.arrayContaining([
@@ -193,40 +192,43 @@ describe("rust_lambda: function URLs", () => {
         expect.objectContaining({ action: "lambda:InvokeFunction", principal: "*", invoked_via_function_url: true }),
       ]),
     );
-    expect(warningsOf(stack)).toContainEqual(expect.stringContaining("envs/dev.ts: backend.url: lambdaship-dev-backend's URL has auth NONE"));
+    expect(warningsOf(stack)).toContainEqual(expect.stringContaining("envs/dev.ts: functions.backend.url: lambdaship-dev-backend's URL has auth NONE"));
   });
 
   it("makes no URL when the config has none", () => {
-    const { parsed } = synthEnv(envWith("dev", { backend: { url: undefined } }));
-    expect(scoped(parsed, "rust-backend_").json).not.toHaveResource(LambdaFunctionUrl);
+    const { parsed } = synthEnv(envWith("dev", { functions: { backend: { url: undefined } } } as never));
+    expect(scoped(parsed, "fn-backend_").json).not.toHaveResource(LambdaFunctionUrl);
   });
 });
 
 describe("rust_lambda: create, existing and import modes share one implementation", () => {
   it("adopts an existing function and its log group with import blocks, built and deployed from the workspace", () => {
-    const { parsed } = synthEnv(envWith("dev", { backend: { deployment: { mode: "import", functionName: "legacy-backend", importLogGroup: true } } }));
+    const { parsed } = synthEnv(envWith("dev", { functions: { backend: { deployment: { mode: "import", functionName: "legacy-backend", importLogGroup: true } } } } as never));
     const { fn, fnId, p } = backendOf(parsed);
     expect(fn).toMatchObject({ function_name: "legacy-backend", architectures: ["arm64"] });
     expect(p.import).toEqual([
-      { to: expect.stringMatching(/^aws_cloudwatch_log_group\.rust-backend_/), id: "/aws/lambda/legacy-backend" },
+      { to: expect.stringMatching(/^aws_cloudwatch_log_group\.fn-backend_/), id: "/aws/lambda/legacy-backend" },
       { to: `aws_lambda_function.${fnId}`, id: "legacy-backend" },
     ]);
   });
 
   it("references an existing function by name, building and creating nothing for it", () => {
-    const env = envWith("dev", { backend: { deployment: { mode: "existing", functionName: "shared-backend" }, url: undefined }, websocket: { handlers: "python" } });
+    const env = envWith("dev", { ...pythonWebsocket(), functions: { ...pythonWebsocket().functions, backend: { deployment: { mode: "existing", functionName: "shared-backend" }, url: undefined } } } as never);
+    for (const key of ["ws-connect", "ws-disconnect", "ws-default", "ws-broadcast"]) delete env.functions[key];
     const { parsed, json, stack } = synthEnv(env);
     expect(json).toHaveDataSourceWithProperties(DataAwsLambdaFunction, { function_name: "shared-backend" });
     expect(backendOf(parsed).fn).toBeUndefined();
     expect(Object.keys(resourcesOf(parsed, "terraform_data")).filter((id) => id.startsWith("rust_"))).toEqual([]);
-    expect(warningsOf(stack)).toContainEqual(expect.stringContaining('backend function "shared-backend" is referenced, not managed'));
-    expect(warningsOf(stack)).toContainEqual(expect.stringContaining("backend.function.layers is set, but the function \"shared-backend\" is only referenced"));
+    expect(warningsOf(stack)).toContainEqual(
+      "envs/dev.ts: functions.backend: shared-backend is only referenced, so neither its role nor its variables are managed here; for the items table lambdaship-dev-items it needs dynamodb:DeleteItem, dynamodb:GetItem, dynamodb:PutItem on table lambdaship-dev-items; variables TABLE_NAME.",
+    );
+    expect(warningsOf(stack)).toContainEqual(expect.stringContaining('envs/dev.ts: functions.backend.layers is set, but the function "shared-backend" is only referenced'));
   });
 
   it("refuses a URL on a referenced function, naming the fields and the fix", () => {
-    const env = envWith("dev", { backend: { deployment: { mode: "existing", functionName: "shared-backend" } } });
+    const env = envWith("dev", { functions: { backend: { deployment: { mode: "existing", functionName: "shared-backend" } } } } as never);
     expect(() => synthEnv(env)).toThrow(
-      'envs/dev.ts: backend.url is set, but envs/dev.ts: backend.deployment.mode is "existing": a referenced function\'s URL belongs where the function is managed. Remove url, or adopt the function with mode "import".',
+      'envs/dev.ts: functions.backend.url is set, but envs/dev.ts: functions.backend.deployment.mode is "existing": a referenced function\'s URL belongs where the function is managed. Remove url, or adopt the function with mode "import".',
     );
   });
 });
@@ -237,7 +239,7 @@ describe("rust_lambda: errors at synth", () => {
 
   it("names a bin the workspace does not have, and lists the ones it has", () => {
     const stack = new TerraformStack(Testing.app(), "t");
-    const settings = loadEnv("dev").backend.function;
+    const settings = { memoryMiB: 256, timeoutSeconds: 10, environment: {}, architecture: "arm64" as const };
     expect(() => new RustLambda(stack, "fns", { workspace: workspace(stack), region: "eu-west-1", functions: [{ bin: "frontend", functionName: "f", settings, logRetentionDays: 7 }] })).toThrow(
       'frontend.bin is "frontend", which is not a bin of lambda-src/rust; its bins are backend, ws-broadcast, ws-connect, ws-default, ws-disconnect (add a [[bin]] or a src/bin/<name>.rs to add a function).',
     );
@@ -253,7 +255,7 @@ describe("rust_lambda: errors at synth", () => {
 
   it("refuses a role name IAM would reject", () => {
     const stack = new TerraformStack(Testing.app(), "t");
-    const settings = loadEnv("dev").backend.function;
+    const settings = { memoryMiB: 256, timeoutSeconds: 10, environment: {}, architecture: "arm64" as const };
     const functions = [{ bin: "backend", functionName: "f".repeat(60), settings, logRetentionDays: 7, configField: "envs/dev.ts: backend" }];
     expect(() => new RustLambda(stack, "fns", { workspace: workspace(stack), region: "eu-west-1", functions })).toThrow(
       `envs/dev.ts: backend: the role name ${"f".repeat(60)}-role has 65 characters; IAM allows 64.`,

@@ -52,6 +52,25 @@ describe("one stack per environment", () => {
   });
 });
 
+describe("addresses from before the app's functions were entries of functions", () => {
+  const before = require("./fixtures/addresses-before-functions.json") as Record<string, string[]>;
+
+  it.each(["dev", "staging", "prod", "local"])("%s: every earlier address is still there or carried by a moved block to a resource of the same type", (name) => {
+    const parsed = synthEnv(envWith(name, name === "local" ? { emulator: { endpoint: "http://127.0.0.1:5000" } } : undefined)).parsed as ReturnType<typeof synthEnv>["parsed"] & { moved?: Array<{ from: string; to: string }> };
+    const now = new Set(Object.entries(parsed.resource).flatMap(([type, byId]) => Object.keys(byId).map((id) => `${type}.${id}`)));
+    const moved = new Map((parsed.moved ?? []).map((m) => [m.from, m.to]));
+    for (const [from, to] of moved) {
+      expect(now.has(to)).toBe(true);
+      expect(now.has(from)).toBe(false);
+      expect(to.split(".")[0]).toBe(from.split(".")[0]);
+    }
+    const lost = before[name].filter((address) => !now.has(address) && !moved.has(address));
+    expect(lost).toEqual([]);
+    // The app's functions moved (the backend, and the WebSocket handlers of dev and local, or the Python one's integration).
+    expect(moved.size).toBeGreaterThanOrEqual(name === "prod" ? 7 : 11);
+  });
+});
+
 describe("the app entry point", () => {
   it("synthesizes every env through the app command cdktf runs, printing only the warnings that apply", () => {
     const out = path.join(PROJECT_ROOT, ".build", "test-synth");
@@ -61,7 +80,7 @@ describe("the app entry point", () => {
       encoding: "utf8",
     });
     // This machine builds arm64 (setup installs the toolchain): the only warning is prod's referenced function.
-    expect(ok.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^Warning: lambdaship-prod\/websocket: websocket function "shelf-websocket-proxy" is referenced, not managed/)]);
+    expect(ok.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^Warning: lambdaship-prod\/fn-websocket\/function: envs\/prod\.ts: functions\.websocket: shelf-websocket-proxy is only referenced, so neither its role nor its variables are managed here; for the WebSocket routes/)]);
     expect(ok.status).toBe(0);
   });
 });

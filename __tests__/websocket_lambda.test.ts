@@ -6,62 +6,61 @@ import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
-import * as crypto from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import { ConfigError } from "../modules/errors";
 import { CONNECTION_INDEX } from "../modules/websocket_lambda";
-import { envWith, onlyResource, PROJECT_ROOT, resourcesOf, scoped, synthEnv, SynthJson } from "./helpers";
+import { envWith, onlyResource, pythonWebsocket, resourcesOf, scoped, synthEnv, SynthJson } from "./helpers";
 
 type Statement = { sid: string; actions: string[]; resources: string[] };
 
-/** The statements of the function's inline policy document. */
-function policyStatements(s: SynthJson): Statement[] {
+/** The statements of the inline policy document of the function whose logical IDs start with `prefix`. */
+function policyStatements(s: SynthJson, prefix: string): Statement[] {
   const docs = s.data?.aws_iam_policy_document ?? {};
-  const [, policy] = Object.entries(docs).find(([id]) => id.startsWith("websocket_") && id.includes("_policy_"))!;
+  const [, policy] = Object.entries(docs).find(([id]) => id.startsWith(prefix) && id.includes("_policy_"))!;
   return policy.statement as Statement[];
 }
 
-describe("websocket_lambda in create mode (dev, with the Python handler)", () => {
-  const { json, parsed } = scoped(synthEnv(envWith("dev", { websocket: { handlers: "python" } })).parsed, "websocket_");
+describe("websocket_lambda with one Python function serving every route (dev)", () => {
+  const full = synthEnv(envWith("dev", pythonWebsocket())).parsed;
+  const { json, parsed } = scoped(full, "websocket_");
+  const fnScope = scoped(full, "fn-websocket_");
+  const [fnId, fn] = onlyResource(fnScope.parsed, "aws_lambda_function");
 
-  it("creates the function from a deterministic package, arm64, with the env's settings", () => {
-    const [, fn] = onlyResource(parsed, "aws_lambda_function");
-    const pkg = fs.readFileSync(path.join(PROJECT_ROOT, ".build", "packages", path.basename(fn.filename as string)));
+  it("is the functions entry, built at apply by its builder, arm64, with the entry's settings and the table's variables", () => {
     expect(fn).toMatchObject({
       function_name: "lambdaship-dev-websocket",
+      description: "WebSocket handler of lambdaship-dev",
       runtime: "python3.12",
       handler: "handler.lambda_handler",
       architectures: ["arm64"],
       memory_size: 256,
       timeout: 10,
       reserved_concurrent_executions: 5,
-      source_code_hash: crypto.createHash("sha256").update(pkg).digest("base64"),
     });
-    expect(fn.filename).toMatch(/^assets\/[^/]+\/[0-9a-f]{32}\/websocket-[0-9a-f]{16}\.zip$/);
+    expect(fn.depends_on).toContainEqual(expect.stringMatching(/^terraform_data\.fn-websocket_builder_[0-9A-F]+$/));
     expect((fn.environment as { variables: Record<string, string> }).variables).toMatchObject({
       LOG_LEVEL: "DEBUG",
       ROOM_KEY: "booking_id",
       CONNECTION_INDEX,
       TABLE_NAME: expect.stringMatching(/^\$\{aws_dynamodb_table\.websocket_connections_[0-9A-F]+\.name\}$/),
+      MANAGEMENT_API_ENDPOINT: expect.stringMatching(/\/dev$/),
     });
   });
 
   it("gives the function its own role, log group with the env's retention, and no import block", () => {
-    expect(json).toHaveResourceWithProperties(IamRole, { name: "lambdaship-dev-websocket-role" });
-    expect(json).toHaveResourceWithProperties(CloudwatchLogGroup, { name: "/aws/lambda/lambdaship-dev-websocket", retention_in_days: 14 });
-    expect(json).not.toHaveDataSource(DataAwsLambdaFunction);
-    expect(parsed.import).toBeUndefined();
+    expect(fnScope.json).toHaveResourceWithProperties(IamRole, { name: "lambdaship-dev-websocket-role" });
+    expect(fnScope.json).toHaveResourceWithProperties(CloudwatchLogGroup, { name: "/aws/lambda/lambdaship-dev-websocket", retention_in_days: 14 });
+    expect(fnScope.json).not.toHaveDataSource(DataAwsLambdaFunction);
+    expect(fnScope.parsed.import).toBeUndefined();
   });
 
-  it("scopes the policy to its own log group, table, index and API stage, with no wildcard action", () => {
-    const statements = policyStatements(parsed);
-    expect(statements.map((s) => s.sid)).toEqual(["WriteOwnLogs", "ConnectionsTable", "ConnectionsIndex", "PostToConnections"]);
+  it("grants what its routes do, scoped to its own log group, the table, its index and the API stage, with no wildcard action", () => {
+    const statements = policyStatements(full, "fn-websocket_");
+    expect(statements.map((s) => s.sid)).toEqual(["WriteOwnLogs", "RegisterConnection", "FindRoomsOfConnection", "RemoveConnection", "ListRoom", "PostToConnections"]);
     for (const s of statements) for (const a of s.actions) expect(a).not.toContain("*");
     const bySid = Object.fromEntries(statements.map((s) => [s.sid, s]));
-    expect(bySid.WriteOwnLogs.resources).toEqual([expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.websocket_handler_log-group_[0-9A-F]+\.arn\}:\*$/)]);
-    expect(bySid.ConnectionsTable.resources).toEqual([expect.stringMatching(/^\$\{aws_dynamodb_table\.websocket_connections_[0-9A-F]+\.arn\}$/)]);
-    expect(bySid.ConnectionsIndex.resources).toEqual([expect.stringMatching(new RegExp(`\\.arn\\}/index/${CONNECTION_INDEX}$`))]);
+    expect(bySid.WriteOwnLogs.resources).toEqual([expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.fn-websocket_function_log-group_[0-9A-F]+\.arn\}:\*$/)]);
+    expect(bySid.RegisterConnection.resources).toEqual([expect.stringMatching(/^\$\{aws_dynamodb_table\.websocket_connections_[0-9A-F]+\.arn\}$/)]);
+    expect(bySid.FindRoomsOfConnection.resources).toEqual([expect.stringMatching(new RegExp(`\\.arn\\}/index/${CONNECTION_INDEX}$`))]);
     expect(bySid.PostToConnections).toMatchObject({
       actions: ["execute-api:ManageConnections"],
       resources: [expect.stringMatching(/^\$\{aws_apigatewayv2_api\.websocket_api_[0-9A-F]+\.execution_arn\}\/dev\/POST\/@connections\/\*$/)],
@@ -70,8 +69,9 @@ describe("websocket_lambda in create mode (dev, with the Python handler)", () =>
 
   it("routes $connect, $disconnect, $default and the named routes through one AWS_PROXY integration to the function", () => {
     const [integrationId, integration] = onlyResource(parsed, "aws_apigatewayv2_integration");
-    expect(integration).toMatchObject({ integration_type: "AWS_PROXY", integration_method: "POST" });
-    expect(integration.integration_uri).toMatch(/^\$\{aws_lambda_function\.websocket_handler_function_[0-9A-F]+\.invoke_arn\}$/);
+    expect(integrationId).toMatch(/^websocket_integration-fn-websocket_/);
+    expect(integration).toMatchObject({ integration_type: "AWS_PROXY", integration_method: "POST", description: "Every route goes to the WebSocket handler" });
+    expect(integration.integration_uri).toBe(`\${aws_lambda_function.${fnId}.invoke_arn}`);
     const routes = Object.values(resourcesOf(parsed, "aws_apigatewayv2_route"));
     expect(routes.map((r) => r.route_key).sort()).toEqual(["$connect", "$default", "$disconnect", "sendmessage"]);
     for (const r of routes) expect(r.target).toBe(`integrations/\${aws_apigatewayv2_integration.${integrationId}.id}`);
@@ -93,7 +93,7 @@ describe("websocket_lambda in create mode (dev, with the Python handler)", () =>
     const [, permission] = onlyResource(parsed, "aws_lambda_permission");
     expect(permission).toMatchObject({ action: "lambda:InvokeFunction", principal: "apigateway.amazonaws.com" });
     expect(permission.source_arn).toMatch(/^\$\{aws_apigatewayv2_api\.websocket_api_[0-9A-F]+\.execution_arn\}\/dev\/\*$/);
-    expect(permission.function_name).toMatch(/aws_lambda_function\.websocket_handler_function_[0-9A-F]+\.function_name/);
+    expect(permission.function_name).toBe(`\${aws_lambda_function.${fnId}.function_name}`);
   });
 
   it("keeps connections in an on-demand table keyed by room and connection, with TTL and a connection index", () => {
@@ -110,21 +110,23 @@ describe("websocket_lambda in create mode (dev, with the Python handler)", () =>
   });
 });
 
-describe("websocket_lambda in existing mode (prod)", () => {
+describe("websocket_lambda with a referenced function (prod)", () => {
   const full = synthEnv(envWith("prod"));
   const { json, parsed } = scoped(full.parsed, "websocket_");
+  const fnScope = scoped(full.parsed, "fn-websocket_");
   const stack = full.stack;
 
   it("creates no function, role or function log group", () => {
+    expect(fnScope.json).not.toHaveResource(LambdaFunction);
+    expect(fnScope.json).not.toHaveResource(IamRole);
     expect(json).not.toHaveResource(LambdaFunction);
-    expect(json).not.toHaveResource(IamRole);
     const logGroups = Object.values(resourcesOf(parsed, "aws_cloudwatch_log_group")).map((g) => g.name);
     expect(logGroups).toEqual(["/aws/apigateway/lambdaship-prod-websocket/prod"]);
   });
 
   it("looks the function up by name and points the integration and permission at the data source", () => {
-    expect(json).toHaveDataSourceWithProperties(DataAwsLambdaFunction, { function_name: "shelf-websocket-proxy" });
-    const dataId = Object.keys(parsed.data!.aws_lambda_function)[0];
+    expect(fnScope.json).toHaveDataSourceWithProperties(DataAwsLambdaFunction, { function_name: "shelf-websocket-proxy" });
+    const dataId = Object.keys(fnScope.parsed.data!.aws_lambda_function)[0];
     expect(json).toHaveResourceWithProperties(Apigatewayv2Integration, {
       integration_uri: `\${data.aws_lambda_function.${dataId}.invoke_arn}`,
     });
@@ -133,13 +135,16 @@ describe("websocket_lambda in existing mode (prod)", () => {
     });
   });
 
-  it("warns that the referenced function's role is not managed here", () => {
+  it("warns what the referenced function needs, since its role and variables are not managed here", () => {
     const warnings = stack.node
       .findAll()
       .flatMap((c) => c.node.metadata)
       .filter((m) => m.type === "@cdktf/warn")
       .map((m) => String(m.data));
-    expect(warnings).toEqual([expect.stringContaining('websocket function "shelf-websocket-proxy" is referenced, not managed')]);
+    expect(warnings).toEqual([
+      expect.stringContaining("shelf-websocket-proxy is only referenced, so neither its role nor its variables are managed here; for the WebSocket routes $connect, $disconnect, $default, sendmessage of lambdaship-prod-websocket it needs dynamodb:PutItem on table lambdaship-prod-connections;"),
+    ]);
+    expect(warnings[0]).toContain("execute-api:ManageConnections on lambdaship-prod-websocket's @connections on stage prod; variables TABLE_NAME, ROOM_KEY=booking_id");
   });
 
   it("turns on point-in-time recovery and deletion protection for the prod table", () => {
@@ -150,8 +155,8 @@ describe("websocket_lambda in existing mode (prod)", () => {
   });
 });
 
-describe("websocket_lambda in import mode (staging)", () => {
-  const { json, parsed } = scoped(synthEnv(envWith("staging")).parsed, "websocket_");
+describe("websocket_lambda with an adopted function (staging)", () => {
+  const { json, parsed } = scoped(synthEnv(envWith("staging")).parsed, "fn-websocket_");
 
   it("adopts the function and its log group with import blocks, under the existing name", () => {
     const [fnId] = onlyResource(parsed, "aws_lambda_function");
@@ -168,49 +173,39 @@ describe("websocket_lambda in import mode (staging)", () => {
 
   it("can leave the log group to be created when the function never ran", () => {
     const { parsed: p } = scoped(
-      synthEnv(envWith("staging", { websocket: { deployment: { mode: "import", functionName: "legacy-ws", importLogGroup: false } } })).parsed,
-      "websocket_",
+      synthEnv(envWith("staging", { functions: { websocket: { deployment: { mode: "import", functionName: "legacy-ws", importLogGroup: false } } } } as never)).parsed,
+      "fn-websocket_",
     );
     expect(p.import).toEqual([{ to: expect.stringMatching(/^aws_lambda_function\./), id: "legacy-ws" }]);
   });
 });
 
-describe("websocket_lambda handler source errors", () => {
-  it("names the absolute path and the config field when the handler folder is missing", () => {
-    const env = envWith("dev", { websocket: { handlers: "python", handler: { source: "lambda-src/nope" } } });
+describe("websocket_lambda route errors", () => {
+  it("names the route when a built-in route has no function", () => {
+    const env = envWith("dev", { websocket: { routes: { $connect: "ws-connect", $default: "ws-default" } } } as never);
+    env.websocket.routes = { $connect: "ws-connect", $default: "ws-default" };
     expect(() => synthEnv(env)).toThrow(ConfigError);
-    expect(() => synthEnv(env)).toThrow(
-      `envs/dev.ts: websocket.handler.source names ${path.join(PROJECT_ROOT, "lambda-src/nope")}, which does not exist or is not a folder`,
-    );
-  });
-
-  it("names the missing module file when the handler points at a file that is not there", () => {
-    const env = envWith("dev", { websocket: { handlers: "python", handler: { handler: "missing.lambda_handler" } } });
-    expect(() => synthEnv(env)).toThrow(/has no missing\.py for the handler "missing\.lambda_handler"/);
-  });
-
-  it("needs no handler source in existing mode, which deploys no code", () => {
-    const env = envWith("prod", { websocket: { handler: { source: "lambda-src/nope" } } });
-    expect(() => synthEnv(env)).not.toThrow();
+    expect(() => synthEnv(env)).toThrow("envs/dev.ts: websocket.routes.$disconnect is missing;");
   });
 });
 
 describe("websocket_lambda with the Rust handlers (dev)", () => {
-  const { parsed } = scoped(synthEnv(envWith("dev")).parsed, "websocket_");
-  const functions = Object.entries(resourcesOf(parsed, "aws_lambda_function"));
+  const full = synthEnv(envWith("dev")).parsed;
+  const { parsed } = scoped(full, "websocket_");
+  const functions = Object.entries(resourcesOf(full, "aws_lambda_function")).filter(([, f]) => String(f.function_name).startsWith("lambdaship-dev-ws-"));
   const idOf = (name: string) => functions.find(([, f]) => f.function_name === name)![0];
-  const policyOf = (bin: string): Statement[] =>
-    Object.entries(parsed.data!.aws_iam_policy_document).find(([id]) => id.startsWith(`websocket_rust-handlers_${bin}_policy_`))![1].statement as Statement[];
+  const policyOf = (key: string): Statement[] => policyStatements(full, `fn-${key}_`);
 
   it("creates one arm64 provided.al2023 function per handler bin, each waiting for the workspace's builder", () => {
     expect(functions.map(([, f]) => f.function_name).sort()).toEqual([
       "lambdaship-dev-ws-broadcast", "lambdaship-dev-ws-connect", "lambdaship-dev-ws-default", "lambdaship-dev-ws-disconnect",
     ]);
     for (const [, f] of functions) {
-      expect(f).toMatchObject({ runtime: "provided.al2023", handler: "bootstrap", architectures: ["arm64"], memory_size: 256, timeout: 10 });
+      expect(f).toMatchObject({ runtime: "provided.al2023", handler: "bootstrap", architectures: ["arm64"], memory_size: 256, timeout: 10, reserved_concurrent_executions: 5 });
       expect(f.depends_on).toContainEqual(expect.stringMatching(/^terraform_data\.rust_builder-arm64_[0-9A-F]+$/));
       expect((f.environment as { variables: Record<string, string> }).variables).toMatchObject({ ROOM_KEY: "booking_id", LOG_LEVEL: "DEBUG" });
     }
+    expect(functions.find(([, f]) => f.function_name === "lambdaship-dev-ws-connect")![1].description).toBe("WebSocket connect handler of lambdaship-dev (Rust)");
   });
 
   it("routes each built-in route to its own function and named routes to ws-broadcast", () => {
@@ -230,7 +225,7 @@ describe("websocket_lambda with the Rust handlers (dev)", () => {
   });
 
   it("gives each function only the access its route needs", () => {
-    const actions = (bin: string) => policyOf(bin).flatMap((s) => s.actions).sort();
+    const actions = (key: string) => policyOf(key).flatMap((s) => s.actions).sort();
     expect(actions("ws-connect")).toEqual(["dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents"]);
     expect(actions("ws-disconnect")).toEqual(["dynamodb:DeleteItem", "dynamodb:Query", "logs:CreateLogStream", "logs:PutLogEvents"]);
     expect(actions("ws-default")).toEqual([
@@ -239,14 +234,5 @@ describe("websocket_lambda with the Rust handlers (dev)", () => {
     expect(actions("ws-broadcast")).toEqual(["dynamodb:DeleteItem", "dynamodb:Query", "execute-api:ManageConnections", "logs:CreateLogStream", "logs:PutLogEvents"]);
     const disconnect = Object.fromEntries(policyOf("ws-disconnect").map((s) => [s.sid, s.resources]));
     expect(disconnect.FindRoomsOfConnection).toEqual([expect.stringMatching(new RegExp(`\\.arn\\}/index/${CONNECTION_INDEX}$`))]);
-  });
-
-  it("needs no Python handler source", () => {
-    expect(() => synthEnv(envWith("dev", { websocket: { handler: { source: "lambda-src/nope" } } }))).not.toThrow();
-  });
-
-  it("cannot reference or import four functions as one", () => {
-    const env = envWith("dev", { websocket: { deployment: { mode: "existing", functionName: "ws" } } });
-    expect(() => synthEnv(env)).toThrow(/the Rust handlers are created here, so use "create"/);
   });
 });

@@ -85,9 +85,7 @@ export const deploymentSchema = z.discriminatedUnion(
   { errorMap: () => ({ message: 'mode must be "create", "existing" or "import"' }) },
 );
 
-const routeKey = z
-  .string()
-  .regex(/^(\$connect|\$disconnect|\$default|[A-Za-z0-9_-]{1,128})$/, "a route key is $connect, $disconnect, $default or a name of 1-128 letters, digits, '-' and '_' (the message's action)");
+const ROUTE_KEY = /^(\$connect|\$disconnect|\$default|[A-Za-z0-9_-]{1,128})$/;
 
 export const websocketSchema = z
   .object({
@@ -101,7 +99,11 @@ export const websocketSchema = z
      * The function (a key of `functions`) serving each route: `$connect`, `$disconnect`, `$default`
      * and named routes (the message's `action`). One function may serve every route.
      */
-    routes: z.record(routeKey, z.string()),
+    routes: z.record(z.string(), z.string()).superRefine((routes, ctx) => {
+      for (const key of Object.keys(routes)) {
+        if (!ROUTE_KEY.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `the route key "${key}" is not one API Gateway takes: use $connect, $disconnect, $default or a name of 1-128 letters, digits, '-' and '_'` });
+      }
+    }),
     stage: z
       .object({
         name: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "a stage name of letters, digits, '-' and '_'").default("live"),

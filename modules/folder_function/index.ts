@@ -62,6 +62,8 @@ export interface FolderFunctionProps {
   readonly roleName?: string;
   /** The execution role. @default - managed when created; an imported function keeps its own */
   readonly role?: RoleChoice;
+  /** Where the function is configured, for errors and warnings that name it (`envs/dev.ts: functions.report`). @default - the key */
+  readonly settingsField?: string;
   /** Where the dependency layer comes from; share one between functions to share layers. @default - one of its own */
   readonly dependencyLayers?: DependencyLayers;
 }
@@ -148,7 +150,7 @@ export class FolderFunction extends Construct implements IFunction {
         role: props.role,
       };
     }
-    this.function = new ManagedFunction(this, "function", { settings, logRetentionDays: props.logRetentionDays, deployment, definition, layers: props.layers, settingsField: key });
+    this.function = new ManagedFunction(this, "function", { settings, logRetentionDays: props.logRetentionDays, deployment, definition, layers: props.layers, settingsField: props.settingsField ?? key });
     this.functionName = this.function.functionName;
     this.functionArn = this.function.functionArn;
     this.invokeArn = this.function.invokeArn;

@@ -7,7 +7,7 @@ import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Annotations, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
 import { unzippedLimitError } from "../../build/layer";
-import { ConfigError } from "../errors";
+import { PropError } from "../errors";
 import type { FunctionLayer, ILayer } from "../layer_builder";
 
 /** A function's settings, whatever module deploys it. */
@@ -259,9 +259,9 @@ export class ManagedFunction extends Construct implements IFunction {
     const field = props.settingsField ?? "function";
     const given = (props.layers ?? []).map((l) => ({ name: l.name, ...l.forFunction({ name, runtime: def.runtime, architecture: props.settings.architecture, field }) }));
     const layers: FunctionLayer[] = [...(def.layers ?? []), ...given];
-    if (layers.length > 5) throw new ConfigError([`${field}.layers: ${name} has ${layers.length} layers with its dependency layer; Lambda allows 5`]);
+    if (layers.length > 5) throw new PropError("layers", given.map((l) => l.name), `${name} has ${layers.length} layers with its dependency layer; Lambda allows 5`);
     const tooBig = unzippedLimitError(name, def.unzippedBytes, [...(def.layers ?? []).map((l) => ({ name: "its dependency layer", ...l })), ...given]);
-    if (tooBig) throw new ConfigError([`${field}.layers: ${tooBig}`]);
+    if (tooBig) throw new PropError("layers", given.map((l) => l.name), tooBig);
     Object.assign(this.environment, { module: { ...(def.moduleEnvironment ?? {}) }, layers: Object.assign({}, ...layers.map((l) => l.environment)), user: props.settings.environment });
     const variables = this.variables();
     const fn = new LambdaFunction(this, "function", {

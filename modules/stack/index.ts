@@ -144,26 +144,36 @@ export class LambdaStack extends TerraformStack {
     });
     acceptCheck(this.itemsTable, "CKV_AWS_119", TABLE_KMS);
     if (!be.table.pointInTimeRecovery) acceptCheck(this.itemsTable, "CKV_AWS_28", PITR_OFF);
-    this.backend = this.functions[be.function].target;
+    const entry = (field: string, key: string): EnvFunction => {
+      const f = this.functions[key];
+      if (!f) throw new ConfigError([problem(file, field, key, `no function with that key in functions (the env has ${Object.keys(this.functions).join(", ") || "none"}); add the entry or name one of them`)]);
+      return f;
+    };
+    this.backend = entry("backend.function", be.function).target;
     this.backend.grant(`the items table ${env.namePrefix}-items`, {
       statements: [{ sid: "ItemsTable", actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], resources: [this.itemsTable.arn], shownAs: `table ${env.namePrefix}-items` }],
       environment: { TABLE_NAME: this.itemsTable.name },
     });
 
     const ws = env.websocket;
-    this.websocket = new WebsocketLambda(this, "websocket", {
-      namePrefix: env.namePrefix,
-      routes: Object.fromEntries(Object.entries(ws.routes).map(([route, key]) => [route, this.functions[key].target])),
-      logRetentionDays: env.logRetentionDays,
-      roomKey: ws.roomKey,
-      roomQueryParam: ws.roomQueryParam,
-      connectionTtlSeconds: ws.connectionTtlSeconds,
-      stageName: ws.stage.name,
-      throttlingBurstLimit: ws.stage.throttlingBurstLimit,
-      throttlingRateLimit: ws.stage.throttlingRateLimit,
-      pointInTimeRecovery: ws.table.pointInTimeRecovery,
-      deletionProtection: ws.table.deletionProtection,
-    });
+    try {
+      this.websocket = new WebsocketLambda(this, "websocket", {
+        namePrefix: env.namePrefix,
+        routes: Object.fromEntries(Object.entries(ws.routes).map(([route, key]) => [route, entry(`websocket.routes.${route}`, key).target])),
+        logRetentionDays: env.logRetentionDays,
+        roomKey: ws.roomKey,
+        roomQueryParam: ws.roomQueryParam,
+        connectionTtlSeconds: ws.connectionTtlSeconds,
+        stageName: ws.stage.name,
+        throttlingBurstLimit: ws.stage.throttlingBurstLimit,
+        throttlingRateLimit: ws.stage.throttlingRateLimit,
+        pointInTimeRecovery: ws.table.pointInTimeRecovery,
+        deletionProtection: ws.table.deletionProtection,
+      });
+    } catch (e) {
+      if (e instanceof PropError) throw new ConfigError([problem(file, `websocket.${e.prop}`, e.value, e.fix)]);
+      throw e;
+    }
 
     layers.publishRemaining();
     this.recordAdoptions(env.forgotten);
@@ -281,6 +291,7 @@ export class LambdaStack extends TerraformStack {
             description,
             role: entry.role,
             dependencyLayers: pool,
+            settingsField: `${file}: ${field}`,
           });
           out[key] = { kind: "folder", target: fn, url: fn.url, plan: fn.plan };
         }
