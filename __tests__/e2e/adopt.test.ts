@@ -2,7 +2,7 @@ import { GetFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as path from "path";
-import { BACKEND_ADDRESS, buildRustFunctionsUpFront, createFunctionOutside, FN_ADDRESS, run, sdkConfig, Workspace } from "./workspace";
+import { BACKEND_ADDRESS, buildRustFunctionsUpFront, createFunctionOutside, FN_ADDRESS, pythonWebsocket, run, sdkConfig, Workspace } from "./workspace";
 
 /**
  * End to end, the cases about functions that exist outside this stack (imports, references) and
@@ -23,11 +23,9 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     await createFunctionOutside(ws, "lambdaship-local-websocket");
     await createFunctionOutside(ws, "lambdaship-local-backend", "rust");
     await createFunctionOutside(ws, "team-orders", "nodejs", { variables: { DB_URL: "postgres://db", LOG_LEVEL: "info" }, tags: { team: "orders" } });
-    ws.patchLocalEnv({
-      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
-      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
-      functions: { legacy: { source: "lambda-src/functions/orders-api", deployment: { mode: "import", functionName: "team-orders", importLogGroup: false } } },
-    });
+    const adopted = pythonWebsocket({ mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false }) as { functions: Record<string, unknown> };
+    adopted.functions.backend = { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } };
+    ws.patchLocalEnv({ ...adopted, functions: { ...adopted.functions, legacy: { source: "lambda-src/functions/orders-api", deployment: { mode: "import", functionName: "team-orders", importLogGroup: false } } } });
     await ws.synthOrThrow();
     await ws.init();
     const p = await ws.plan();
@@ -43,7 +41,7 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     }
     // No role is created for them: each keeps the role it has.
     expect(p.json.resource_changes!.filter((rc) => rc.type === "aws_iam_role" && rc.change.actions.includes("create")).map((rc) => rc.address)).toEqual(
-      expect.not.arrayContaining([expect.stringMatching(/^aws_iam_role\.(rust-backend|websocket_handler|fn-legacy)_/)]),
+      expect.not.arrayContaining([expect.stringMatching(/^aws_iam_role\.(fn-backend|fn-websocket|fn-legacy)_/)]),
     );
 
     // The applying commands refuse what the imports would change, and say what it is.
@@ -76,19 +74,12 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     expect(legacy.Configuration!.Role).toMatch(/role\/team-orders-manual-role$/);
 
     // Its entry removed, the adopted function would be destroyed: refused, with the line that forgets it.
-    ws.patchLocalEnv({
-      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
-      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
-    });
+    ws.patchLocalEnv(adopted);
     const removed = await planLocal("--apply");
     expect(removed.code).toBe(4);
     const forget = /forgotten: \[("aws_lambda_function\.fn-legacy_function_[0-9A-F]+")\]/.exec(fs.readFileSync(path.join(ws.root, "plan-local.md"), "utf8"));
     expect(forget).not.toBeNull();
-    ws.patchLocalEnv({
-      websocket: { handlers: "python", deployment: { mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false } },
-      backend: { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } },
-      forgotten: [JSON.parse(forget![1])],
-    });
+    ws.patchLocalEnv({ ...adopted, forgotten: [JSON.parse(forget![1])] });
     const forgotten = await planLocal("--apply");
     expect(forgotten.code).toBe(0);
     expect((await ws.plan()).exitCode).toBe(0);
@@ -99,7 +90,7 @@ describe("end to end against the local AWS emulator: adopted and referenced func
   it("references an existing function: the data source finds it and the API integration targets it", async () => {
     ws = await Workspace.create();
     const arn = await createFunctionOutside(ws, "legacy-websocket");
-    ws.patchLocalEnv({ websocket: { handlers: "python", deployment: { mode: "existing", functionName: "legacy-websocket" } } });
+    ws.patchLocalEnv(pythonWebsocket({ mode: "existing", functionName: "legacy-websocket" }));
     await ws.deploy();
     const s = await ws.state();
     // No function or role for the WebSocket routes.

@@ -12,7 +12,7 @@ import { BACKEND_ADDRESS, buildRustFunctionsUpFront, run, sdkConfig, Workspace }
  */
 jest.setTimeout(10 * 60 * 1000);
 
-const CONNECT_ADDRESS = /^aws_lambda_function\.websocket_rust-handlers_ws-connect_function_[0-9A-F]+$/;
+const CONNECT_ADDRESS = /^aws_lambda_function\.fn-ws-connect_function_[0-9A-F]+$/;
 const BUILDER_ADDRESS = /^terraform_data\.rust_builder-arm64_[0-9A-F]+$/;
 
 describe("end to end against the local AWS emulator", () => {
@@ -64,6 +64,37 @@ describe("end to end against the local AWS emulator", () => {
       expect(again.exitCode).toBe(0);
     });
 
+    it("plans no change at all against a state written before the app's functions were entries of functions: moved blocks carry every earlier address", async () => {
+      // GIVEN the state as the earlier layout wrote it: each resource with a moved block back at its earlier address
+      const moved = (JSON.parse(fs.readFileSync(path.join(base.stackDir, "cdk.tf.json"), "utf8")) as { moved?: Array<{ from: string; to: string }> }).moved ?? [];
+      expect(moved.length).toBeGreaterThanOrEqual(20);
+      const earlier = new Map(moved.map((m) => [m.to, m.from]));
+      const state = JSON.parse(fs.readFileSync(base.stateFile, "utf8")) as { serial: number; resources: Array<{ mode: string; type: string; name: string }> };
+      let rewritten = 0;
+      for (const r of state.resources) {
+        const from = r.mode === "managed" ? earlier.get(`${r.type}.${r.name}`) : undefined;
+        if (from) {
+          r.name = from.slice(r.type.length + 1);
+          rewritten++;
+        }
+      }
+      expect(rewritten).toBe(moved.length);
+      state.serial++;
+      fs.writeFileSync(base.stateFile, JSON.stringify(state, null, 2));
+      // WHEN this change's config is planned THEN nothing is created, replaced, updated or destroyed, and each resource moves
+      const p = await base.plan();
+      expect(p.actions).toEqual({});
+      const moves = (p.json.resource_changes ?? []).map((rc) => rc as typeof rc & { previous_address?: string }).filter((rc) => rc.previous_address);
+      expect(moves.map((rc) => [rc.previous_address, rc.address]).sort()).toEqual(moved.map((m) => [m.from, m.to]).sort());
+      expect(moves.every((rc) => rc.change.actions.join() === "no-op")).toBe(true);
+      // ...and the apply records the new addresses, after which the plan is empty.
+      const applied = await base.apply();
+      expect(applied.added + applied.changed + applied.destroyed).toBe(0);
+      const again = await base.plan();
+      expect(again.exitCode).toBe(0);
+      expect((again.json.resource_changes ?? []).some((rc) => (rc as { previous_address?: string }).previous_address)).toBe(false);
+    });
+
     it("applies from a second clean clone, with no build output, against the state the first wrote", async () => {
       const second = await Workspace.create(base);
       try {
@@ -83,10 +114,10 @@ describe("end to end against the local AWS emulator", () => {
     it("stops a config error before the engine runs and writes nothing to state", async () => {
       const before = fs.readFileSync(base.stateFile);
       const stackJson = fs.readFileSync(path.join(base.stackDir, "cdk.tf.json"));
-      base.patchLocalEnv({ websocket: { function: { memoryMiB: 99999 } } });
+      base.patchLocalEnv({ functions: { "ws-connect": { memoryMiB: 99999 } } });
       const r = await run(process.execPath, ["-r", "./scripts/register.js", "scripts/start.ts"], base.root, base.env);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain("envs/local.ts: websocket.function.memoryMiB is 99999; Lambda allows 128-10240 MiB");
+      expect(r.stderr).toContain("envs/local.ts: functions.ws-connect.memoryMiB is 99999; Lambda allows 128-10240 MiB");
       expect(r.stderr).toContain("Nothing was started, synthesized or applied.");
       expect(r.stdout).not.toContain("[1/5]");
       expect(fs.readFileSync(base.stateFile)).toEqual(before);
@@ -170,7 +201,7 @@ describe("end to end against the local AWS emulator", () => {
       r = await planLocal();
       expect(r.code).toBe(0);
       expect(summary()).toContain("**0 to add, 1 to change, 0 to destroy, 0 to replace, 0 to import.**");
-      expect(summary()).toMatch(/- policy `aws_iam_role_policy\.rust-backend_role-policy_\w+` gains the wildcard resource \*: name the actions and resources it needs/);
+      expect(summary()).toMatch(/- policy `aws_iam_role_policy\.fn-backend_role-policy_\w+` gains the wildcard resource \*: name the actions and resources it needs/);
 
       // --apply applies exactly the summarised plan; then nothing is left to change.
       r = await planLocal("--apply");

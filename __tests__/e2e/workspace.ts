@@ -90,7 +90,7 @@ export class Workspace {
     return path.join(this.stateDir, `terraform.${STACK}.tfstate`);
   }
 
-  /** Rewrites envs/local.ts as the original merged with `patch` (objects merged, the rest replaced). */
+  /** Rewrites envs/local.ts as the original merged with `patch` (objects merged, null removes a key, the rest replaced). */
   patchLocalEnv(patch: Record<string, unknown>): void {
     const envs = path.join(this.root, "envs");
     if (!fs.existsSync(path.join(envs, "local_base.ts"))) fs.renameSync(path.join(envs, "local.ts"), path.join(envs, "local_base.ts"));
@@ -102,7 +102,10 @@ export class Workspace {
         "function merge(a: any, b: any): any {",
         "  if (b === null || typeof b !== 'object' || Array.isArray(b) || a === null || typeof a !== 'object') return b;",
         "  const out: any = { ...a };",
-        "  for (const k of Object.keys(b)) out[k] = merge(a[k], b[k]);",
+        "  for (const k of Object.keys(b)) {",
+        "    if (b[k] === null) delete out[k];",
+        "    else out[k] = merge(a[k], b[k]);",
+        "  }",
         "  return out;",
         "}",
         `export default defineEnv(merge(base, ${JSON.stringify(patch)}) as EnvInput);`,
@@ -164,8 +167,22 @@ export function sdkConfig(ws: Workspace) {
   };
 }
 
-export const FN_ADDRESS = /^aws_lambda_function\.websocket_handler_function_[0-9A-F]+$/;
-export const BACKEND_ADDRESS = /^aws_lambda_function\.rust-backend_function_[0-9A-F]+$/;
+export const FN_ADDRESS = /^aws_lambda_function\.fn-websocket_function_[0-9A-F]+$/;
+export const BACKEND_ADDRESS = /^aws_lambda_function\.fn-backend_function_[0-9A-F]+$/;
+
+/**
+ * A patch of the local env: the Python WebSocket handler (`functions.websocket`, deployed as given)
+ * serves every route, in place of the four Rust handlers.
+ */
+export function pythonWebsocket(deployment: Record<string, unknown>): Record<string, unknown> {
+  return {
+    functions: {
+      websocket: { source: "lambda-src/websocket", handler: "handler.lambda_handler", runtime: "python3.12", deployment },
+      "ws-connect": null, "ws-disconnect": null, "ws-default": null, "ws-broadcast": null,
+    },
+    websocket: { routes: { $connect: "websocket", $disconnect: "websocket", $default: "websocket", sendmessage: "websocket" } },
+  };
+}
 
 /** Builds the Rust functions into the machine's artifact store, once per test file (warm: a skip). */
 export async function buildRustFunctionsUpFront(): Promise<void> {
