@@ -37,7 +37,7 @@ describe("WebsocketLambda from hand-written props, its route handlers passed as 
       logRetentionDays: 30,
       region: "eu-west-1",
     });
-    const ws = new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, routes: { $connect: fn, $disconnect: fn, $default: fn, say: fn } });
+    const ws = new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, region: "eu-west-1", routes: { $connect: fn, $disconnect: fn, $default: fn, say: fn } });
     const json = synth(s);
     expect(Object.values(resourcesOf(json, "aws_apigatewayv2_route")).map((r) => r.route_key).sort()).toEqual(["$connect", "$default", "$disconnect", "say"]);
     expect(Testing.synth(s)).toHaveResourceWithProperties(LambdaFunction, { function_name: "team-chat", handler: "app.lambda_handler", runtime: "python3.12" });
@@ -52,7 +52,7 @@ describe("WebsocketLambda from hand-written props, its route handlers passed as 
   it("routes to a function that exists already (fromFunctionName), creating none and warning what it needs", () => {
     const s = stack();
     const legacy = ManagedFunction.fromFunctionName(s, "legacy", "legacy-chat");
-    new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, routes: { $connect: legacy, $disconnect: legacy, $default: legacy } });
+    new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, region: "eu-west-1", routes: { $connect: legacy, $disconnect: legacy, $default: legacy } });
     const json = synth(s);
     expect(json.resource.aws_lambda_function).toBeUndefined();
     expect(Object.values(json.data?.aws_lambda_function ?? {})).toEqual([expect.objectContaining({ function_name: "legacy-chat" })]);
@@ -63,7 +63,7 @@ describe("WebsocketLambda from hand-written props, its route handlers passed as 
   it("refuses routes without $disconnect, naming the prop", () => {
     const s = stack();
     const legacy = ManagedFunction.fromFunctionName(s, "legacy", "legacy-chat");
-    expect(() => new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, routes: { $connect: legacy, $default: legacy } })).toThrow(
+    expect(() => new WebsocketLambda(s, "chat", { namePrefix: "team", logRetentionDays: 30, region: "eu-west-1", routes: { $connect: legacy, $default: legacy } })).toThrow(
       expect.objectContaining({ prop: "routes.$disconnect" }),
     );
   });

@@ -41,7 +41,7 @@ describe("websocket_lambda with one Python function serving every route (dev)", 
       LOG_LEVEL: "DEBUG",
       ROOM_KEY: "booking_id",
       CONNECTION_INDEX,
-      TABLE_NAME: expect.stringMatching(/^\$\{aws_dynamodb_table\.websocket_connections_[0-9A-F]+\.name\}$/),
+      TABLE_NAME: "lambdaship-dev-connections",
       MANAGEMENT_API_ENDPOINT: expect.stringMatching(/\/dev$/),
     });
   });
@@ -59,8 +59,8 @@ describe("websocket_lambda with one Python function serving every route (dev)", 
     for (const s of statements) for (const a of s.actions) expect(a).not.toContain("*");
     const bySid = Object.fromEntries(statements.map((s) => [s.sid, s]));
     expect(bySid.WriteOwnLogs.resources).toEqual([expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.fn-websocket_function_log-group_[0-9A-F]+\.arn\}:\*$/)]);
-    expect(bySid.RegisterConnection.resources).toEqual([expect.stringMatching(/^\$\{aws_dynamodb_table\.websocket_connections_[0-9A-F]+\.arn\}$/)]);
-    expect(bySid.FindRoomsOfConnection.resources).toEqual([expect.stringMatching(new RegExp(`\\.arn\\}/index/${CONNECTION_INDEX}$`))]);
+    expect(bySid.RegisterConnection.resources).toEqual([expect.stringMatching(/^arn:\$\{data\.aws_partition\.[^}]+\}:dynamodb:eu-west-1:\$\{data\.aws_caller_identity\.[^}]+\}:table\/lambdaship-dev-connections$/)]);
+    expect(bySid.FindRoomsOfConnection.resources).toEqual([expect.stringMatching(new RegExp(`:table/lambdaship-dev-connections/index/${CONNECTION_INDEX}$`))]);
     expect(bySid.PostToConnections).toMatchObject({
       actions: ["execute-api:ManageConnections"],
       resources: [expect.stringMatching(/^\$\{aws_apigatewayv2_api\.websocket_api_[0-9A-F]+\.execution_arn\}\/dev\/POST\/@connections\/\*$/)],
@@ -77,6 +77,15 @@ describe("websocket_lambda with one Python function serving every route (dev)", 
     for (const r of routes) expect(r.target).toBe(`integrations/\${aws_apigatewayv2_integration.${integrationId}.id}`);
     const [, api] = onlyResource(parsed, "aws_apigatewayv2_api");
     expect(api).toMatchObject({ protocol_type: "WEBSOCKET", route_selection_expression: "$request.body.action" });
+  });
+
+  it("deletes an integration only after its routes point elsewhere: create_before_destroy, with nothing upstream that cannot be created beside itself", () => {
+    const [, integration] = onlyResource(parsed, "aws_apigatewayv2_integration");
+    expect(integration.lifecycle).toEqual({ create_before_destroy: true });
+    // Terraform extends create_before_destroy to what an integration depends on. A table replaced under
+    // the same name cannot be created beside the old one, so no function or policy refers to it.
+    const upstream = JSON.stringify([fnScope.parsed.resource, fnScope.parsed.data]);
+    expect(upstream).not.toContain("aws_dynamodb_table.");
   });
 
   it("deploys a throttled, access-logged stage automatically", () => {
@@ -144,7 +153,7 @@ describe("websocket_lambda with a referenced function (prod)", () => {
     expect(warnings).toEqual([
       expect.stringContaining("shelf-websocket-proxy is only referenced, so neither its role nor its variables are managed here; for the WebSocket routes $connect, $disconnect, $default, sendmessage of lambdaship-prod-websocket it needs dynamodb:PutItem on table lambdaship-prod-connections;"),
     ]);
-    expect(warnings[0]).toContain("execute-api:ManageConnections on lambdaship-prod-websocket's @connections on stage prod; variables TABLE_NAME, ROOM_KEY=booking_id");
+    expect(warnings[0]).toContain("execute-api:ManageConnections on lambdaship-prod-websocket's @connections on stage prod; variables TABLE_NAME=lambdaship-prod-connections, ROOM_KEY=booking_id");
   });
 
   it("turns on point-in-time recovery and deletion protection for the prod table", () => {
@@ -233,6 +242,6 @@ describe("websocket_lambda with the Rust handlers (dev)", () => {
     ]);
     expect(actions("ws-broadcast")).toEqual(["dynamodb:DeleteItem", "dynamodb:Query", "execute-api:ManageConnections", "logs:CreateLogStream", "logs:PutLogEvents"]);
     const disconnect = Object.fromEntries(policyOf("ws-disconnect").map((s) => [s.sid, s.resources]));
-    expect(disconnect.FindRoomsOfConnection).toEqual([expect.stringMatching(new RegExp(`\\.arn\\}/index/${CONNECTION_INDEX}$`))]);
+    expect(disconnect.FindRoomsOfConnection).toEqual([expect.stringMatching(new RegExp(`:table/lambdaship-dev-connections/index/${CONNECTION_INDEX}$`))]);
   });
 });

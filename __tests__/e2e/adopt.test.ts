@@ -1,4 +1,5 @@
 import { GetFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { CreateRoleCommand, DeleteRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as path from "path";
@@ -87,7 +88,7 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     expect((await lambda.send(new GetFunctionCommand({ FunctionName: "team-orders" }))).Configuration!.FunctionName).toBe("team-orders"); // still in AWS
   });
 
-  it("references an existing function: the data source finds it and the API integration targets it", async () => {
+  it("references an existing function: the data source finds it and the API integration targets it; moving every route to other functions, an apply failing part-way leaves every route on a live integration", async () => {
     ws = await Workspace.create();
     const arn = await createFunctionOutside(ws, "legacy-websocket");
     ws.patchLocalEnv(pythonWebsocket({ mode: "existing", functionName: "legacy-websocket" }));
@@ -101,6 +102,35 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     expect(integration.values.integration_uri).toBe(`arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${arn}/invocations`);
     const permission = s.resources.find((r) => r.type === "aws_lambda_permission")!;
     expect(permission.values.function_name).toBe("legacy-websocket");
+    expect((await ws.plan()).exitCode).toBe(0);
+
+    // Every route moves to the Rust handlers, and the apply fails part-way: a role with the name
+    // ws-connect's needs exists already. The integration the routes leave is deleted only after they
+    // point elsewhere (create_before_destroy), so every route still has its integration.
+    const iam = new IAMClient(sdkConfig(ws));
+    const trust = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] });
+    await iam.send(new CreateRoleCommand({ RoleName: "lambdaship-local-ws-connect-role", AssumeRolePolicyDocument: trust }));
+    ws.patchLocalEnv({});
+    await ws.synthOrThrow();
+    const failed = await ws.engine(["apply", "-auto-approve", "-input=false", "-no-color"], [0, 1]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/lambdaship-local-ws-connect-role/);
+    const routesTargetIntegrations = async () => {
+      const now = await ws.state();
+      const integrations = new Map(now.resources.filter((r) => r.type === "aws_apigatewayv2_integration").map((r) => [String(r.values.id), String(r.values.integration_uri)]));
+      const routes = now.resources.filter((r) => r.type === "aws_apigatewayv2_route");
+      expect(routes.map((r) => r.values.route_key).sort()).toEqual(["$connect", "$default", "$disconnect", "sendmessage"]);
+      return Object.fromEntries(routes.map((r) => [String(r.values.route_key), integrations.get(String(r.values.target).replace(/^integrations\//, ""))]));
+    };
+    const during = await routesTargetIntegrations();
+    for (const uri of Object.values(during)) expect(uri).toBeDefined();
+    expect(during.$connect).toContain(arn);
+    // The clash removed, the next apply finishes the move.
+    await iam.send(new DeleteRoleCommand({ RoleName: "lambdaship-local-ws-connect-role" }));
+    await ws.apply();
+    const after = await routesTargetIntegrations();
+    expect(after.$connect).toContain("function:lambdaship-local-ws-connect");
+    expect(after.sendmessage).toContain("function:lambdaship-local-ws-broadcast");
     expect((await ws.plan()).exitCode).toBe(0);
   });
 

@@ -161,6 +161,7 @@ export class LambdaStack extends TerraformStack {
         namePrefix: env.namePrefix,
         routes: Object.fromEntries(Object.entries(ws.routes).map(([route, key]) => [route, entry(`websocket.routes.${route}`, key).target])),
         logRetentionDays: env.logRetentionDays,
+        region: env.region,
         roomKey: ws.roomKey,
         roomQueryParam: ws.roomQueryParam,
         connectionTtlSeconds: ws.connectionTtlSeconds,

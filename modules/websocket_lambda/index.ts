@@ -7,6 +7,7 @@ import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
+import { AccountContext } from "../account";
 import { PropError } from "../errors";
 import { acceptCheck, LOG_GROUP_KMS, logRetentionReason, PITR_OFF, TABLE_KMS } from "../policy-checks";
 import type { IFunction, PolicyStatement } from "../lambda_function";
@@ -24,6 +25,8 @@ export interface WebsocketLambdaProps {
   readonly routes: Readonly<Record<string, IFunction>>;
   /** Days CloudWatch keeps the stage's access logs. */
   readonly logRetentionDays: number;
+  /** The region the table is in (its ARN is written out, see the integrations below). */
+  readonly region: string;
   /** Partition key of the connections table: the room a connection joined. @default "room_id" */
   readonly roomKey?: string;
   /** Query string parameter `$connect` reads the room from. @default "room" */
@@ -93,7 +96,7 @@ export class WebsocketLambda extends Construct {
     }
 
     this.table = new DynamodbTable(this, "connections", {
-      name: `${prefix}-connections`,
+      name: `${props.namePrefix}-connections`,
       billingMode: "PAY_PER_REQUEST",
       hashKey: roomKey,
       rangeKey: "connection_id",
@@ -124,8 +127,14 @@ export class WebsocketLambda extends Construct {
         .filter((r) => !r.startsWith("$"))
         .map((r): [string, string] => [r, `named-${r}`]),
     ];
+    // The functions name the table by its name and ARN as written, not by reference: an integration is
+    // create_before_destroy (below), which Terraform extends to everything it depends on, and a table
+    // replaced under the same name cannot be created before the old one is gone.
+    const tableName = `${prefix}-connections`;
+    const account = AccountContext.of(this);
+    const tableArn = `arn:${account.partition}:dynamodb:${props.region}:${account.accountId}:table/${tableName}`;
     const moduleEnvironment: Record<string, string> = {
-      TABLE_NAME: this.table.name,
+      TABLE_NAME: tableName,
       ROOM_KEY: roomKey,
       ROOM_QUERY_PARAM: props.roomQueryParam ?? "room",
       CONNECTION_INDEX,
@@ -136,10 +145,10 @@ export class WebsocketLambda extends Construct {
     };
     const table = `table ${prefix}-connections`;
     const access: Record<AccessKind, PolicyStatement> = {
-      put: { sid: "RegisterConnection", actions: ["dynamodb:PutItem"], resources: [this.table.arn], shownAs: table },
-      remove: { sid: "RemoveConnection", actions: ["dynamodb:DeleteItem"], resources: [this.table.arn], shownAs: table },
-      room: { sid: "ListRoom", actions: ["dynamodb:Query"], resources: [this.table.arn], shownAs: table },
-      rooms: { sid: "FindRoomsOfConnection", actions: ["dynamodb:Query"], resources: [`${this.table.arn}/index/${CONNECTION_INDEX}`], shownAs: `its index ${CONNECTION_INDEX}` },
+      put: { sid: "RegisterConnection", actions: ["dynamodb:PutItem"], resources: [tableArn], shownAs: table },
+      remove: { sid: "RemoveConnection", actions: ["dynamodb:DeleteItem"], resources: [tableArn], shownAs: table },
+      room: { sid: "ListRoom", actions: ["dynamodb:Query"], resources: [tableArn], shownAs: table },
+      rooms: { sid: "FindRoomsOfConnection", actions: ["dynamodb:Query"], resources: [`${tableArn}/index/${CONNECTION_INDEX}`], shownAs: `its index ${CONNECTION_INDEX}` },
       post: { sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [managementArn], shownAs: `${prefix}-websocket's @connections on stage ${stageName}` },
     };
 
@@ -178,6 +187,11 @@ export class WebsocketLambda extends Construct {
           integrationMethod: "POST",
           integrationUri: fn.invokeArn,
           description: this.functions.length === 1 ? "Every route goes to the WebSocket handler" : `Routes served by ${names.get(fn)}`,
+          // An integration that goes (its function now serves no route, or another function took its
+          // routes) is deleted only after the routes that pointed at it point elsewhere: by default
+          // Terraform deletes first, and an apply failing between the two leaves routes on a deleted
+          // integration.
+          lifecycle: { createBeforeDestroy: true },
         }),
       );
     }
