@@ -191,7 +191,7 @@ describe("functions in an env: the stack maps entries to constructs, and constru
     ["a runtime the language does not have", { functions: { x: { source: "lambda-src/functions/report", runtime: "nodejs22.x" } } },
       /^envs\/dev\.ts: functions\.x\.handler is missing; .*exports handler/],
     ["a bin the workspace lacks", { functions: { x: { source: "lambda-src/rust", bin: "frontend" } } },
-      /^envs\/dev\.ts: functions\.x\.bin is "frontend", which is not a bin of lambda-src\/rust; its bins are backend/],
+      /^envs\/dev\.ts: functions\.x\.bin is "frontend"; it is not a bin of lambda-src\/rust; its bins are backend/],
     ["a cargo workspace without a bin", { functions: { x: { source: "lambda-src/rust" } } },
       /^envs\/dev\.ts: functions\.x\.bin is missing; lambda-src\/rust is a cargo workspace; name the bin/],
     ["two entries with one deployed name", { functions: { x: { source: "lambda-src/functions/report", deployment: { mode: "import", functionName: "lambdaship-dev-backend" } } } },

@@ -228,7 +228,7 @@ describe("rust_lambda: create, existing and import modes share one implementatio
   it("refuses a URL on a referenced function, naming the fields and the fix", () => {
     const env = envWith("dev", { functions: { backend: { deployment: { mode: "existing", functionName: "shared-backend" } } } } as never);
     expect(() => synthEnv(env)).toThrow(
-      'envs/dev.ts: functions.backend.url is set, but envs/dev.ts: functions.backend.deployment.mode is "existing": a referenced function\'s URL belongs where the function is managed. Remove url, or adopt the function with mode "import".',
+      'envs/dev.ts: functions.backend.url is {"authType":"AWS_IAM"}; backend\'s deployment mode is "existing": a referenced function\'s URL belongs where the function is managed. Remove url, or adopt the function with mode "import"',
     );
   });
 });
@@ -241,7 +241,7 @@ describe("rust_lambda: errors at synth", () => {
     const stack = new TerraformStack(Testing.app(), "t");
     const settings = { memoryMiB: 256, timeoutSeconds: 10, environment: {}, architecture: "arm64" as const };
     expect(() => new RustLambda(stack, "fns", { workspace: workspace(stack), region: "eu-west-1", functions: [{ bin: "frontend", functionName: "f", settings, logRetentionDays: 7 }] })).toThrow(
-      'frontend.bin is "frontend", which is not a bin of lambda-src/rust; its bins are backend, ws-broadcast, ws-connect, ws-default, ws-disconnect (add a [[bin]] or a src/bin/<name>.rs to add a function).',
+      'bin is "frontend"; it is not a bin of lambda-src/rust; its bins are backend, ws-broadcast, ws-connect, ws-default, ws-disconnect (add a [[bin]] or a src/bin/<name>.rs to add a function)',
     );
   });
 
@@ -256,9 +256,9 @@ describe("rust_lambda: errors at synth", () => {
   it("refuses a role name IAM would reject", () => {
     const stack = new TerraformStack(Testing.app(), "t");
     const settings = { memoryMiB: 256, timeoutSeconds: 10, environment: {}, architecture: "arm64" as const };
-    const functions = [{ bin: "backend", functionName: "f".repeat(60), settings, logRetentionDays: 7, configField: "envs/dev.ts: backend" }];
+    const functions = [{ bin: "backend", functionName: "f".repeat(60), settings, logRetentionDays: 7 }];
     expect(() => new RustLambda(stack, "fns", { workspace: workspace(stack), region: "eu-west-1", functions })).toThrow(
-      `envs/dev.ts: backend: the role name ${"f".repeat(60)}-role has 65 characters; IAM allows 64.`,
+      `roleName is "${"f".repeat(60)}-role"; it has 65 characters; IAM allows 64.`,
     );
   });
 });

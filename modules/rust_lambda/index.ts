@@ -1,6 +1,6 @@
 import { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
 import { Construct } from "constructs";
-import { ConfigError } from "../errors";
+import { PropError } from "../errors";
 import { FunctionOptions, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
 import { PolicyTemplateOptions, statementsFromTemplates } from "../lambda_function/policy-templates";
 import { addFunctionUrl, FunctionUrlOptions } from "../lambda_function/url";
@@ -31,9 +31,7 @@ export interface RustFunctionProps extends FunctionOptions {
   readonly role?: RoleChoice;
   /** A function URL; AWS_IAM unless NONE is asked for. @default - no URL */
   readonly url?: FunctionUrlOptions;
-  /** Where this function was configured, for errors (`envs/dev.ts: backend`). @default - the bin's name */
-  readonly configField?: string;
-  /** Where the function's settings are configured, for errors. @default - `<configField>.function` */
+  /** Where this function is configured, for the warnings that name it (`envs/dev.ts: functions.backend`). @default - the bin's name */
   readonly settingsField?: string;
 }
 
@@ -64,24 +62,22 @@ export class RustLambda extends Construct {
     const functions: Record<string, ManagedFunction> = {};
     const urls: Record<string, LambdaFunctionUrl> = {};
     for (const spec of props.functions) {
-      const field = spec.configField ?? spec.bin;
-      if (functions[spec.bin]) throw new ConfigError([`${field}: the bin ${spec.bin} is deployed twice in ${this.node.path}; deploy each bin once per module`]);
+      const field = spec.settingsField ?? spec.bin;
+      if (functions[spec.bin]) throw new PropError("bin", spec.bin, `the bin is deployed twice in ${this.node.path}; deploy each bin once per RustLambda`);
       const deployment = spec.deployment ?? { mode: "create" };
       if (spec.url && deployment.mode === "existing") {
-        throw new ConfigError([
-          `${field}.url is set, but ${field}.deployment.mode is "existing": a referenced function's URL belongs where the function is managed. Remove url, or adopt the function with mode "import".`,
-        ]);
+        throw new PropError("url", spec.url, `${spec.bin}'s deployment mode is "existing": a referenced function's URL belongs where the function is managed. Remove url, or adopt the function with mode "import"`);
       }
       const roleName = spec.roleName ?? `${spec.functionName}-role`;
-      if (roleName.length > 64) throw new ConfigError([`${field}: the role name ${roleName} has ${roleName.length} characters; IAM allows 64. Shorten the name prefix or set roleName.`]);
-      const artifact = deployment.mode === "existing" ? undefined : props.workspace.artifact(spec.bin, spec.settings.architecture, `${field}.bin`);
+      if (roleName.length > 64) throw new PropError("roleName", roleName, `it has ${roleName.length} characters; IAM allows 64. Shorten the function's name or set roleName`);
+      const artifact = deployment.mode === "existing" ? undefined : props.workspace.artifact(spec.bin, spec.settings.architecture);
       const fn = new ManagedFunction(this, spec.bin, {
         // The architecture is the binary's, which a fallback build may have changed.
         settings: artifact ? { ...spec.settings, architecture: artifact.architecture } : spec.settings,
         logRetentionDays: spec.logRetentionDays,
         deployment,
         layers: spec.layers,
-        settingsField: spec.settingsField ?? `${field}.function`,
+        settingsField: field,
         definition: artifact && {
           functionName: spec.functionName,
           roleName,

@@ -5,7 +5,7 @@ import * as path from "path";
 import { LambdaArchitecture, RUST_TARGETS } from "../../build/elf";
 import { ARM64_FIX, binsFromMetadata, buildableArchitecture, CargoMetadata, cargoMetadata, functionHashes, Probe, realProbe, RustFunction, zipPathFor } from "../../build/rust";
 import { applyTimeBuilder } from "../apply_builder";
-import { ConfigError } from "../errors";
+import { ConfigError, PropError } from "../errors";
 import type { FunctionCode } from "../lambda_function";
 
 export interface RustWorkspaceProps {
@@ -87,12 +87,14 @@ export class RustWorkspace extends Construct {
    * The package of `bin` for the wanted architecture (the one actually built may differ: see the
    * class). Registers the bin with that architecture's builder.
    */
-  public artifact(bin: string, want: LambdaArchitecture, field = "bin"): RustArtifact {
+  public artifact(bin: string, want: LambdaArchitecture): RustArtifact {
     const fn = this.bins.get(bin);
     if (!fn) {
-      throw new ConfigError([
-        `${field} is ${JSON.stringify(bin)}, which is not a bin of ${path.relative(this.props.projectRoot, this.workspaceDir) || "."}; its bins are ${[...this.bins.keys()].join(", ")} (add a [[bin]] or a src/bin/<name>.rs to add a function).`,
-      ]);
+      throw new PropError(
+        "bin",
+        bin,
+        `it is not a bin of ${path.relative(this.props.projectRoot, this.workspaceDir) || "."}; its bins are ${[...this.bins.keys()].join(", ")} (add a [[bin]] or a src/bin/<name>.rs to add a function)`,
+      );
     }
     const build = this.buildFor(want);
     const target = RUST_TARGETS[build.architecture];

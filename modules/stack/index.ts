@@ -268,7 +268,7 @@ export class LambdaStack extends TerraformStack {
           const rust = new RustLambda(this, `fn-${key}`, {
             workspace,
             region: env.region,
-            functions: [{ bin: entry.bin, functionName, description, settings, layers: registry.resolve(settings.layers, `${file}: ${field}`), logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, role: entry.role, configField: `${file}: ${field}`, settingsField: `${file}: ${field}` }],
+            functions: [{ bin: entry.bin, functionName, description, settings, layers: registry.resolve(settings.layers, `${file}: ${field}`), logRetentionDays: env.logRetentionDays, deployment, policies, url: entry.url, role: entry.role, settingsField: `${file}: ${field}` }],
           });
           out[key] = { kind: "rust", target: rust.functions[entry.bin], url: rust.urls[entry.bin] };
         } else {
