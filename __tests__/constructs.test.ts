@@ -5,11 +5,8 @@ import { TerraformStack, Testing } from "cdktf";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FolderFunction } from "../modules/folder_function";
-import { FunctionSettings, ManagedFunction } from "../modules/lambda_function";
-import { LayerBuilder } from "../modules/layer_builder";
-import { RustLambda, RustWorkspace } from "../modules/rust_lambda";
-import { WebsocketLambda } from "../modules/websocket_lambda";
+// The public API, as another project imports it.
+import { FolderFunction, FunctionSettings, LayerBuilder, MachineProbe, ManagedFunction, resetMachine, RustLambda, RustWorkspace, thisMachine, WebsocketLambda } from "../modules";
 import { fakeRustMachine, PROJECT_ROOT, resourcesOf, SynthJson } from "./helpers";
 
 /**
@@ -69,6 +66,50 @@ describe("WebsocketLambda from hand-written props, its route handlers passed as 
   });
 });
 
+describe("the machine, read at synth only through one probe", () => {
+  it("takes what a given probe says of packages built here (a layer over Lambda's limit), reading nothing else", () => {
+    const s = stack();
+    const asked: string[] = [];
+    const machine: MachineProbe = {
+      ...fakeRustMachine(),
+      builtSize: (zip, store) => (asked.push(`${path.basename(zip)} ${store}`), { zipBytes: 1, unzippedBytes: 262 * 1024 * 1024 }),
+      fileSize: () => undefined,
+    };
+    const layer = new LayerBuilder(s, "deps", {
+      name: "deps",
+      config: { mode: "create", type: "dependencies", source: "deps", runtime: "python3.12" },
+      namePrefix: "team",
+      projectRoot: project,
+      projectRootFromStack: "../../..",
+      configFile: "team config",
+      artifactBucket: () => "unused",
+      machine,
+    });
+    expect(
+      () => new FolderFunction(s, "chat-fn", { functionName: "team-chat", sourceDir: path.join(project, "chat"), projectRoot: project, projectRootFromStack: "../../..", logRetentionDays: 30, region: "eu-west-1", layers: [layer], machine }),
+    ).toThrow(expect.objectContaining({ prop: "layers", fix: expect.stringContaining("over Lambda's 250 MB limit") }));
+    expect(asked.sort()).toEqual([expect.stringMatching(/^chat-arm64-[0-9a-f]{16}\.zip function-artifacts$/), expect.stringMatching(/^deps-arm64-[0-9a-f]{16}\.zip layer-artifacts$/)]);
+  });
+
+  it("remembers this machine's toolchains for the process until resetMachine()", () => {
+    const which = jest.spyOn(thisMachine, "which");
+    try {
+      const workspace = () => new RustWorkspace(stack(), "rust", { workspaceDir: path.join(PROJECT_ROOT, "lambda-src", "rust"), projectRoot: PROJECT_ROOT, projectRootFromStack: "../../.." });
+      resetMachine();
+      workspace().artifact("backend", "arm64");
+      const asked = which.mock.calls.length;
+      expect(asked).toBeGreaterThan(0);
+      workspace().artifact("backend", "arm64");
+      expect(which.mock.calls.length).toBe(asked);
+      resetMachine();
+      workspace().artifact("backend", "arm64");
+      expect(which.mock.calls.length).toBeGreaterThan(asked);
+    } finally {
+      which.mockRestore();
+    }
+  });
+});
+
 describe("LayerBuilder from hand-written props, passed to a function as an object", () => {
   it("publishes the version of the function's architecture, built at apply, and the function uses it", () => {
     const s = stack();
@@ -123,9 +164,46 @@ describe("RustLambda from hand-written props", () => {
       workspaceDir: path.join(PROJECT_ROOT, "lambda-src", "rust"),
       projectRoot: PROJECT_ROOT,
       projectRootFromStack: "../../..",
-      probe: fakeRustMachine({ arm64: false }),
+      machine: fakeRustMachine({ arm64: false }),
     });
     new RustLambda(s, "api", { workspace, region: "eu-west-1", functions: [{ bin: "backend", functionName: "team-api", settings, logRetentionDays: 30 }] });
     expect(Testing.synth(s)).toHaveResourceWithProperties(LambdaFunction, { function_name: "team-api", runtime: "provided.al2023", handler: "bootstrap", architectures: ["x86_64"] });
+  });
+});
+
+describe("the modules as a library", () => {
+  /** Each module folder's imports of other module folders and of envs/, read from the sources. */
+  function imports(): Map<string, Set<string>> {
+    const root = path.join(PROJECT_ROOT, "modules");
+    const graph = new Map<string, Set<string>>();
+    const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []));
+    for (const file of walk(root)) {
+      const from = path.relative(root, file).split(path.sep)[0].replace(/\.ts$/, "");
+      for (const [, spec] of fs.readFileSync(file, "utf8").matchAll(/from "(\.{1,2}\/[^"]+)"/g)) {
+        const target = path.relative(root, path.resolve(path.dirname(file), spec));
+        const to = target.startsWith("..") ? target.split(path.sep).slice(0, 2).join("/") : target.split(path.sep)[0].replace(/\.ts$/, "");
+        if (to !== from && to !== "") (graph.get(from) ?? graph.set(from, new Set()).get(from)!).add(to);
+      }
+    }
+    return graph;
+  }
+
+  it("imports nothing from envs/ outside the stack, and has no import cycle between modules", () => {
+    const graph = imports();
+    expect([...(graph.get("folder_function") ?? [])]).toContain("lambda_function");
+    expect([...(graph.get("stack") ?? [])]).toContain("../envs");
+    const fromEnvs = [...graph].filter(([from, to]) => from !== "stack" && [...to].some((t) => t.startsWith("../envs"))).map(([from]) => from);
+    expect(fromEnvs).toEqual([]);
+    const cycle = (start: string, at: string, seen: string[]): string[] | undefined => {
+      for (const next of graph.get(at) ?? []) {
+        if (next === start) return [...seen, next];
+        if (!seen.includes(next)) {
+          const found = cycle(start, next, [...seen, next]);
+          if (found) return found;
+        }
+      }
+      return undefined;
+    };
+    expect([...graph.keys()].map((m) => cycle(m, m, [m])).filter(Boolean)).toEqual([]);
   });
 });

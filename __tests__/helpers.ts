@@ -3,7 +3,8 @@ import { Testing } from "cdktf";
 import * as path from "path";
 import { loadEnv } from "../envs";
 import { EnvConfig } from "../envs/schema";
-import { binsFromMetadata, cargoMetadata, functionHashes, Probe } from "../build/rust";
+import { binsFromMetadata, cargoMetadata, functionHashes } from "../build/rust";
+import { MachineProbe, thisMachine } from "../modules/machine";
 import { LambdaStack } from "../modules/stack";
 import { LayerSource, planLayer } from "../build/layer";
 
@@ -59,18 +60,21 @@ export interface SynthJson {
  * A machine on which both architectures build (Debian's rustc-web with the arm64 standard library and
  * cross linker): stacks synthesized with it are the same wherever the tests run.
  */
-export function fakeRustMachine(opts: { arm64?: boolean } = {}): Probe {
+export function fakeRustMachine(opts: { arm64?: boolean } = {}): MachineProbe {
   const arm64 = opts.arm64 ?? true;
   return {
+    // Sizes of packages built here: this machine's (the layer tests put one in a store of their own).
+    builtSize: thisMachine.builtSize,
+    fileSize: thisMachine.fileSize,
     which: (cmd) => (cmd === "aarch64-linux-gnu-gcc" && arm64 ? "/usr/bin/aarch64-linux-gnu-gcc" : undefined),
     run: (_cmd, args) => (args[0] === "--print" ? "/usr" : args[0] === "--version" ? "rustc 1.96.0 (debian)" : undefined),
     exists: (p) => p === "/usr/bin/cargo" || p === "/usr/bin/rustc" || p.endsWith("x86_64-unknown-linux-gnu/lib") || (arm64 && p.endsWith("aarch64-unknown-linux-gnu/lib")),
   };
 }
 
-export function synthEnv(env: EnvConfig, opts: { rustProbe?: Probe; projectRoot?: string } = {}): Synthesized {
+export function synthEnv(env: EnvConfig, opts: { rustProbe?: MachineProbe; projectRoot?: string } = {}): Synthesized {
   const app = Testing.app();
-  const stack = new LambdaStack(app, { env, projectRoot: opts.projectRoot ?? PROJECT_ROOT, projectRootFromStack: "../../..", rustProbe: opts.rustProbe ?? fakeRustMachine() });
+  const stack = new LambdaStack(app, { env, projectRoot: opts.projectRoot ?? PROJECT_ROOT, projectRootFromStack: "../../..", machine: opts.rustProbe ?? fakeRustMachine() });
   const json = Testing.synth(stack);
   return { stack, json, parsed: JSON.parse(json) as SynthJson };
 }

@@ -235,7 +235,7 @@ describe("rust_lambda: create, existing and import modes share one implementatio
 
 describe("rust_lambda: errors at synth", () => {
   const workspace = (stack: TerraformStack, dir = WORKSPACE) =>
-    new RustWorkspace(stack, "rust", { workspaceDir: dir, projectRoot: PROJECT_ROOT, projectRootFromStack: "../../..", configField: "envs/dev.ts: rust.workspace", probe: fakeRustMachine() });
+    new RustWorkspace(stack, "rust", { workspaceDir: dir, projectRoot: PROJECT_ROOT, projectRootFromStack: "../../..", configField: "envs/dev.ts: rust.workspace", machine: fakeRustMachine() });
 
   it("names a bin the workspace does not have, and lists the ones it has", () => {
     const stack = new TerraformStack(Testing.app(), "t");

@@ -6,7 +6,7 @@ import { LambdaArchitecture, readElfHeader } from "./elf";
 import { formatMiB, isNpmNoise, isPipNoise, LayerError, mavenDependenciesInto, npmCiInto, pinnedRequirements, pipInstall, UNZIPPED_MAX_BYTES } from "./layer";
 import { hashInputs, listSourceFiles, SourceFile } from "./source";
 import { cacheRoot } from "./util";
-import { ArtifactStatus, knownZipSize, materializeZip } from "./artifact";
+import { ArtifactStatus, materializeZip } from "./artifact";
 import { base64Sha256, collectFiles, ZipEntry } from "./zip";
 
 /**
@@ -347,4 +347,3 @@ export function buildFunction(src: FunctionSource, arch: LambdaArchitecture, opt
 }
 
 /** Zipped and unzipped sizes of a function already built here, else undefined. */
-export const knownFunctionSize = knownZipSize;

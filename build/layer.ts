@@ -225,14 +225,6 @@ export function defaultLayerStore(): string {
   return path.join(cacheRoot(), "layer-artifacts");
 }
 
-/** Zipped and unzipped sizes of a layer already built here (in the project or the store), else undefined. */
-export function knownLayerSize(zipPath: string, store: string | undefined = defaultLayerStore()): { zipBytes: number; unzippedBytes: number } | undefined {
-  for (const zip of [zipPath, ...(store ? [path.join(store, path.basename(zipPath))] : [])]) {
-    if (fs.existsSync(zip) && fs.existsSync(`${zip}.unzipped`)) return { zipBytes: fs.statSync(zip).size, unzippedBytes: Number(fs.readFileSync(`${zip}.unzipped`, "utf8")) };
-  }
-  return undefined;
-}
-
 export function formatMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -5,9 +5,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { DetectError } from "../../build/detect";
 import type { LambdaArchitecture } from "../../build/elf";
-import { Dependencies, FunctionPlan, functionZipPath, knownFunctionSize, planFunction } from "../../build/function";
+import { Dependencies, FunctionPlan, functionZipPath, planFunction } from "../../build/function";
 import { applyTimeBuilder } from "../apply_builder";
 import { PropError } from "../errors";
+import { MachineProbe, thisMachine } from "../machine";
 import { DependencyLayers, FunctionLayer, ILayer } from "../layer_builder";
 import { Deployment, FunctionNeeds, IFunction, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
 import { PolicyTemplateOptions, statementsFromTemplates } from "../lambda_function/policy-templates";
@@ -64,6 +65,8 @@ export interface FolderFunctionProps {
   readonly role?: RoleChoice;
   /** Where the function is configured, for errors and warnings that name it (`envs/dev.ts: functions.report`). @default - the key */
   readonly settingsField?: string;
+  /** What synth may read of this machine (the size of a package built here before). @default - this machine */
+  readonly machine?: MachineProbe;
   /** Where the dependency layer comes from; share one between functions to share layers. @default - one of its own */
   readonly dependencyLayers?: DependencyLayers;
 }
@@ -119,7 +122,7 @@ export class FolderFunction extends Construct implements IFunction {
       this.plan = plan;
       const layers: FunctionLayer[] = [];
       if (plan.dependencyLayer) {
-        const pool = props.dependencyLayers ?? new DependencyLayers(this, "dependency-layers", { namePrefix: props.functionName, projectRoot: props.projectRoot, projectRootFromStack: props.projectRootFromStack });
+        const pool = props.dependencyLayers ?? new DependencyLayers(this, "dependency-layers", { namePrefix: props.functionName, projectRoot: props.projectRoot, projectRootFromStack: props.projectRootFromStack, machine: props.machine });
         layers.push(pool.forFunction({ key, functionName: props.functionName, sourceDir: props.sourceDir, runtime: plan.runtime, architecture }));
       }
       const given = props.layers ?? [];
@@ -144,7 +147,7 @@ export class FolderFunction extends Construct implements IFunction {
         code: { filename: path.posix.join(props.projectRootFromStack, zip), sourceCodeHash: Buffer.from(plan.inputHash, "hex").toString("base64") },
         policyStatements: [...(props.policyStatements ?? []), ...statementsFromTemplates(this, props.policies ?? [], props.region)],
         dependsOn: [this.builder],
-        unzippedBytes: knownFunctionSize(functionZipPath(props.projectRoot, plan, key))?.unzippedBytes,
+        unzippedBytes: (props.machine ?? thisMachine).builtSize(functionZipPath(props.projectRoot, plan, key), "function-artifacts")?.unzippedBytes,
         layers,
         tags: props.tags,
         role: props.role,

@@ -8,10 +8,11 @@ import { DataResource, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import * as path from "path";
 import type { LambdaArchitecture } from "../../build/elf";
-import { knownLayerSize, LayerError, LayerPlan, layerZipPath, planLayer, LayerSource } from "../../build/layer";
+import { LayerError, LayerPlan, layerZipPath, planLayer, LayerSource } from "../../build/layer";
 import { applyTimeBuilder } from "../apply_builder";
 import { ConfigError, problem, PropError } from "../errors";
 import { accountId } from "../account";
+import { MachineProbe, thisMachine } from "../machine";
 
 /**
  * A layer, created here or referenced by ARN: what a layer is to a function. A function is given
@@ -71,6 +72,8 @@ export interface LayerBuilderProps {
   readonly configFile: string;
   /** The name of the env's artifact bucket (layers with upload "s3"); a created one is created on first use. */
   readonly artifactBucket: () => string;
+  /** What synth may read of this machine (sizes of layers built here before). @default - this machine */
+  readonly machine?: MachineProbe;
 }
 
 const planCache = new Map<string, LayerPlan>();
@@ -231,7 +234,7 @@ export class LayerBuilder extends Construct implements ILayer {
       }
       if (wrapper && !osOnly) environment.AWS_LAMBDA_EXEC_WRAPPER = wrapper;
     }
-    const size = v.plan ? knownLayerSize(layerZipPath(this.props.projectRoot, v.plan, this.props.name)) : undefined;
+    const size = v.plan ? (this.props.machine ?? thisMachine).builtSize(layerZipPath(this.props.projectRoot, v.plan, this.props.name), "layer-artifacts") : undefined;
     return { arn: v.arn, environment, unzippedBytes: size?.unzippedBytes };
   }
 }
@@ -296,6 +299,8 @@ export interface DependencyLayersProps {
   readonly projectRootFromStack: string;
   /** The name of the artifact bucket, were a layer uploaded through S3 (these are not). */
   readonly artifactBucket?: () => string;
+  /** What synth may read of this machine. @default - this machine */
+  readonly machine?: MachineProbe;
 }
 
 /**
@@ -340,6 +345,7 @@ export class DependencyLayers extends Construct {
         projectRootFromStack: this.props.projectRootFromStack,
         configFile: source,
         artifactBucket: this.props.artifactBucket ?? (() => { throw new Error("dependency layers are uploaded directly"); }),
+        machine: this.props.machine,
       });
       this.byContent.set(key, layer);
     }

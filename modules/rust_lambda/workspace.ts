@@ -3,7 +3,8 @@ import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
 import { LambdaArchitecture, RUST_TARGETS } from "../../build/elf";
-import { ARM64_FIX, binsFromMetadata, buildableArchitecture, CargoMetadata, cargoMetadata, functionHashes, Probe, realProbe, RustFunction, zipPathFor } from "../../build/rust";
+import { ARM64_FIX, binsFromMetadata, buildableArchitecture, CargoMetadata, cargoMetadata, functionHashes, RustFunction, zipPathFor } from "../../build/rust";
+import { MachineProbe, onMachineReset, thisMachine } from "../machine";
 import { applyTimeBuilder } from "../apply_builder";
 import { ConfigError, PropError } from "../errors";
 import type { FunctionCode } from "../lambda_function";
@@ -27,7 +28,7 @@ export interface RustWorkspaceProps {
   /** Where the workspace was configured, for errors (`envs/dev.ts: rust.workspace`). @default "rust.workspace" */
   readonly configField?: string;
   /** How toolchains are detected; tests pass a fake machine. @default - this machine */
-  readonly probe?: Probe;
+  readonly machine?: MachineProbe;
 }
 
 /** A function's package as the stack references it. */
@@ -44,6 +45,7 @@ export interface RustArtifact extends FunctionCode {
 
 const metadataCache = new Map<string, CargoMetadata>();
 const choiceCache = new Map<string, { architecture: LambdaArchitecture; warning?: string }>();
+onMachineReset(() => choiceCache.clear());
 /** Input hashes by workspace, target and bin: every stack of an app uses the same ones. */
 const hashCache = new Map<string, string>();
 
@@ -65,6 +67,10 @@ export class RustWorkspace extends Construct {
   private readonly props: RustWorkspaceProps;
   private readonly meta: CargoMetadata;
   private readonly builds = new Map<LambdaArchitecture, { builder: DataResource; architecture: LambdaArchitecture; used: Map<string, string> }>();
+
+  private get machine(): MachineProbe {
+    return this.props.machine ?? thisMachine;
+  }
 
   constructor(scope: Construct, id: string, props: RustWorkspaceProps) {
     super(scope, id);
@@ -114,7 +120,7 @@ export class RustWorkspace extends Construct {
       architecture: build.architecture,
       inputHash: hash,
       builder: build.builder,
-      unzippedBytes: fs.existsSync(zipAbs) && fs.existsSync(bootstrap) ? fs.statSync(bootstrap).size : undefined,
+      unzippedBytes: this.machine.fileSize(zipAbs) !== undefined ? this.machine.fileSize(bootstrap) : undefined,
     };
   }
 
@@ -141,9 +147,9 @@ export class RustWorkspace extends Construct {
 
   private chooseArchitecture(want: LambdaArchitecture): { architecture: LambdaArchitecture; warning?: string } {
     const required = want === "arm64" && (this.props.requireArm64 ?? false);
-    const probe = this.props.probe ?? realProbe;
+    const probe = this.machine;
     const key = `${want}:${required}`;
-    const cached = probe === realProbe ? choiceCache.get(key) : undefined;
+    const cached = probe === thisMachine ? choiceCache.get(key) : undefined;
     if (cached) return cached;
     let result: { architecture: LambdaArchitecture; warning?: string };
     try {
@@ -158,7 +164,7 @@ export class RustWorkspace extends Construct {
           `The plan deploys ${want}; applying it fails in the builder, before any function changes, until you ${fix}.`,
       };
     }
-    if (probe === realProbe) choiceCache.set(key, result);
+    if (probe === thisMachine) choiceCache.set(key, result);
     return result;
   }
 }

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { EnvConfig } from "../../envs/schema";
 import { envFile } from "../../envs";
-import type { Probe } from "../../build/rust";
+import type { MachineProbe } from "../machine";
 import { ConfigError, problem, PropError } from "../errors";
 import { FolderFunction } from "../folder_function";
 import { IFunction, ManagedFunction } from "../lambda_function";
@@ -42,8 +42,8 @@ export interface LambdaStackProps {
    * @default - computed from the app's outdir (`../../..` for `<project>/cdktf.out/stacks/<stack>`)
    */
   readonly projectRootFromStack?: string;
-  /** How Rust toolchains are detected; tests pass a fake machine. @default - this machine */
-  readonly rustProbe?: Probe;
+  /** What synth may read of the machine (Rust toolchains, sizes of packages built here); tests pass a fake one. @default - this machine */
+  readonly machine?: MachineProbe;
 }
 
 /** One entry of the env's `functions`, as deployed. */
@@ -115,7 +115,7 @@ export class LambdaStack extends TerraformStack {
       projectRootFromStack,
       requireArm64: env.rust.requireArm64,
       configField: `${file}: rust.workspace`,
-      probe: props.rustProbe,
+      machine: props.machine,
     });
 
     // The env's layers, before the functions that look them up by name.
@@ -126,6 +126,7 @@ export class LambdaStack extends TerraformStack {
       projectRoot: props.projectRoot,
       projectRootFromStack,
       configFile: file,
+      machine: props.machine,
     });
 
     // Every function of the env, from its folder (Rust entries from their cargo workspace).
@@ -230,7 +231,7 @@ export class LambdaStack extends TerraformStack {
     const out: Record<string, EnvFunction> = {};
     const problems: string[] = [];
     const names = new Map<string, string>();
-    const pool = new DependencyLayers(this, "function-dependency-layers", { namePrefix: env.namePrefix, projectRoot: props.projectRoot, projectRootFromStack });
+    const pool = new DependencyLayers(this, "function-dependency-layers", { namePrefix: env.namePrefix, projectRoot: props.projectRoot, projectRootFromStack, machine: props.machine });
     const workspaces = new Map<string, RustWorkspace>([[this.rustWorkspace.workspaceDir, this.rustWorkspace]]);
     for (const [key, entry] of Object.entries(env.functions)) {
       const d = env.functionDefaults;
@@ -262,7 +263,7 @@ export class LambdaStack extends TerraformStack {
           if (entry.bin === undefined) throw new PropError("bin", undefined, `${entry.source} is a cargo workspace; name the bin that becomes this function`);
           let workspace = workspaces.get(sourceDir);
           if (!workspace) {
-            workspace = new RustWorkspace(this, `rust-workspace-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, probe: props.rustProbe });
+            workspace = new RustWorkspace(this, `rust-workspace-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, machine: props.machine });
             workspaces.set(sourceDir, workspace);
           }
           const rust = new RustLambda(this, `fn-${key}`, {
@@ -292,6 +293,7 @@ export class LambdaStack extends TerraformStack {
             description,
             role: entry.role,
             dependencyLayers: pool,
+            machine: props.machine,
             settingsField: `${file}: ${field}`,
           });
           out[key] = { kind: "folder", target: fn, url: fn.url, plan: fn.plan };
