@@ -93,6 +93,31 @@ describe("Node.js functions", () => {
     const b = buildFunction({ name: "cjs", dir: again, dependencies: "bundle" }, "arm64", { projectRoot: path.dirname(path.dirname(again)), store: undefined });
     expect(fs.readFileSync(b.zipPath)).toEqual(fs.readFileSync(built.zipPath));
   });
+
+  it("install from a pnpm lock with pnpm (pinned), flat and for the target CPU, the same bytes from another path; a yarn lock alone is refused with the fix", () => {
+    const root = project();
+    const dir = path.join(root, "fn", "pnpm");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "index.js"), 'const { v4 } = require("uuid");\nexports.handler = async () => v4();\n');
+    for (const f of ["package.json", "pnpm-lock.yaml"]) fs.copyFileSync(path.join(PROJECT_ROOT, "__tests__", "fixtures", "pnpm-function", f), path.join(dir, f));
+    const built = buildFunction({ name: "pnpm", dir, dependencies: "bundle" }, "arm64", { projectRoot: root, store: undefined });
+    const names = entries(built.zipPath);
+    expect(names).toEqual(expect.arrayContaining(["index.js", "package.json", "node_modules/uuid/package.json", "node_modules/uuid/dist/index.js"]));
+    expect(names.filter((n) => /\.bin\/|\.pnpm|\.modules\.yaml|pnpm-lock\.yaml|pnpm-workspace-state/.test(n))).toEqual([]);
+    const again = path.join(project(), "other", "pnpm");
+    fs.cpSync(dir, again, { recursive: true });
+    const b = buildFunction({ name: "pnpm", dir: again, dependencies: "bundle" }, "arm64", { projectRoot: path.dirname(path.dirname(again)), store: undefined });
+    expect(fs.readFileSync(b.zipPath)).toEqual(fs.readFileSync(built.zipPath));
+    // yarn: recognised, refused with what to do.
+    const yarn = path.join(root, "fn", "yarn");
+    fs.mkdirSync(yarn, { recursive: true });
+    fs.writeFileSync(path.join(yarn, "index.js"), "exports.handler = async () => 1;\n");
+    fs.copyFileSync(path.join(dir, "package.json"), path.join(yarn, "package.json"));
+    fs.writeFileSync(path.join(yarn, "yarn.lock"), "# yarn lockfile v1\n");
+    expect(() => buildFunction({ name: "yarn", dir: yarn, dependencies: "bundle" }, "arm64", { projectRoot: root, store: undefined })).toThrow(/has a yarn\.lock only: the builders install Node\.js dependencies with npm ci or pnpm; run npm install --package-lock-only \(or pnpm import\) there and commit the lock file/);
+    expect(() => planFunction({ name: "yarn", dir: yarn }, "arm64")).toThrow(/has a yarn\.lock only/);
+    expect(fs.existsSync(path.join(root, ".build", "functions", "yarn"))).toBe(false);
+  });
 });
 
 describe("Go functions", () => {

@@ -67,7 +67,7 @@ describe("layer plans: input hashes and errors found without building", () => {
   it.each([
     ["a runtime of another language", { "requirements.txt": "" }, "nodejs20.x", "makes it a Python layer, but its runtime is \"nodejs20.x\"; set runtime to a python runtime such as python3.12"],
     ["a Pipfile.lock", { "Pipfile.lock": "{}" }, "python3.12", "Pipfile.lock is recognised as Python, but this builder installs from requirements.txt; export one"],
-    ["a yarn lock", { "package.json": "{}", "yarn.lock": "" }, "nodejs20.x", "this builder installs Node.js layers with npm ci, which needs package-lock.json or npm-shrinkwrap.json"],
+    ["a yarn lock", { "package.json": "{}", "yarn.lock": "" }, "nodejs20.x", "no lock file to install from; this builder installs Node.js dependencies with npm ci (package-lock.json or npm-shrinkwrap.json) or pnpm (pnpm-lock.yaml); for a yarn project"],
   ])("refuses %s, naming the folder and the fix", (label, files, runtime, message) => {
     const dir = folder(`plan-${label.replace(/\W+/g, "-")}`, files);
     expect(() => planLayer(deps(dir, runtime), "arm64")).toThrow(message);
@@ -163,6 +163,16 @@ describe("Node.js dependency layers, built for real with npm ci", () => {
     expect(files.some((f) => f.includes("is-number"))).toBe(false); // a dev dependency
     expect(files.every((f) => f.startsWith("nodejs/node_modules/"))).toBe(true);
     expect(planLayer(src, "arm64").compatibleRuntimes).toEqual(["nodejs20.x"]);
+  });
+
+  it("installs from a pnpm lock with pnpm: the same packages, flat, with none of pnpm's own files", () => {
+    const pnpm: LayerSource = { ...src, dir: path.join(__dirname, "fixtures", "node-layer-pnpm") };
+    const a = buildLayer(pnpm, "arm64", { projectRoot: path.join(scratch, "pnpm-a"), store: undefined });
+    const files = listing(a.zipPath).map((f) => f.split(" ")[0]);
+    expect(files).toContain("nodejs/node_modules/ms/index.js");
+    expect(files.some((f) => f.includes("is-number") || f.includes(".pnpm") || f.includes(".modules.yaml") || f.endsWith("pnpm-lock.yaml"))).toBe(false);
+    expect(files.every((f) => f.startsWith("nodejs/node_modules/"))).toBe(true);
+    expect(planLayer(pnpm, "arm64").inputHash).not.toBe(planLayer(src, "arm64").inputHash);
   });
 });
 

@@ -126,6 +126,9 @@ export function planFunction(src: FunctionSource, arch: LambdaArchitecture): Fun
       if (![...NODE_LOCKS].some((l) => fs.existsSync(path.join(src.dir, l)))) {
         throw new DetectError(`${src.dir}/package.json declares dependencies (${declared.join(", ")}) and the folder has no lock file; run npm install there and commit package-lock.json, so every build installs the same versions`, "source");
       }
+      if (!["package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml"].some((l) => fs.existsSync(path.join(src.dir, l)))) {
+        throw new DetectError(`${src.dir} has a yarn.lock only: the builders install Node.js dependencies with npm ci or pnpm; run npm install --package-lock-only (or pnpm import) there and commit the lock file`, "source");
+      }
       if (deps === "layer") dependencyLayer = { runtime: detected.runtime };
     }
   }

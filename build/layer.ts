@@ -138,8 +138,10 @@ export function layerZipName(name: string, arch: LambdaArchitecture, hash: strin
   return `${name}-${arch}-${hash.slice(0, 16)}.zip`;
 }
 
-/** Lock files npm installs from; yarn and pnpm locks are recognised but need npm's. */
-const NPM_LOCKS = ["package-lock.json", "npm-shrinkwrap.json"];
+/** Lock files the Node.js builders install from: npm's, then pnpm's (yarn's is recognised, and refused with the fix). */
+const NODE_INSTALL_LOCKS = ["package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml"];
+const NODE_LOCK_FIX =
+  "this builder installs Node.js dependencies with npm ci (package-lock.json or npm-shrinkwrap.json) or pnpm (pnpm-lock.yaml); for a yarn project, run npm install --package-lock-only (or pnpm import) there and commit the lock file";
 
 function dependencyPlan(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
   const { runtime, manifest } = detectLayerRuntime(src.dir);
@@ -157,10 +159,8 @@ function dependencyPlan(src: LayerSource, arch: LambdaArchitecture): LayerPlan {
     }
     files = [manifest];
   } else {
-    const lock = NPM_LOCKS.find((f) => fs.existsSync(path.join(src.dir, f)));
-    if (!lock) {
-      throw new LayerError(`layer folder ${src.dir}: this builder installs Node.js layers with npm ci, which needs package-lock.json or npm-shrinkwrap.json; run npm install --package-lock-only there and commit it`);
-    }
+    const lock = NODE_INSTALL_LOCKS.find((f) => fs.existsSync(path.join(src.dir, f)));
+    if (!lock) throw new LayerError(`layer folder ${src.dir}: no lock file to install from; ${NODE_LOCK_FIX}`);
     files = ["package.json", lock];
   }
   const h = crypto.createHash("sha256").update(`lambdaship-layer-v1\0${wanted}\0${arch}\0`);
@@ -368,19 +368,25 @@ export function npmCpu(arch: LambdaArchitecture): string {
  */
 export function npmCiInto(what: string, dir: string, dest: string, arch: LambdaArchitecture): string {
   fs.mkdirSync(dest, { recursive: true });
-  const lock = NPM_LOCKS.find((f) => fs.existsSync(path.join(dir, f)));
-  if (!lock) throw new LayerError(`${what}: ${dir} has no package-lock.json or npm-shrinkwrap.json; run npm install --package-lock-only there and commit it`);
+  const lock = NODE_INSTALL_LOCKS.find((f) => fs.existsSync(path.join(dir, f)));
+  if (!lock) throw new LayerError(`${what}: ${dir} has no lock file to install from; ${NODE_LOCK_FIX}`);
   for (const f of ["package.json", lock]) fs.copyFileSync(path.join(dir, f), path.join(dest, f));
-  const args = ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--os=linux", `--cpu=${npmCpu(arch)}`];
-  const r = spawnSync("npm", args, { cwd: dest, encoding: "utf8" });
-  if (r.error) throw new LayerError(`${what}: npm is not on PATH (${r.error.message}); install Node.js with npm`);
-  if (r.status !== 0) throw new LayerError(`${what}: npm ${args.join(" ")} failed in a copy of ${dir} (exit ${r.status}); nothing was written:\n${r.stderr.trim()}`);
+  const pnpm = lock === "pnpm-lock.yaml";
+  // pnpm (pinned in package.json) with a flat node_modules, as Lambda's NODE_PATH expects, and its
+  // own store under the machine's cache; both pick packages for Lambda's os and cpu, not this machine's.
+  const [cmd, args] = pnpm
+    ? [process.execPath, [path.join(path.dirname(require.resolve("pnpm")), "bin", "pnpm.cjs"), "install", "--prod", "--frozen-lockfile", "--ignore-scripts", "--config.node-linker=hoisted", `--store-dir=${path.join(cacheRoot(), "pnpm-store")}`, "--os=linux", `--cpu=${npmCpu(arch)}`, "--libc=glibc", "--reporter=append-only"]]
+    : ["npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--os=linux", `--cpu=${npmCpu(arch)}`]];
+  const r = spawnSync(cmd, args, { cwd: dest, encoding: "utf8", env: { ...process.env, CI: "true" } });
+  if (r.error) throw new LayerError(`${what}: ${pnpm ? "pnpm" : "npm"} could not start (${r.error.message}); install Node.js with npm${pnpm ? ", and run npm ci here for pnpm" : ""}`);
+  if (r.status !== 0) throw new LayerError(`${what}: ${pnpm ? "pnpm" : "npm"} ${args.slice(pnpm ? 1 : 0).join(" ")} failed in a copy of ${dir} (exit ${r.status}); nothing was written:\n${(r.stderr || r.stdout).trim()}`);
   return lock;
 }
 
-/** What `npm ci` leaves beside the packages that no function loads. */
+/** What `npm ci` and `pnpm install` leave beside the packages, which no function loads. */
 export function isNpmNoise(rel: string): boolean {
-  return rel.split("/").includes(".bin") || rel.endsWith("node_modules/.package-lock.json");
+  const parts = rel.split("/");
+  return parts.includes(".bin") || parts.includes(".pnpm") || rel.endsWith("node_modules/.package-lock.json") || rel.endsWith("node_modules/.modules.yaml") || /node_modules\/\.pnpm-workspace-state[^/]*$/.test(rel);
 }
 
 function nodeProducer(src: LayerSource, plan: LayerPlan): Producer {
