@@ -197,7 +197,10 @@ describe("end to end against the local AWS emulator", () => {
       // A new wildcard resource in a role's policy.
       base.patchLocalEnv({});
       const stackModule = path.join(base.root, "modules", "stack", "index.ts");
-      fs.writeFileSync(stackModule, fs.readFileSync(stackModule, "utf8").replace("resources: [this.itemsTable.arn] }", 'resources: [this.itemsTable.arn, "*"] }'));
+      const stackSource = fs.readFileSync(stackModule, "utf8");
+      const widened = stackSource.replace("resources: [this.itemsTable.arn], shownAs", 'resources: [this.itemsTable.arn, "*"], shownAs');
+      expect(widened).not.toBe(stackSource);
+      fs.writeFileSync(stackModule, widened);
       r = await planLocal();
       expect(r.code).toBe(0);
       expect(summary()).toContain("**0 to add, 1 to change, 0 to destroy, 0 to replace, 0 to import.**");
