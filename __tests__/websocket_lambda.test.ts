@@ -42,8 +42,9 @@ describe("websocket_lambda with one Python function serving every route (dev)", 
       ROOM_KEY: "booking_id",
       CONNECTION_INDEX,
       TABLE_NAME: "lambdaship-dev-connections",
-      MANAGEMENT_API_ENDPOINT: expect.stringMatching(/\/dev$/),
     });
+    // It serves $connect too, so it finds the API from each request: no MANAGEMENT_API_ENDPOINT (see the Rust case).
+    expect((fn.environment as { variables: Record<string, string> }).variables.MANAGEMENT_API_ENDPOINT).toBeUndefined();
   });
 
   it("gives the function its own role, log group with the env's retention, and no import block", () => {
@@ -154,6 +155,7 @@ describe("websocket_lambda with a referenced function (prod)", () => {
       expect.stringContaining("shelf-websocket-proxy is only referenced, so neither its role nor its variables are managed here; for the WebSocket routes $connect, $disconnect, $default, sendmessage of lambdaship-prod-websocket it needs dynamodb:PutItem on table lambdaship-prod-connections;"),
     ]);
     expect(warnings[0]).toContain("execute-api:ManageConnections on lambdaship-prod-websocket's @connections on stage prod; variables TABLE_NAME=lambdaship-prod-connections, ROOM_KEY=booking_id");
+    expect(warnings[0]).not.toContain("MANAGEMENT_API_ENDPOINT");
   });
 
   it("turns on point-in-time recovery and deletion protection for the prod table", () => {
@@ -215,6 +217,10 @@ describe("websocket_lambda with the Rust handlers (dev)", () => {
       expect((f.environment as { variables: Record<string, string> }).variables).toMatchObject({ ROOM_KEY: "booking_id", LOG_LEVEL: "DEBUG" });
     }
     expect(functions.find(([, f]) => f.function_name === "lambdaship-dev-ws-connect")![1].description).toBe("WebSocket connect handler of lambdaship-dev (Rust)");
+    // Only the broadcaster, which serves named routes alone and may be invoked directly, posts through a configured endpoint.
+    const endpointOf = (name: string) => (functions.find(([, f]) => f.function_name === name)![1].environment as { variables: Record<string, string> }).variables.MANAGEMENT_API_ENDPOINT;
+    expect(endpointOf("lambdaship-dev-ws-broadcast")).toMatch(/^\$\{replace\(aws_apigatewayv2_api\.websocket_api_[0-9A-F]+\.api_endpoint, "wss:\/\/", "https:\/\/"\)\}\/dev$/);
+    for (const name of ["lambdaship-dev-ws-connect", "lambdaship-dev-ws-disconnect", "lambdaship-dev-ws-default"]) expect(endpointOf(name)).toBeUndefined();
   });
 
   it("routes each built-in route to its own function and named routes to ws-broadcast", () => {

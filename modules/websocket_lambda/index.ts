@@ -140,9 +140,13 @@ export class WebsocketLambda extends Construct {
       CONNECTION_INDEX,
       TTL_ATTRIBUTE,
       CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7200),
-      // Direct invocations (not through the API) post through this endpoint.
-      MANAGEMENT_API_ENDPOINT: `${Fn.replace(this.api.apiEndpoint, "wss://", "https://")}/${stageName}`,
     };
+    // A function serving only named routes (a broadcaster) may also be invoked directly (SDK,
+    // EventBridge), with no request context to find the API from: it posts through this endpoint.
+    // Only it gets the variable: its value is unknown until the API exists, and the aws provider
+    // plans an adopted function's first environment with an unknown value as no environment at all
+    // (then fails the apply with "inconsistent final plan").
+    const managementEndpoint = { MANAGEMENT_API_ENDPOINT: `${Fn.replace(this.api.apiEndpoint, "wss://", "https://")}/${stageName}` };
     const table = `table ${prefix}-connections`;
     const access: Record<AccessKind, PolicyStatement> = {
       put: { sid: "RegisterConnection", actions: ["dynamodb:PutItem"], resources: [tableArn], shownAs: table },
@@ -166,7 +170,11 @@ export class WebsocketLambda extends Construct {
     this.routeTargets = routeFunction;
     for (const [fn, kinds] of needs) {
       const served = routes.filter(([r]) => routeFunction.get(r) === fn).map(([r]) => r);
-      fn.grant(`the WebSocket route${served.length > 1 ? "s" : ""} ${served.join(", ")} of ${prefix}-websocket`, { statements: kinds.map((k) => access[k]), environment: moduleEnvironment });
+      const broadcaster = served.every((r) => !r.startsWith("$"));
+      fn.grant(`the WebSocket route${served.length > 1 ? "s" : ""} ${served.join(", ")} of ${prefix}-websocket`, {
+        statements: kinds.map((k) => access[k]),
+        environment: { ...moduleEnvironment, ...(broadcaster ? managementEndpoint : {}) },
+      });
     }
 
     // One integration and one invoke permission per function, named after the function's construct.
