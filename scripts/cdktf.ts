@@ -45,8 +45,8 @@ async function main(argv: string[]): Promise<number> {
     // change what it adopts.
     synthAll(undefined, env);
     const dir = stackDir(env);
-    await init(t, dir);
-    const p = await plan(t, dir);
+    await init(t, dir, { progress: `[init] ${env}` });
+    const p = await plan(t, dir, { progress: `[plan] ${env}` });
     const review = summarize({ env, plan: p.json as PlanJsonDocument, applying: true, allowDestroy: given.includes("--allow-destroy") });
     if (review.exitCode === 4) {
       for (const g of review.adoptedDestroyed) process.stderr.write(`  adopted by an import, its entry gone, destroyed by this plan: ${g.name} (${g.address}); add it to forgotten in envs/${env}.ts to leave it in AWS, or pass --allow-destroy\n`);

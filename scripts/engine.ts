@@ -1,6 +1,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { heartbeat } from "../build/progress";
 import { engineEnv, Toolchain } from "./toolchain";
 
 /** Runs the Terraform engine (terraform or tofu, per setup) in a synthesized stack's folder. */
@@ -13,17 +14,46 @@ export interface EngineResult {
 
 export interface EngineOptions {
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Show progress on stderr under this label (`[apply] lambdaship-local`): every 15 s the elapsed
+   * time, how many resources are done, and the engine's last line (a builder's cargo line, say);
+   * and at the end what it took. @default - silent (the output is returned)
+   */
+  readonly progress?: string;
 }
+
+/** What a line of plan or apply output says is finished: a resource created, changed, read, imported or destroyed. */
+const FINISHED = /: (Creation|Modifications|Destruction|Import|Read) complete|: Refreshing state\.\.\./;
 
 export function runEngine(t: Toolchain, cwd: string, args: string[], options: EngineOptions = {}): Promise<EngineResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(t.engine.path, args, { cwd, env: engineEnv(t, options.env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    let done = 0;
+    let last = "";
+    const beat = options.progress
+      ? heartbeat(options.progress, { detail: () => [done > 0 ? `${done} resources done` : undefined, last ? `last: ${last.slice(0, 120)}` : undefined].filter(Boolean).join(", ") })
+      : undefined;
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d;
+      if (!beat) return;
+      for (const line of d.toString("utf8").split("\n")) {
+        const l = line.trim();
+        if (!l) continue;
+        if (FINISHED.test(l)) done++;
+        last = l;
+      }
+    });
     child.stderr.on("data", (d: Buffer) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.on("error", (e) => {
+      beat?.stop("failed");
+      reject(e);
+    });
+    child.on("close", (code) => {
+      beat?.stop(code === 0 || (code === 2 && args[0] === "plan") ? "done" : `failed (exit ${code})`);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
   });
 }
 

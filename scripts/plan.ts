@@ -81,8 +81,8 @@ async function main(): Promise<number> {
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackDocument;
   runBuilders(stack, dir);
-  await init(t, dir);
-  const planned = await plan(t, dir, { keep: true });
+  await init(t, dir, { progress: `[init] ${stackName(env.name)}` });
+  const planned = await plan(t, dir, { keep: true, progress: `[plan] ${stackName(env.name)}` });
   fs.mkdirSync(args.out, { recursive: true });
   const base = path.join(args.out, `plan-${env.name}`);
   fs.copyFileSync(path.join(dir, PLAN_FILE), `${base}.tfplan`);
@@ -103,7 +103,7 @@ async function main(): Promise<number> {
   if (summary.exitCode !== 0) return summary.exitCode;
   if (args.apply && planned.exitCode === 2) {
     process.stderr.write(`applying the plan above to ${stackName(env.name)}\n`);
-    const a = await apply(t, dir, { planFile: PLAN_FILE });
+    const a = await apply(t, dir, { planFile: PLAN_FILE, progress: `[apply] ${stackName(env.name)}` });
     process.stderr.write(`applied: ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed, ${a.imported} imported\n`);
   }
   return 0;

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from "child_process";
+import { heartbeatWhileBlocked } from "../build/progress";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -35,7 +36,18 @@ function ensureVenv(venv: string, requirements: string, label: string): void {
   }
   log(`python: creating ${path.basename(venv)} with Python ${probe.stdout.trim()} and installing ${path.basename(requirements)}`);
   if (!fs.existsSync(python)) execFileSync(system, ["-m", "venv", venv], { stdio: "inherit" });
-  execFileSync(python, ["-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", requirements], { stdio: "inherit" });
+  // pip's own lines (one per package collected) go to a log the heartbeat counts; its errors stay on stderr.
+  const pipLog = path.join(venv, "pip-install.log");
+  const fd = fs.openSync(pipLog, "w");
+  try {
+    const r = heartbeatWhileBlocked(`[setup] pip install -r ${path.basename(requirements)} into ${path.basename(venv)}`, () =>
+      spawnSync(python, ["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "-r", requirements], { stdio: ["ignore", fd, "inherit"] }),
+      { watch: pipLog, unit: "lines from pip" },
+    );
+    if (r.status !== 0) throw new Error(`pip install -r ${requirements} failed (exit ${r.status}); its output is in ${pipLog}`);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.writeFileSync(stampOf(venv), want);
 }
 

@@ -122,8 +122,8 @@ async function main(): Promise<void> {
   process.stdout.write(`synthesized ${stackName(ENV)} into cdktf.out/stacks\n`);
 
   step(4, `plan and apply ${stackName(ENV)} with ${t.engine.kind} ${t.engine.version}`);
-  await init(t, cwd);
-  const p = await plan(t, cwd, { keep: true });
+  await init(t, cwd, { progress: `[init] ${stackName(ENV)}` });
+  const p = await plan(t, cwd, { keep: true, progress: `[plan] ${stackName(ENV)}` });
   if (p.exitCode === 0) {
     process.stdout.write("No changes: the emulator matches the configuration.\n");
   } else {
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
       for (const i of review.imports) process.stdout.write(`  import: ${i.message}\n`);
       throw new Error(`an import would change what it adopts (above); nothing was applied. Keep those values in envs/${ENV}.ts (variables, tags, role), or run npm start -- ${ALLOW_IMPORT_CHANGES}`);
     }
-    const a = await apply(t, cwd, { planFile: PLAN_FILE });
+    const a = await apply(t, cwd, { planFile: PLAN_FILE, progress: `[apply] ${stackName(ENV)}` });
     process.stdout.write(`applied: ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed, ${a.imported} imported\n`);
   }
 

@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from "child_process";
+import { heartbeatWhileBlocked } from "../build/progress";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -217,18 +218,35 @@ export function buildGoProgram(program: GoProgram, out: string): void {
     fs.renameSync(tmp, src);
   }
   log(`downloading ${program.name}'s dependencies`);
-  execFileSync(go, ["mod", "download"], { cwd: src, env, stdio: ["ignore", "inherit", "inherit"] });
+  heartbeatWhileBlocked(`[setup] go mod download (${program.name})`, () => execFileSync(go, ["mod", "download"], { cwd: src, env, stdio: ["ignore", "inherit", "inherit"] }));
   log(`building ${program.name} ${program.version} from source (cold on 2 cores: OpenTofu about 3 min, the aws provider about 17 min)`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const tmpOut = `${out}.tmp-${process.pid}`;
-  const r = spawnSync(go, ["build", "-p", String(Math.max(1, Math.min(os.cpus().length, 4))), "-trimpath", "-ldflags", program.ldflags, "-o", tmpOut, program.pkg], {
-    cwd: src,
-    env,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  // go build -v names each package as it compiles it: the heartbeat counts them against the program's
+  // dependency count, then says it is linking (the last minutes, silent otherwise).
+  const listed = spawnSync(go, ["list", "-deps", program.pkg], { cwd: src, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const total = listed.status === 0 ? listed.stdout.split("\n").filter(Boolean).length : undefined;
+  const logFile = `${tmpOut}.log`;
+  const logFd = fs.openSync(logFile, "w");
+  let r: ReturnType<typeof spawnSync>;
+  try {
+    r = heartbeatWhileBlocked(`[setup] building ${program.name}`, () =>
+      spawnSync(go, ["build", "-v", "-p", String(Math.max(1, Math.min(os.cpus().length, 4))), "-trimpath", "-ldflags", program.ldflags, "-o", tmpOut, program.pkg], {
+        cwd: src,
+        env,
+        stdio: ["ignore", "inherit", logFd],
+      }),
+      { watch: logFile, total, unit: "packages compiled (then the link)" },
+    );
+  } finally {
+    fs.closeSync(logFd);
+  }
+  const goOutput = fs.readFileSync(logFile, "utf8");
+  fs.rmSync(logFile, { force: true });
   if (r.status !== 0) {
     fs.rmSync(tmpOut, { force: true });
-    throw new Error(`go build of ${program.name} ${program.version} failed (exit ${r.status}); its output is above`);
+    const errors = goOutput.split("\n").filter((l) => l && !/^[\w./-]+$/.test(l)).slice(-60).join("\n");
+    throw new Error(`go build of ${program.name} ${program.version} failed (exit ${r.status}):\n${errors || goOutput.slice(-4000)}`);
   }
   fs.renameSync(tmpOut, out);
   const seconds = (Date.now() - started) / 1000;
