@@ -7,6 +7,7 @@ import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, StackDocument, summarize } from "../review/plan-summary";
 import { apply, init, plan, PLAN_FILE } from "./engine";
 import { sharedEmulator } from "./emulator";
+import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles, writePrivate } from "./state-guard";
 import { readStack, runBuilder, stackDir, synthAll } from "./synth";
 import { ensureToolchain, PROJECT_ROOT } from "./toolchain";
 
@@ -81,12 +82,18 @@ async function main(): Promise<number> {
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackDocument;
   runBuilders(stack, dir);
-  await init(t, dir, { progress: `[init] ${stackName(env.name)}` });
-  const planned = await plan(t, dir, { keep: true, progress: `[plan] ${stackName(env.name)}` });
+  // A previous plan's files go first: a plan that fails leaves none behind to be mistaken for it.
   fs.mkdirSync(args.out, { recursive: true });
   const base = path.join(args.out, `plan-${env.name}`);
-  fs.copyFileSync(path.join(dir, PLAN_FILE), `${base}.tfplan`);
-  fs.writeFileSync(`${base}.json`, JSON.stringify(planned.json));
+  for (const ext of [".tfplan", ".json", ".md"]) fs.rmSync(`${base}${ext}`, { force: true });
+  const stateFile = env.stateBackend ? undefined : localStateFile(env.name);
+  if (stateFile) checkStateFile(stateFile, env.emulator && process.env.LAMBDASHIP_AWS_ENDPOINT ? await functionsOnEmulator(process.env.LAMBDASHIP_AWS_ENDPOINT, env.namePrefix) : []);
+  await init(t, dir, { progress: `[init] ${stackName(env.name)}` });
+  const planned = await plan(t, dir, { keep: true, progress: `[plan] ${stackName(env.name)}` });
+  // The plan and its JSON hold variable values in clear: readable by their owner only.
+  writePrivate(`${base}.tfplan`, fs.readFileSync(path.join(dir, PLAN_FILE)));
+  fs.chmodSync(path.join(dir, PLAN_FILE), 0o600);
+  writePrivate(`${base}.json`, JSON.stringify(planned.json));
   const summary = summarize({
     env: env.name,
     plan: planned.json as PlanJsonDocument,
@@ -97,13 +104,14 @@ async function main(): Promise<number> {
     applying: args.apply,
     allowImportChanges: args.allowImportChanges,
   });
-  fs.writeFileSync(`${base}.md`, `${summary.markdown}\n`);
+  writePrivate(`${base}.md`, `${summary.markdown}\n`);
   process.stdout.write(`${summary.markdown}\n`);
   process.stderr.write(`\n${stackName(env.name)}: plan ${planned.exitCode === 0 ? "has no changes" : "has changes"}; wrote ${path.relative(process.cwd(), base) || base}.md, .json and .tfplan\n`);
   if (summary.exitCode !== 0) return summary.exitCode;
   if (args.apply && planned.exitCode === 2) {
     process.stderr.write(`applying the plan above to ${stackName(env.name)}\n`);
     const a = await apply(t, dir, { planFile: PLAN_FILE, progress: `[apply] ${stackName(env.name)}` });
+    if (stateFile) protectStateFiles(stateFile);
     process.stderr.write(`applied: ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed, ${a.imported} imported\n`);
   }
   return 0;

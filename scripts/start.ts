@@ -12,8 +12,9 @@ import { readElfFile } from "../build/elf";
 import { loadEnv } from "../envs";
 import { functionKey, localRuntime, sampleEvent } from "./invoke";
 import { formatBytes, table } from "../build/util";
+import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles } from "./state-guard";
 import { stackDir, synthAll } from "./synth";
-import { ensureToolchain, log, PROJECT_ROOT } from "./toolchain";
+import { ensureToolchain, log } from "./toolchain";
 
 const HELP = `Usage: npm start [-- --allow-import-changes] [--allow-destroy]
 
@@ -85,8 +86,9 @@ async function main(): Promise<void> {
   }
   const started = Date.now();
   // Config first: a bad env stops here, before anything is installed, started or applied.
+  let env: ReturnType<typeof loadEnv>;
   try {
-    loadEnv(ENV);
+    env = loadEnv(ENV);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`\n${e.message}\n\nNothing was started, synthesized or applied.\n`);
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
 
   step(2, "local AWS emulator");
   const emu = await sharedEmulator();
-  const stateFile = path.join(PROJECT_ROOT, `terraform.${stackName(ENV)}.tfstate`);
+  const stateFile = localStateFile(ENV);
   if (emu.fresh && fs.existsSync(stateFile)) {
     // The emulator keeps everything in memory: a new one is empty, so old state describes nothing.
     fs.renameSync(stateFile, `${stateFile}.stale-${Date.now()}`);
@@ -122,6 +124,7 @@ async function main(): Promise<void> {
   process.stdout.write(`synthesized ${stackName(ENV)} into cdktf.out/stacks\n`);
 
   step(4, `plan and apply ${stackName(ENV)} with ${t.engine.kind} ${t.engine.version}`);
+  checkStateFile(stateFile, await functionsOnEmulator(emu.endpoint, env.namePrefix));
   await init(t, cwd, { progress: `[init] ${stackName(ENV)}` });
   const p = await plan(t, cwd, { keep: true, progress: `[plan] ${stackName(ENV)}` });
   if (p.exitCode === 0) {
@@ -141,6 +144,7 @@ async function main(): Promise<void> {
     const a = await apply(t, cwd, { planFile: PLAN_FILE, progress: `[apply] ${stackName(ENV)}` });
     process.stdout.write(`applied: ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed, ${a.imported} imported\n`);
   }
+  protectStateFiles(stateFile);
 
   const s = await state(t, cwd);
   const counts = new Map<string, number>();

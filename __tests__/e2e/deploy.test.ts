@@ -125,6 +125,20 @@ describe("end to end against the local AWS emulator", () => {
       expect(fs.existsSync(path.join(base.root, ".build", "local-aws"))).toBe(false);
       base.patchLocalEnv({}); // the env as it was, for the cases that follow
     });
+    it("refuses to plan from an emptied state file while the local AWS has the env's functions, naming the file and the recovery", async () => {
+      const saved = fs.readFileSync(base.stateFile);
+      fs.writeFileSync(base.stateFile, "");
+      try {
+        const r = await run(process.execPath, ["-r", "./scripts/register.js", "scripts/plan.ts", "local"], base.root, base.env);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/terraform\.lambdaship-local\.tfstate is empty \(0 bytes\), but (its backup \S+ holds \d+ resources, and )?the account has lambdaship-local-\S+, lambdaship-local-\S+, lambdaship-local-\S+ and \d+ more: planning from it would create everything a second time/);
+        expect(r.stderr).toContain("Nothing was planned;");
+        expect(fs.existsSync(path.join(base.root, "plan-local.json"))).toBe(false);
+      } finally {
+        fs.writeFileSync(base.stateFile, saved);
+      }
+    });
+
     it("changes nothing when Rust sources are only touched, and rebuilds and updates exactly the function whose source changed", async () => {
       const source = path.join(base.root, "lambda-src", "rust", "crates", "ws", "src", "bin", "ws-connect.rs");
       const later = new Date(Date.now() + 3600_000);

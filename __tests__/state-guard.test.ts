@@ -1,0 +1,48 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { checkStateFile, protectStateFiles, StateError, writePrivate } from "../scripts/state-guard";
+
+describe("the local state file, guarded", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-state-"));
+  const file = path.join(dir, "terraform.lambdaship-local.tfstate");
+  const state = (n: number) => JSON.stringify({ version: 4, resources: Array.from({ length: n }, (_, i) => ({ mode: "managed", type: "aws_lambda_function", name: `f${i}`, instances: [] })) });
+  beforeEach(() => {
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+  });
+
+  it("refuses an empty state file whose backup holds resources, naming both files and the recovery", () => {
+    fs.writeFileSync(file, "");
+    fs.writeFileSync(`${file}.backup`, state(3));
+    expect(() => checkStateFile(file)).toThrow(StateError);
+    expect(() => checkStateFile(file)).toThrow(
+      new RegExp(`terraform\\.lambdaship-local\\.tfstate is empty \\(0 bytes\\), but its backup .*\\.backup holds 3 resources: planning from it would create everything a second time and overwrite the state\\. Nothing was planned; restore it with cp .*\\.backup .*tfstate`),
+    );
+  });
+
+  it("refuses an unreadable state file when the local AWS has the env's functions", () => {
+    fs.writeFileSync(file, "{ truncated");
+    expect(() => checkStateFile(file, ["lambdaship-local-backend", "lambdaship-local-report"])).toThrow(/is not a state file .*, but the account has lambdaship-local-backend, lambdaship-local-report: .* npm run emulator -- stop/);
+  });
+
+  it("lets an empty state file through when nothing says anything was deployed, and a real one always", () => {
+    fs.writeFileSync(file, "");
+    expect(() => checkStateFile(file, [])).not.toThrow();
+    fs.writeFileSync(file, state(2));
+    fs.writeFileSync(`${file}.backup`, state(5));
+    expect(() => checkStateFile(file, ["lambdaship-local-backend"])).not.toThrow();
+    expect(() => checkStateFile(path.join(dir, "missing.tfstate"), ["x"])).not.toThrow();
+  });
+
+  it("makes state files, their backups and plan files readable by their owner only", () => {
+    fs.writeFileSync(file, state(1), { mode: 0o644 });
+    fs.writeFileSync(`${file}.backup`, state(1), { mode: 0o644 });
+    protectStateFiles(file);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(`${file}.backup`).mode & 0o777).toBe(0o600);
+    const plan = path.join(dir, "plan-local.json");
+    fs.writeFileSync(plan, "old", { mode: 0o644 });
+    writePrivate(plan, "{}");
+    expect(fs.statSync(plan).mode & 0o777).toBe(0o600);
+  });
+});
