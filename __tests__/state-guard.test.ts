@@ -46,3 +46,20 @@ describe("the local state file, guarded", () => {
     expect(fs.statSync(plan).mode & 0o777).toBe(0o600);
   });
 });
+
+describe("npm run emulator -- stop", () => {
+  it("recognises only the moto server it recorded: not another process that has its pid now, nor a dead pid", async () => {
+    const { startEmulator, isRecordedServer } = await import("../scripts/emulator");
+    const emu = await startEmulator({ logFile: path.join(os.tmpdir(), `lambdaship-moto-${process.pid}.log`) });
+    const other = require("child_process").spawn("sleep", ["30"]);
+    try {
+      expect(isRecordedServer({ endpoint: emu.endpoint, pid: emu.pid })).toBe(true);
+      expect(isRecordedServer({ endpoint: emu.endpoint, pid: other.pid })).toBe(false);
+      expect(isRecordedServer({ endpoint: "http://127.0.0.1:1", pid: emu.pid })).toBe(false);
+    } finally {
+      other.kill();
+      await emu.stop();
+    }
+    expect(isRecordedServer({ endpoint: emu.endpoint, pid: emu.pid })).toBe(false);
+  }, 60_000);
+});

@@ -1,4 +1,4 @@
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
@@ -84,7 +84,7 @@ export async function startEmulator(options: { logFile?: string; detached?: bool
   };
 }
 
-interface Recorded {
+export interface Recorded {
   readonly endpoint: string;
   readonly pid: number;
 }
@@ -99,13 +99,30 @@ function alive(pid: number): boolean {
 }
 
 /**
+ * Whether `pid` is the moto server recorded at `endpoint` (a pid is reused once its process ends):
+ * its command line names moto_server and the recorded port.
+ */
+export function isRecordedServer(rec: Recorded): boolean {
+  if (!alive(rec.pid)) return false;
+  let cmdline: string | undefined;
+  try {
+    cmdline = fs.readFileSync(`/proc/${rec.pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    const ps = spawnSync("ps", ["-o", "command=", "-p", String(rec.pid)], { encoding: "utf8" });
+    cmdline = ps.status === 0 ? ps.stdout : undefined;
+  }
+  const port = new URL(rec.endpoint).port;
+  return cmdline !== undefined && cmdline.includes("moto_server") && new RegExp(`(^|\\s)-p\\s+${port}(\\s|$)`).test(cmdline);
+}
+
+/**
  * The emulator `npm start` deploys to: the one recorded in .build/local-aws if it still answers,
  * otherwise a new detached one. `fresh` tells the caller the emulator's memory is empty.
  */
 export async function sharedEmulator(): Promise<{ endpoint: string; pid: number; fresh: boolean }> {
   if (fs.existsSync(STATE_FILE)) {
     const rec = JSON.parse(fs.readFileSync(STATE_FILE, "utf8")) as Recorded;
-    if (alive(rec.pid) && (await isUp(rec.endpoint))) return { ...rec, fresh: false };
+    if (isRecordedServer(rec) && (await isUp(rec.endpoint))) return { ...rec, fresh: false };
   }
   const emu = await startEmulator({ detached: true });
   fs.mkdirSync(path.dirname(STATE_FILE), { recursive: true });
@@ -118,7 +135,8 @@ export function stopSharedEmulator(): boolean {
   if (!fs.existsSync(STATE_FILE)) return false;
   const rec = JSON.parse(fs.readFileSync(STATE_FILE, "utf8")) as Recorded;
   fs.rmSync(STATE_FILE, { force: true });
-  if (!alive(rec.pid)) return false;
+  // Only the server it started: a pid the system gave to another process since is left alone.
+  if (!isRecordedServer(rec)) return false;
   process.kill(rec.pid, "SIGTERM");
   return true;
 }
