@@ -130,6 +130,13 @@ export async function sharedEmulator(): Promise<{ endpoint: string; pid: number;
   return { endpoint: emu.endpoint, pid: emu.pid, fresh: true };
 }
 
+/** The emulator `npm start` left running, when its record names a live moto server. */
+export function recordedEmulator(): Recorded | undefined {
+  if (!fs.existsSync(STATE_FILE)) return undefined;
+  const rec = JSON.parse(fs.readFileSync(STATE_FILE, "utf8")) as Recorded;
+  return isRecordedServer(rec) ? rec : undefined;
+}
+
 /** Stops the emulator `npm start` left running, if any. */
 export function stopSharedEmulator(): boolean {
   if (!fs.existsSync(STATE_FILE)) return false;

@@ -134,6 +134,36 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     expect((await ws.plan()).exitCode).toBe(0);
   });
 
+  it("npm run import-commands prints commands that run as printed and adopt a function and its log group", async () => {
+    ws = await Workspace.create();
+    await createFunctionOutside(ws, "lambdaship-local-report");
+    // The function has run once: it has its log group (moto routes by the credential scope and checks no signature).
+    const created = await fetch(`${ws.emulator.endpoint}/`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "Logs_20140328.CreateLogGroup",
+        Authorization: "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0",
+      },
+      body: JSON.stringify({ logGroupName: "/aws/lambda/lambdaship-local-report" }),
+    });
+    expect(created.ok).toBe(true);
+    const printed = await run(process.execPath, ["-r", "./scripts/register.js", "scripts/import-commands.ts", "local"], ws.root, ws.env);
+    expect(printed.code).toBe(0);
+    const lines = printed.stdout.trim().split("\n");
+    const chosen = [lines[0], ...lines.filter((l) => l.includes("lambdaship-local-report"))];
+    expect(chosen).toHaveLength(3);
+    for (const line of chosen) {
+      const r = await run("sh", ["-c", line], ws.root, ws.env);
+      expect(r.stderr).not.toMatch(/Error/);
+      expect(r.code).toBe(0);
+    }
+    const s = await ws.state();
+    expect(s.resources.filter((r) => /^(aws_lambda_function\.fn-report_function_|aws_cloudwatch_log_group\.fn-report_function_log-group_)/.test(r.address)).map((r) => r.values.name ?? r.values.function_name).sort()).toEqual([
+      "/aws/lambda/lambdaship-local-report", "lambdaship-local-report",
+    ]);
+  });
+
   it("keeps state in S3 on the emulator with a lock file: of two applies started together, one waits or fails on the lock, and the state stays valid", async () => {
     ws = await Workspace.create();
     const s3 = new S3Client(sdkConfig(ws));
