@@ -66,6 +66,7 @@ export function fakeRustMachine(opts: { arm64?: boolean } = {}): MachineProbe {
     // Sizes of packages built here: this machine's (the layer tests put one in a store of their own).
     builtSize: thisMachine.builtSize,
     fileSize: thisMachine.fileSize,
+    localAwsEndpoint: () => undefined,
     which: (cmd) => (cmd === "aarch64-linux-gnu-gcc" && arm64 ? "/usr/bin/aarch64-linux-gnu-gcc" : undefined),
     run: (_cmd, args) => (args[0] === "--print" ? "/usr" : args[0] === "--version" ? "rustc 1.96.0 (debian)" : undefined),
     exists: (p) => p === "/usr/bin/cargo" || p === "/usr/bin/rustc" || p.endsWith("x86_64-unknown-linux-gnu/lib") || (arm64 && p.endsWith("aarch64-unknown-linux-gnu/lib")),

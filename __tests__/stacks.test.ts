@@ -1,7 +1,8 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { envWith, PROJECT_ROOT, synthEnv, withoutRustHashes } from "./helpers";
+import { loadEnv } from "../envs";
+import { envWith, fakeRustMachine, PROJECT_ROOT, synthEnv, withoutRustHashes } from "./helpers";
 
 describe("one stack per environment", () => {
   it.each(["dev", "staging", "prod", "local"])("%s matches its snapshot", (name) => {
@@ -48,6 +49,20 @@ describe("one stack per environment", () => {
     const endpoints = (provider.endpoints as Array<Record<string, string>>)[0];
     for (const service of ["lambda", "iam", "sts", "dynamodb", "apigatewayv2", "cloudwatchlogs", "s3"]) {
       expect(endpoints[service]).toBe("http://127.0.0.1:5999");
+    }
+  });
+
+  it("aims the local env at the local AWS npm start left running when the command gives no endpoint (npx cdktf synth)", () => {
+    const saved = process.env.LAMBDASHIP_AWS_ENDPOINT;
+    delete process.env.LAMBDASHIP_AWS_ENDPOINT;
+    try {
+      const running = { ...fakeRustMachine(), localAwsEndpoint: (root: string) => (root === PROJECT_ROOT ? "http://127.0.0.1:45678" : undefined) };
+      const { parsed } = synthEnv(loadEnv("local"), { rustProbe: running });
+      expect((parsed.provider.aws[0].endpoints as Array<Record<string, string>>)[0].lambda).toBe("http://127.0.0.1:45678");
+      const none = synthEnv(loadEnv("local"), { rustProbe: fakeRustMachine() }).parsed;
+      expect((none.provider.aws[0].endpoints as Array<Record<string, string>>)[0].lambda).toBe("http://127.0.0.1:5000");
+    } finally {
+      if (saved !== undefined) process.env.LAMBDASHIP_AWS_ENDPOINT = saved;
     }
   });
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { knownZipSize } from "../build/artifact";
@@ -26,6 +27,43 @@ export interface MachineProbe extends Probe {
   builtSize(zipPath: string, store?: "layer-artifacts" | "function-artifacts"): ZipSize | undefined;
   /** The size of a file of the project's build output (a Rust `bootstrap`), else undefined. */
   fileSize(file: string): number | undefined;
+  /**
+   * The endpoint of the local AWS `npm start` left running for the project (its record in
+   * `.build/local-aws/emulator.json`, when the recorded process is that moto server), else undefined.
+   */
+  localAwsEndpoint(projectRoot: string): string | undefined;
+}
+
+/** What `npm start` records of the local AWS it started. */
+export interface RecordedEmulator {
+  readonly endpoint: string;
+  readonly pid: number;
+}
+
+/** The record of the local AWS `npm start` keeps for a project. */
+export function emulatorRecordFile(projectRoot: string): string {
+  return path.join(projectRoot, ".build", "local-aws", "emulator.json");
+}
+
+/**
+ * Whether `rec.pid` is the moto server recorded at `rec.endpoint` (a pid is reused once its process
+ * ends): its command line names moto_server and the recorded port.
+ */
+export function isRecordedServer(rec: RecordedEmulator): boolean {
+  try {
+    process.kill(rec.pid, 0);
+  } catch {
+    return false;
+  }
+  let cmdline: string | undefined;
+  try {
+    cmdline = fs.readFileSync(`/proc/${rec.pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    const ps = spawnSync("ps", ["-o", "command=", "-p", String(rec.pid)], { encoding: "utf8" });
+    cmdline = ps.status === 0 ? ps.stdout : undefined;
+  }
+  const port = new URL(rec.endpoint).port;
+  return cmdline !== undefined && cmdline.includes("moto_server") && new RegExp(`(^|\\s)-p\\s+${port}(\\s|$)`).test(cmdline);
 }
 
 const resets: Array<() => void> = [];
@@ -41,6 +79,14 @@ export const thisMachine: MachineProbe = {
     return undefined;
   },
   fileSize: (file) => (fs.existsSync(file) ? fs.statSync(file).size : undefined),
+  localAwsEndpoint(projectRoot) {
+    try {
+      const rec = JSON.parse(fs.readFileSync(emulatorRecordFile(projectRoot), "utf8")) as RecordedEmulator;
+      return isRecordedServer(rec) ? rec.endpoint : undefined;
+    } catch {
+      return undefined;
+    }
+  },
 };
 
 /** Registers what a module remembers of this machine, to be forgotten by `resetMachine()`. */

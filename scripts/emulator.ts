@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { emulatorRecordFile, isRecordedServer, RecordedEmulator } from "../modules/machine";
 import { requirePythonEnv, VENV } from "./python-env";
 import { PROJECT_ROOT } from "./toolchain";
 
@@ -19,7 +20,7 @@ export interface Emulator {
   stop(): Promise<void>;
 }
 
-export const STATE_FILE = path.join(PROJECT_ROOT, ".build", "local-aws", "emulator.json");
+export const STATE_FILE = emulatorRecordFile(PROJECT_ROOT);
 
 /** A free TCP port on 127.0.0.1 (bound and released; moto binds it right after). */
 export function freePort(): Promise<number> {
@@ -84,36 +85,9 @@ export async function startEmulator(options: { logFile?: string; detached?: bool
   };
 }
 
-export interface Recorded {
-  readonly endpoint: string;
-  readonly pid: number;
-}
+export type Recorded = RecordedEmulator;
+export { isRecordedServer };
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether `pid` is the moto server recorded at `endpoint` (a pid is reused once its process ends):
- * its command line names moto_server and the recorded port.
- */
-export function isRecordedServer(rec: Recorded): boolean {
-  if (!alive(rec.pid)) return false;
-  let cmdline: string | undefined;
-  try {
-    cmdline = fs.readFileSync(`/proc/${rec.pid}/cmdline`, "utf8").split("\0").join(" ");
-  } catch {
-    const ps = spawnSync("ps", ["-o", "command=", "-p", String(rec.pid)], { encoding: "utf8" });
-    cmdline = ps.status === 0 ? ps.stdout : undefined;
-  }
-  const port = new URL(rec.endpoint).port;
-  return cmdline !== undefined && cmdline.includes("moto_server") && new RegExp(`(^|\\s)-p\\s+${port}(\\s|$)`).test(cmdline);
-}
 
 /**
  * The emulator `npm start` deploys to: the one recorded in .build/local-aws if it still answers,

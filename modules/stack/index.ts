@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { EnvConfig } from "../../envs/schema";
 import { envFile } from "../../envs";
-import type { MachineProbe } from "../machine";
+import { MachineProbe, thisMachine } from "../machine";
 import { ConfigError, problem, PropError } from "../errors";
 import { FolderFunction } from "../folder_function";
 import { IFunction, ManagedFunction } from "../lambda_function";
@@ -83,7 +83,11 @@ export class LambdaStack extends TerraformStack {
       region: env.region,
       defaultTags: [{ tags: { ...env.tags, environment: env.name, app: APP_NAME, "managed-by": "cdktf" } }],
     };
-    const emulator = env.emulator && (env.emulator.endpoint ?? process.env.LAMBDASHIP_AWS_ENDPOINT ?? "http://127.0.0.1:5000");
+    // The local AWS: the env's own endpoint, else the one the command was given, else the one
+    // npm start left running for this project, else moto's default port.
+    const emulator =
+      env.emulator &&
+      (env.emulator.endpoint ?? process.env.LAMBDASHIP_AWS_ENDPOINT ?? (props.machine ?? thisMachine).localAwsEndpoint(props.projectRoot) ?? "http://127.0.0.1:5000");
     new AwsProvider(this, "aws", emulator ? { ...providerConfig, ...emulatorProviderConfig(emulator) } : providerConfig);
     // The bindings pin the exact provider they were generated from (6.25.0). Any later 6.x accepts the
     // same configuration, and the lock file records the one actually used.
