@@ -56,6 +56,16 @@ describe("npm run emulator -- stop", () => {
       expect(isRecordedServer({ endpoint: emu.endpoint, pid: emu.pid })).toBe(true);
       expect(isRecordedServer({ endpoint: emu.endpoint, pid: other.pid })).toBe(false);
       expect(isRecordedServer({ endpoint: "http://127.0.0.1:1", pid: emu.pid })).toBe(false);
+      // What the local AWS has under an env's prefix, as the state guard asks it.
+      const scope = (service: string) => `AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+      await fetch(`${emu.endpoint}/`, { method: "POST", headers: { Authorization: scope("iam"), "Content-Type": "application/x-www-form-urlencoded" }, body: "Action=CreateRole&Version=2010-05-08&RoleName=r&AssumeRolePolicyDocument=%7B%7D" });
+      const fn = (name: string) => fetch(`${emu.endpoint}/2015-03-31/functions`, { method: "POST", headers: { Authorization: scope("lambda"), "Content-Type": "application/json" }, body: JSON.stringify({ FunctionName: name, Runtime: "python3.12", Role: "arn:aws:iam::123456789012:role/r", Handler: "a.b", Code: { ZipFile: "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==" } }) });
+      expect((await fn("lambdaship-local-b")).status).toBe(201);
+      expect((await fn("lambdaship-local-a")).status).toBe(201);
+      expect((await fn("other-c")).status).toBe(201);
+      const { functionsOnEmulator } = await import("../scripts/state-guard");
+      expect(await functionsOnEmulator(emu.endpoint, "lambdaship-local", "us-east-1")).toEqual(["lambdaship-local-a", "lambdaship-local-b"]);
+      expect(await functionsOnEmulator(emu.endpoint, "lambdaship-local", "eu-west-1")).toEqual([]);
     } finally {
       other.kill();
       await emu.stop();

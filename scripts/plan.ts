@@ -87,7 +87,7 @@ async function main(): Promise<number> {
   const base = path.join(args.out, `plan-${env.name}`);
   for (const ext of [".tfplan", ".json", ".md"]) fs.rmSync(`${base}${ext}`, { force: true });
   const stateFile = env.stateBackend ? undefined : localStateFile(env.name);
-  if (stateFile) checkStateFile(stateFile, env.emulator && process.env.LAMBDASHIP_AWS_ENDPOINT ? await functionsOnEmulator(process.env.LAMBDASHIP_AWS_ENDPOINT, env.namePrefix) : []);
+  if (stateFile) checkStateFile(stateFile, env.emulator && process.env.LAMBDASHIP_AWS_ENDPOINT ? await functionsOnEmulator(process.env.LAMBDASHIP_AWS_ENDPOINT, env.namePrefix, env.region) : []);
   await init(t, dir, { progress: `[init] ${stackName(env.name)}` });
   const planned = await plan(t, dir, { keep: true, progress: `[plan] ${stackName(env.name)}` });
   // The plan and its JSON hold variable values in clear: readable by their owner only.

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   process.stdout.write(`synthesized ${stackName(ENV)} into cdktf.out/stacks\n`);
 
   step(4, `plan and apply ${stackName(ENV)} with ${t.engine.kind} ${t.engine.version}`);
-  checkStateFile(stateFile, await functionsOnEmulator(emu.endpoint, env.namePrefix));
+  checkStateFile(stateFile, await functionsOnEmulator(emu.endpoint, env.namePrefix, env.region));
   await init(t, cwd, { progress: `[init] ${stackName(ENV)}` });
   const p = await plan(t, cwd, { keep: true, progress: `[plan] ${stackName(ENV)}` });
   if (p.exitCode === 0) {

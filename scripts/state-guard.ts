@@ -63,10 +63,15 @@ export function writePrivate(file: string, data: string | Buffer): void {
   fs.chmodSync(file, 0o600);
 }
 
-/** The functions the local AWS at `endpoint` has under the env's name prefix (moto answers unsigned calls). */
-export async function functionsOnEmulator(endpoint: string, namePrefix: string): Promise<string[]> {
+/**
+ * The functions the local AWS at `endpoint` has in `region` under the env's name prefix (moto routes
+ * a request by its credential scope and checks no signature).
+ */
+export async function functionsOnEmulator(endpoint: string, namePrefix: string, region: string): Promise<string[]> {
   try {
-    const r = await fetch(`${endpoint}/2015-03-31/functions/`);
+    const r = await fetch(`${endpoint}/2015-03-31/functions/`, {
+      headers: { Authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/lambda/aws4_request, SignedHeaders=host, Signature=0` },
+    });
     if (!r.ok) return [];
     const body = (await r.json()) as { Functions?: Array<{ FunctionName: string }> };
     return (body.Functions ?? []).map((f) => f.FunctionName).filter((n) => n.startsWith(`${namePrefix}-`)).sort();
