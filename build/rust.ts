@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LambdaArchitecture, readElfFile, readElfHeader, RUST_TARGETS } from "./elf";
-import { cacheRoot, which } from "./util";
+import { cacheRoot, which, withLock } from "./util";
 import { base64Sha256, createZip, writeFileAtomic } from "./zip";
 
 /**
@@ -390,28 +390,33 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
   }
   const todo = req.functions.filter((f) => !status.has(f.name));
   const started = Date.now();
-  if (todo.length > 0) {
-    const args = ["build", `--${profile}`, "--locked", "--target", req.toolchain.target, ...todo.flatMap((f) => ["--bin", f.name])];
-    log(`building ${todo.map((f) => f.name).join(", ")} for ${req.toolchain.architecture}: cargo ${args.join(" ")}  (${req.toolchain.kind} ${req.toolchain.version})`);
-    const r = spawnSync(req.toolchain.cargo, args, {
-      cwd: req.workspaceDir,
-      stdio: ["ignore", "inherit", "inherit"],
-      env: { ...process.env, ...req.toolchain.env, CARGO_TARGET_DIR: req.cargoTargetDir, RUSTFLAGS: rustflags, SOURCE_DATE_EPOCH: "315532800" },
-    });
-    if (r.error) throw new Error(`could not run ${req.toolchain.cargo} (${r.error.message}); no function was packaged. ${ARM64_FIX}.`);
-    if (r.status !== 0) throw new Error(`cargo build for ${req.toolchain.target} failed (exit ${r.status}); its output is above. No function was packaged.`);
-  }
-  const buildSeconds = (Date.now() - started) / 1000;
-  // Check every new binary before packaging any: a wrong architecture leaves nothing half-done.
-  const checked = todo.map((f) => {
-    const bin = path.join(req.cargoTargetDir, req.toolchain.target, profile, f.name);
-    const data = fs.readFileSync(bin);
-    const elf = readElfHeader(data);
-    if (elf.architecture !== req.toolchain.architecture) {
-      throw new Error(`${bin} is ${elf.architecture ?? `ELF machine 0x${elf.machine.toString(16)}`}, not ${req.toolchain.architecture} as built for ${req.toolchain.target}; nothing was packaged.`);
+  // The cargo target folder is shared by every clone on the machine, and cargo releases it when it
+  // finishes: the binaries are read under a lock of our own, so no other clone's build replaces
+  // them in between (an artifact stored under a hash is the one built from those inputs).
+  const checked: Array<{ f: RustFunction; data: Buffer }> = todo.length === 0 ? [] : withLock(path.join(req.cargoTargetDir, ".lambdaship-build.lock"), "another build in the shared cargo target folder", () => {
+    {
+      const args = ["build", `--${profile}`, "--locked", "--target", req.toolchain.target, ...todo.flatMap((f) => ["--bin", f.name])];
+      log(`building ${todo.map((f) => f.name).join(", ")} for ${req.toolchain.architecture}: cargo ${args.join(" ")}  (${req.toolchain.kind} ${req.toolchain.version})`);
+      const r = spawnSync(req.toolchain.cargo, args, {
+        cwd: req.workspaceDir,
+        stdio: ["ignore", "inherit", "inherit"],
+        env: { ...process.env, ...req.toolchain.env, CARGO_TARGET_DIR: req.cargoTargetDir, RUSTFLAGS: rustflags, SOURCE_DATE_EPOCH: "315532800" },
+      });
+      if (r.error) throw new Error(`could not run ${req.toolchain.cargo} (${r.error.message}); no function was packaged. ${ARM64_FIX}.`);
+      if (r.status !== 0) throw new Error(`cargo build for ${req.toolchain.target} failed (exit ${r.status}); its output is above. No function was packaged.`);
     }
-    return { f, data };
-  });
+    // Check every new binary before packaging any: a wrong architecture leaves nothing half-done.
+    return todo.map((f) => {
+      const bin = path.join(req.cargoTargetDir, req.toolchain.target, profile, f.name);
+      const data = fs.readFileSync(bin);
+      const elf = readElfHeader(data);
+      if (elf.architecture !== req.toolchain.architecture) {
+        throw new Error(`${bin} is ${elf.architecture ?? `ELF machine 0x${elf.machine.toString(16)}`}, not ${req.toolchain.architecture} as built for ${req.toolchain.target}; nothing was packaged.`);
+      }
+      return { f, data };
+    });
+  }, log);
+  const buildSeconds = (Date.now() - started) / 1000;
   for (const { f, data } of checked) {
     const zip = createZip([{ name: "bootstrap", data, executable: true }]);
     installArtifact(path.join(lambdaDir, f.name), f.name, req.hashes[f.name], data, zip, stamp);

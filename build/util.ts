@@ -33,3 +33,64 @@ export function formatBytes(n: number | undefined): string {
   if (n === undefined) return "-";
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
 }
+
+/** Sleeps the calling thread (for waits inside synchronous builders). */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Runs `fn` holding a lock between processes on this machine: a folder created atomically, with the
+ * owner's pid in it. A lock whose owner has died is taken over; a fresh one without its pid yet is
+ * waited for. Used where cargo's own lock is not enough: cargo releases the shared target folder when
+ * it finishes, and the binaries must be read before another clone's build overwrites them.
+ */
+export function withLock<T>(lockDir: string, what: string, fn: () => T, log: (line: string) => void = () => undefined): T {
+  const pidFile = path.join(lockDir, "pid");
+  fs.mkdirSync(path.dirname(lockDir), { recursive: true });
+  let waited = false;
+  for (;;) {
+    try {
+      fs.mkdirSync(lockDir);
+      fs.writeFileSync(pidFile, String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      let owner: number | undefined;
+      try {
+        owner = Number(fs.readFileSync(pidFile, "utf8"));
+      } catch {
+        owner = undefined;
+      }
+      const age = (() => {
+        try {
+          return Date.now() - fs.statSync(lockDir).mtimeMs;
+        } catch {
+          return 0;
+        }
+      })();
+      const dead = owner !== undefined && owner > 0 ? !processAlive(owner) : age > 10_000;
+      if (dead) {
+        fs.rmSync(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (!waited) log(`waiting for ${what} (held by pid ${owner ?? "?"})`);
+      waited = true;
+      sleepSync(200);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
