@@ -4,6 +4,7 @@ import * as path from "path";
 import { ENV_NAMES, envFile, loadAllEnvs, loadEnv } from "./envs";
 import { ConfigError } from "./modules/errors";
 import { LambdaStack, stackName } from "./modules/stack";
+import { cdktfCommandOfAncestors, cdktfEngineProblem } from "./scripts/cdktf-guard";
 
 /**
  * Runs `fn` with cdktf's token stack traces left empty. cdktf captures a full stack trace into a plain
@@ -62,6 +63,15 @@ export function synthesize(app: App): void {
 }
 
 if (require.main === module) {
+  // Run by `npx cdktf diff|deploy` without the CLI config: stop before the engine asks the public registry.
+  const toolchainFile = path.join(__dirname, ".build", "toolchain.json");
+  const cliConfigFile = fs.existsSync(toolchainFile) ? (JSON.parse(fs.readFileSync(toolchainFile, "utf8")) as { cliConfigFile?: string }).cliConfigFile : undefined;
+  const ancestor = process.env.CDKTF_OUTDIR !== undefined ? cdktfCommandOfAncestors() : undefined;
+  const problem = ancestor && cdktfEngineProblem(ancestor.command, process.env, cliConfigFile, ancestor.args.join(" "));
+  if (problem) {
+    process.stderr.write(`${problem}\n`);
+    process.exit(1);
+  }
   try {
     synthesize(buildApp());
   } catch (e) {

@@ -305,6 +305,16 @@ describe("end to end against the local AWS emulator", () => {
       expect(second.stdout).toContain("already running");
       expect(second.stdout).toContain("No changes: the emulator matches the configuration.");
       expect(second.stdout).not.toContain("applied:");
+      // npx cdktf diff as typed: one line says what to run (the CLI config setup wrote); run as it says,
+      // it finds no differences against the local AWS npm start left running.
+      const cdktf = path.join(ws.root, "node_modules", ".bin", "cdktf");
+      const typed = await run(cdktf, ["diff", "lambdaship-local"], ws.root, { LAMBDASHIP_STATE_DIR: "", TF_CLI_CONFIG_FILE: "" });
+      expect(typed.code).not.toBe(0);
+      const said = /lambdaship: cdktf diff runs the engine, which needs the aws provider setup built \(no registry here\): run TF_CLI_CONFIG_FILE=(\S+) npx cdktf diff lambdaship-local, or npm run diff -- <env>, which sets it/.exec(typed.stdout + typed.stderr);
+      expect(said).not.toBeNull();
+      const asSaid = await run(cdktf, ["diff", "lambdaship-local"], ws.root, { LAMBDASHIP_STATE_DIR: "", TF_CLI_CONFIG_FILE: said![1] });
+      expect(asSaid.code).toBe(0);
+      expect(asSaid.stdout).toMatch(/found no differences, so no changes are needed/);
       // npm run invoke: one function at a time, against what npm start deployed.
       const invoke = (...args: string[]) => run(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "local", ...args], ws.root, { LAMBDASHIP_STATE_DIR: "" });
       expect((await invoke("ws-connect")).code).toBe(0);
