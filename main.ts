@@ -65,7 +65,12 @@ export function synthesize(app: App): void {
 if (require.main === module) {
   // Run by `npx cdktf diff|deploy` without the CLI config: stop before the engine asks the public registry.
   const toolchainFile = path.join(__dirname, ".build", "toolchain.json");
-  const cliConfigFile = fs.existsSync(toolchainFile) ? (JSON.parse(fs.readFileSync(toolchainFile, "utf8")) as { cliConfigFile?: string }).cliConfigFile : undefined;
+  let cliConfigFile: string | undefined;
+  try {
+    cliConfigFile = (JSON.parse(fs.readFileSync(toolchainFile, "utf8")) as { cliConfigFile?: string }).cliConfigFile;
+  } catch {
+    cliConfigFile = undefined; // no setup yet: nothing to point at, and cdktf's own error says what is missing
+  }
   const ancestor = process.env.CDKTF_OUTDIR !== undefined ? cdktfCommandOfAncestors() : undefined;
   const problem = ancestor && cdktfEngineProblem(ancestor.command, process.env, cliConfigFile, ancestor.args.join(" "));
   if (problem) {
