@@ -95,7 +95,7 @@ export interface FunctionOptions {
   readonly logRetentionDays: number;
   /** create, existing or import. @default - create */
   readonly deployment?: Deployment;
-  /** Where `settings` are configured, for errors (`envs/dev.ts: backend.function`). @default "function" */
+  /** Where `settings` are configured, for errors and warnings (`envs/dev.ts: functions.backend`). @default "function" */
   readonly settingsField?: string;
   /** Layers, as objects, in the order Lambda extracts them into /opt. @default - none */
   readonly layers?: readonly ILayer[];
