@@ -22,6 +22,18 @@ fs.writeFileSync(path.join(project, "deps", "requirements.txt"), "jmespath==1.0.
 const settings: FunctionSettings = { memoryMiB: 256, timeoutSeconds: 10, environment: {}, architecture: "arm64" };
 const stack = () => new TerraformStack(Testing.app(), "team");
 const synth = (s: TerraformStack) => JSON.parse(Testing.synth(s)) as SynthJson;
+/** The project's Python dependency layer (`deps/requirements.txt`), built here at apply. */
+const depsLayer = (s: TerraformStack, extra: { machine?: MachineProbe } = {}) =>
+  new LayerBuilder(s, "deps", {
+    name: "deps",
+    config: { mode: "create", type: "dependencies", source: "deps", runtime: "python3.12" },
+    namePrefix: "team",
+    projectRoot: project,
+    projectRootFromStack: "../../..",
+    configFile: "team config",
+    artifactBucket: () => "unused",
+    ...extra,
+  });
 
 describe("WebsocketLambda from hand-written props, its route handlers passed as function references", () => {
   it("creates the API and the connections table, and grants a folder function what every route needs", () => {
@@ -75,16 +87,7 @@ describe("the machine, read at synth only through one probe", () => {
       builtSize: (zip, store) => (asked.push(`${path.basename(zip)} ${store}`), { zipBytes: 1, unzippedBytes: 262 * 1024 * 1024 }),
       fileSize: () => undefined,
     };
-    const layer = new LayerBuilder(s, "deps", {
-      name: "deps",
-      config: { mode: "create", type: "dependencies", source: "deps", runtime: "python3.12" },
-      namePrefix: "team",
-      projectRoot: project,
-      projectRootFromStack: "../../..",
-      configFile: "team config",
-      artifactBucket: () => "unused",
-      machine,
-    });
+    const layer = depsLayer(s, { machine });
     expect(
       () => new FolderFunction(s, "chat-fn", { functionName: "team-chat", sourceDir: path.join(project, "chat"), projectRoot: project, projectRootFromStack: "../../..", logRetentionDays: 30, region: "eu-west-1", layers: [layer], machine }),
     ).toThrow(expect.objectContaining({ prop: "layers", fix: expect.stringContaining("over Lambda's 250 MB limit") }));
@@ -113,15 +116,7 @@ describe("the machine, read at synth only through one probe", () => {
 describe("LayerBuilder from hand-written props, passed to a function as an object", () => {
   it("publishes the version of the function's architecture, built at apply, and the function uses it", () => {
     const s = stack();
-    const layer = new LayerBuilder(s, "deps", {
-      name: "deps",
-      config: { mode: "create", type: "dependencies", source: "deps", runtime: "python3.12" },
-      namePrefix: "team",
-      projectRoot: project,
-      projectRootFromStack: "../../..",
-      configFile: "team config",
-      artifactBucket: () => "unused",
-    });
+    const layer = depsLayer(s);
     new ManagedFunction(s, "fn", {
       settings,
       logRetentionDays: 30,

@@ -22,8 +22,8 @@ export interface EngineOptions {
   readonly progress?: string;
 }
 
-/** What a line of plan or apply output says is finished: a resource created, changed, read, imported or destroyed. */
-const FINISHED = /: (Creation|Modifications|Destruction|Import|Read) complete|: Refreshing state\.\.\./;
+/** What a line of apply output says is finished: a resource created, changed, imported or destroyed. */
+const FINISHED = /: (Creation|Modifications|Destruction|Import) complete/;
 
 export function runEngine(t: Toolchain, cwd: string, args: string[], options: EngineOptions = {}): Promise<EngineResult> {
   return new Promise((resolve, reject) => {

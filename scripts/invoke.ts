@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { localStateFile } from "./state-guard";
 import { loadEnv } from "../envs";
 import type { EnvConfig } from "../envs/schema";
 import { ConfigError } from "../modules/errors";
@@ -86,7 +87,7 @@ export function sampleEvent(env: EnvConfig, name: string): string | undefined {
 
 /** Attribute values of a local state file's resources, by address. */
 export function localState(env: string): StateValues | undefined {
-  const file = path.join(PROJECT_ROOT, `terraform.${stackName(env)}.tfstate`);
+  const file = localStateFile(env);
   if (!fs.existsSync(file)) return undefined;
   const s = JSON.parse(fs.readFileSync(file, "utf8")) as { resources?: Array<{ mode: string; type: string; name: string; instances: Array<{ attributes: Record<string, unknown> }> }> };
   return new Map((s.resources ?? []).filter((r) => r.mode === "managed" && r.instances[0]).map((r) => [`${r.type}.${r.name}`, r.instances[0].attributes]));

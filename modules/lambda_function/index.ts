@@ -166,13 +166,13 @@ export class ManagedFunction extends Construct implements IFunction {
   public readonly logGroup?: CloudwatchLogGroup;
   /** In import mode: the adopted function's name, and whether its log group is adopted too. */
   public readonly adopted?: { readonly functionName: string; readonly logGroup: boolean };
-  private roleIsManaged = false;
   /** The function's name as written (the functionName attribute is a token until apply). */
   private readonly shownName: string;
   /** Where this function's props came from, for warnings. */
   private readonly field: string;
   /** The role policy's statements, and its document, while the role is managed here. */
   private readonly statements: PolicyStatement[] = [];
+  /** Present exactly when the role is managed here. */
   private policyDocument?: DataAwsIamPolicyDocument;
   /** The variables of the function: module's, then layers', then the user's (which win). */
   private readonly environment: { module: Record<string, string>; layers: Record<string, string>; user: Readonly<Record<string, string>> } = { module: {}, layers: {}, user: {} };
@@ -288,7 +288,6 @@ export class ManagedFunction extends Construct implements IFunction {
       acceptCheck(fn, "CKV_AWS_115", `${props.settingsField ?? "function"}.reservedConcurrency is unset: the function shares the account's unreserved pool, as this env chooses`);
     }
     this.resource = fn;
-    this.roleIsManaged = roleChoice === "managed";
     this.functionName = fn.functionName;
     this.functionArn = fn.arn;
     this.invokeArn = fn.invokeArn;
@@ -297,7 +296,7 @@ export class ManagedFunction extends Construct implements IFunction {
   public grant(purpose: string, needs: FunctionNeeds): void {
     const unmanaged: string[] = [];
     const statements = (needs.statements ?? []).map((st) => this.checked(st));
-    if (this.policyDocument && this.roleIsManaged) {
+    if (this.policyDocument) {
       this.statements.push(...statements);
       if (statements.length > 0) this.policyDocument.putStatement(this.statements.map(toDocumentStatement));
     } else unmanaged.push(...statements.map(describeStatement));
