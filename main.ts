@@ -1,10 +1,13 @@
-import { App } from "cdktf";
+import { App, TerraformStack } from "cdktf";
 import * as fs from "fs";
 import * as path from "path";
 import { ENV_NAMES, envFile, loadAllEnvs, loadEnv } from "./envs";
 import { ConfigError } from "./modules/errors";
 import { LambdaStack, stackName } from "./modules/stack";
 import { cdktfCommandOfAncestors, cdktfEngineProblem } from "./scripts/cdktf-guard";
+import { restoreLocks } from "./lib/providers";
+
+const PROJECT_ROOT = path.resolve(__dirname, path.basename(__dirname) === "dist" ? ".." : ".");
 
 /**
  * Runs `fn` with cdktf's token stack traces left empty. cdktf captures a full stack trace into a plain
@@ -25,7 +28,7 @@ export function withoutTokenStackTraces<T>(fn: () => T): T {
 
 /** Builds the app: one stack per environment in envs/. Throws a ConfigError before anything is synthesized. */
 export function buildApp(options: { outdir?: string; projectRoot?: string; stateDir?: string; only?: string } = {}): App {
-  const projectRoot = options.projectRoot ?? path.resolve(__dirname, path.basename(__dirname) === "dist" ? ".." : ".");
+  const projectRoot = options.projectRoot ?? PROJECT_ROOT;
   const envs = options.only ? [loadEnv(options.only)] : loadAllEnvs();
   if (options.only) {
     // Another env's config error does not stop a command for this one; it is named, not hidden.
@@ -56,10 +59,25 @@ export function warningsOf(app: App): string[] {
     .flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => `${c.node.path}: ${String(m.data)}`));
 }
 
-/** Synthesizes the app and prints its warnings (an x86_64 fallback, a referenced function's role) to stderr. */
-export function synthesize(app: App): void {
+/**
+ * Synthesizes the app, restores the provider lock setup derived into each stack's folder (so any init,
+ * ours or `npx cdktf`'s, installs what it pins), and prints the warnings (an x86_64 fallback, a
+ * referenced function's role) to stderr.
+ */
+export function synthesize(app: App, projectRoot = PROJECT_ROOT): void {
   withoutTokenStackTraces(() => app.synth());
+  const stacks = app.node.children.filter((c): c is TerraformStack => c instanceof TerraformStack).map((c) => c.node.id);
+  restoreLocks(projectRoot, path.join(app.outdir, "stacks"), stacks, recordedLocks(projectRoot));
   for (const w of warningsOf(app)) process.stderr.write(`Warning: ${w}\n`);
+}
+
+/** The derived lock files `npm run setup` recorded, if it ran. */
+function recordedLocks(projectRoot: string): Record<string, string> | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(projectRoot, ".build", "toolchain.json"), "utf8")) as { locks?: Record<string, string> }).locks;
+  } catch {
+    return undefined; // no setup yet: the engine cannot init anyway, and says so
+  }
 }
 
 if (require.main === module) {
@@ -67,7 +85,9 @@ if (require.main === module) {
   const toolchainFile = path.join(__dirname, ".build", "toolchain.json");
   let cliConfigFile: string | undefined;
   try {
-    cliConfigFile = (JSON.parse(fs.readFileSync(toolchainFile, "utf8")) as { cliConfigFile?: string }).cliConfigFile;
+    const recorded = JSON.parse(fs.readFileSync(toolchainFile, "utf8")) as { cliConfigFile?: string; providerSource?: string };
+    // From the registry, the engine installs what the lock pins with or without setup's CLI config.
+    cliConfigFile = recorded.providerSource === "registry" ? undefined : recorded.cliConfigFile;
   } catch {
     cliConfigFile = undefined; // no setup yet: nothing to point at, and cdktf's own error says what is missing
   }

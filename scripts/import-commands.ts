@@ -25,7 +25,7 @@ function sh(word: string): string {
   return /^[\w./:=@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${HELP}\n`);
     return argv.length === 0 ? 2 : 0;
@@ -42,7 +42,7 @@ function main(argv: string[]): number {
     return 2;
   }
   // The engine and CLI config setup chose (found again, or set up, as every command does).
-  const t: Toolchain = ensureToolchain();
+  const t: Toolchain = await ensureToolchain();
   const env = loadEnv(envName);
   // The local env's stack names the running local AWS, as npm start deployed it.
   if (env.emulator && !process.env.LAMBDASHIP_AWS_ENDPOINT) {
@@ -76,9 +76,10 @@ function main(argv: string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (err) {
-  process.stderr.write(`npm run import-commands: ${(err as Error).message}\n`);
-  process.exitCode = 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err) => {
+    process.stderr.write(`npm run import-commands: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

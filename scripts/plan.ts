@@ -76,7 +76,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const env = loadEnv(args.env);
-  const t = ensureToolchain();
+  const t = await ensureToolchain();
   if (env.emulator && !process.env.LAMBDASHIP_AWS_ENDPOINT) process.env.LAMBDASHIP_AWS_ENDPOINT = (await sharedEmulator()).endpoint;
   synthAll(undefined, env.name);
   const dir = stackDir(env.name);

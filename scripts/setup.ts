@@ -9,8 +9,12 @@ const HELP = `Usage: npm run setup [-- --only python|policy|engine|rust|lint|fun
 Installs what the project needs beyond node_modules, idempotently (seconds when warm):
   python   .venv with moto server, boto3 and pytest (requirements-dev.txt)
   engine   Terraform engine (terraform/tofu on PATH if >= 1.10, else OpenTofu built from the Go
-           module proxy) and the aws provider built from the Go module proxy, served from a local
-           provider mirror. Cached in $LAMBDASHIP_CACHE (default ~/.cache/lambdaship), keyed by version.
+           module proxy) and the aws provider: the official one from the registry at the version
+           stacks/<stack>/.terraform.lock.hcl pins, when the registry answers (your CLI config's
+           host blocks honoured); else built from the Go module proxy and served from a local
+           mirror, locked by its own hash (the committed lock files are left as they are). Decided
+           once per clone; LAMBDASHIP_PROVIDER_SOURCE=registry|build decides again. Cached in
+           $LAMBDASHIP_CACHE (default ~/.cache/lambdaship), keyed by version.
 
   rust     Debian packages for arm64 Rust builds (rustc-web, cargo-web, libstd-rust-web-dev:arm64,
            gcc-aarch64-linux-gnu, qemu-user); installed when run as root, otherwise the exact
@@ -21,9 +25,10 @@ Installs what the project needs beyond node_modules, idempotently (seconds when 
   functions  the example Node.js functions' own dependencies (npm ci in each folder with a lock
            file, for their tests), and a check that go is on PATH for the Go functions
 
-Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine).`;
+Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine),
+LAMBDASHIP_PROVIDER_SOURCE=auto|registry|build (default auto), TF_CLI_CONFIG_FILE (your CLI config).`;
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${HELP}\n`);
     return;
@@ -40,15 +45,13 @@ function main(argv: string[]): void {
   if (!only || only === "lint") ensureActionlint();
   if (!only || only === "functions") ensureFunctionDependencies();
   if (!only || only === "engine") {
-    const t = ensureToolchain();
+    const t = await ensureToolchain();
     log(`CLI config: ${t.cliConfigFile}`);
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (e) {
+main(process.argv.slice(2)).catch((e) => {
   process.stderr.write(`[setup] error: ${(e as Error).message}\n`);
   process.exit(1);
-}
+});

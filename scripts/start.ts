@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   step(1, "setup");
   ensurePythonEnv();
   ensureFunctionDependencies();
-  const t = ensureToolchain();
+  const t = await ensureToolchain();
   try {
     ensureRustToolchain();
   } catch (e) {

@@ -4,6 +4,28 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { cacheRoot, which } from "../build/util";
+import { ENV_NAMES } from "../envs";
+import {
+  defaultRegistryHost,
+  derivedHeader,
+  derivedFrom,
+  derivedLockFile,
+  formatLockFile,
+  installedLines,
+  LOCK_FILE_NAME,
+  parseLockFile,
+  probeRegistry,
+  PROVIDER_SOURCE_VARIABLE,
+  ProviderSource,
+  providerSourceSetting,
+  readCommittedLocks,
+  runEngineSync,
+  scratchConfig,
+  sha256Hex,
+  userCliConfig,
+  withRegistryHost,
+  writeIfChanged,
+} from "../lib/providers";
 
 /**
  * The Terraform engine and providers, without the Terraform registry: an engine already on PATH when it
@@ -129,8 +151,13 @@ export interface Engine {
 export interface Toolchain {
   readonly engine: Engine;
   readonly cliConfigFile: string;
-  readonly mirror: string;
+  /** Where the providers come from: the registry (official, signed) or a build from the Go module proxy. */
+  readonly providerSource?: ProviderSource;
+  /** The source build's mirror (build only). */
+  readonly mirror?: string;
   readonly providers: Record<string, string>;
+  /** Each stack's derived lock file, restored into its folder at synth. */
+  readonly locks?: Record<string, string>;
 }
 
 export const TOOLCHAIN_FILE = path.join(PROJECT_ROOT, ".build", "toolchain.json");
@@ -312,20 +339,145 @@ export function writeCliConfig(program: GoProgram): string {
   return file;
 }
 
-/** Sets up engine, providers and CLI config, and records them in .build/toolchain.json. */
-export function ensureToolchain(): Toolchain {
+/**
+ * Sets up engine, providers and CLI config, and records them in .build/toolchain.json. The provider
+ * comes from the registry when it answers (LAMBDASHIP_PROVIDER_SOURCE=auto, the default) or is asked
+ * for (`registry`), else from a source build (`build`); either way each stack gets a derived lock.
+ */
+export async function ensureToolchain(stacks: readonly string[] = STACKS): Promise<Toolchain> {
+  const setting = providerSourceSetting();
   const engine = ensureEngine();
-  const program = awsProvider();
-  const aws = ensureProvider(program);
-  const toolchain: Toolchain = {
-    engine,
-    cliConfigFile: writeCliConfig(program),
-    mirror: mirrorDir(program),
-    providers: { "hashicorp/aws": `${program.version} ${program.variant === "full" ? "(all services)" : `(services: ${AWS_SERVICES.join(", ")})`} ${aws}` },
-  };
+  const committed = readCommittedLocks(PROJECT_ROOT, stacks);
+  const host = defaultRegistryHost(engine.kind);
+  let source: ProviderSource = setting === "auto" ? "build" : setting;
+  const user = userCliConfig(process.env, path.join(cacheRoot(), "tf"));
+  const recorded = recordedToolchain();
+  if (setting === "auto" && recorded?.providerSource) {
+    // Decided once per clone: a laptop that goes offline keeps the registry's provider (cached), and
+    // one that gets a network does not switch under a deployed stack.
+    source = recorded.providerSource;
+    log(`provider source: ${source === "registry" ? "the registry" : "a build from the Go module proxy"}, as setup chose before (${PROVIDER_SOURCE_VARIABLE}=registry|build chooses again)`);
+  } else if (setting !== "build") {
+    const first = withRegistryHost([...committed.values()][0].providers, host)[0];
+    const probe = await probeRegistry(first.address, user.text);
+    if (probe.reachable) {
+      source = "registry";
+      log(`provider source: the registry (${probe.detail} answered${user.file ? `; CLI config ${user.file}` : ""})`);
+    } else if (setting === "registry") {
+      throw new Error(
+        `${PROVIDER_SOURCE_VARIABLE}=registry, but the registry does not answer (${probe.detail}). Check the network or the host block of your CLI config` +
+          `${user.file ? ` (${user.file})` : ""}, or set ${PROVIDER_SOURCE_VARIABLE}=build (or auto) to build the provider from the Go module proxy.`,
+      );
+    } else {
+      log(`provider source: a build from the Go module proxy (the registry does not answer: ${probe.detail})`);
+    }
+  } else {
+    log(`provider source: a build from the Go module proxy (${PROVIDER_SOURCE_VARIABLE}=build)`);
+  }
+  const toolchain = source === "registry" ? registryToolchain(engine, committed, host, user.text, recorded) : buildToolchain(engine, stacks);
   fs.mkdirSync(path.dirname(TOOLCHAIN_FILE), { recursive: true });
   fs.writeFileSync(TOOLCHAIN_FILE, `${JSON.stringify(toolchain, null, 2)}\n`);
   return toolchain;
+}
+
+/** The stacks of this project's envs (lock files are kept per stack). */
+export const STACKS: readonly string[] = ENV_NAMES.map((e) => `lambdaship-${e}`);
+
+/**
+ * The registry path: a CLI config that keeps the user's own (host overrides, credentials) and adds a
+ * plugin cache; one init per distinct committed lock, in a scratch folder, installs and verifies the
+ * providers (signature, the lock's hashes) into that cache; the lock that init leaves (the committed
+ * pins plus the hashes it verified for this platform) is each stack's derived lock.
+ */
+function registryToolchain(engine: Engine, committed: ReturnType<typeof readCommittedLocks>, host: string, userConfig: string, recorded: Toolchain | undefined): Toolchain {
+  const cliConfigFile = path.join(cacheRoot(), "tf", "cli-registry.tfrc");
+  const pluginCache = path.join(cacheRoot(), "tf", "plugin-cache-registry");
+  fs.mkdirSync(pluginCache, { recursive: true });
+  const text = [
+    "# Written by lambdaship's `npm run setup`: providers from the registry, cached; the lines after the first block are your own CLI config.",
+    /^\s*plugin_cache_dir\s*=/m.test(userConfig) ? "" : `plugin_cache_dir = ${JSON.stringify(pluginCache)}`,
+    "",
+    userConfig,
+  ].join("\n");
+  writeIfChanged(cliConfigFile, text);
+  const locks: Record<string, string> = {};
+  const providers: Record<string, string> = {};
+  const done = new Map<string, string>();
+  const warm = recorded?.providerSource === "registry" && recorded.engine.path === engine.path && recorded.cliConfigFile === cliConfigFile;
+  for (const [stack, lock] of committed) {
+    const key = sha256Hex(lock.text);
+    const file = derivedLockFile(PROJECT_ROOT, stack);
+    // Warm: the derived lock is from this committed file and the plugin cache holds what it pins.
+    if (warm && !done.has(key) && fs.existsSync(file) && derivedFrom(fs.readFileSync(file, "utf8")) === key) {
+      const derived = parseLockFile(fs.readFileSync(file, "utf8"), file);
+      if (derived.every((p) => fs.existsSync(path.join(pluginCache, p.address, p.version, PLATFORM)))) done.set(key, fs.readFileSync(file, "utf8"));
+    }
+    let verified = done.get(key);
+    if (verified === undefined) {
+      const locked = withRegistryHost(lock.providers, host);
+      const dir = path.join(cacheRoot(), "tf", "registry-init", key.slice(0, 16));
+      scratchConfig(dir, locked, formatLockFile(locked));
+      for (const p of locked) if (!p.hashes.length) log(`warning: ${path.relative(PROJECT_ROOT, lock.file)} pins ${p.address} ${p.version} with no hashes: the engine trusts what the registry signs on first use. Run npm run providers -- lock and commit the file to pin the hashes.`);
+      const out = runEngineSync(engine, dir, ["init", "-input=false", "-no-color", "-backend=false"], cliConfigFile, `[setup] ${engine.kind} init: providers from the registry for ${stack}`);
+      for (const l of installedLines(out)) {
+        log(`provider: ${l}`);
+        providers[l.split(" ")[0]] = `${l} from ${host}`;
+      }
+      verified = fs.readFileSync(path.join(dir, LOCK_FILE_NAME), "utf8");
+      done.set(key, verified);
+    }
+    writeIfChanged(file, formatLockFile(parseLockFile(verified), derivedHeader("registry", lock, PROJECT_ROOT)));
+    locks[stack] = file;
+  }
+  if (!Object.keys(providers).length) {
+    for (const [k, v] of Object.entries(recorded?.providers ?? {})) providers[k] = v;
+    log(`provider: ${Object.values(providers).join("; ") || "from the registry"} (cached, verified when installed)`);
+  }
+  return { engine, cliConfigFile, providerSource: "registry", providers, locks };
+}
+
+/** The source-build path: the provider built into a mirror; its own lock (its own hash), the same for every stack. */
+function buildToolchain(engine: Engine, stacks: readonly string[]): Toolchain {
+  const program = awsProvider();
+  const aws = ensureProvider(program);
+  const cliConfigFile = writeCliConfig(program);
+  const type = program.name.replace(/^terraform-provider-/, "");
+  const address = `${defaultRegistryHost(engine.kind)}/hashicorp/${type}`;
+  // Keyed by the binary's size and time, so a rebuilt provider is locked again.
+  const bin = fs.statSync(aws);
+  const lockFile = path.join(cacheRoot(), "tf", "mirror-lock", `${program.variant ?? "default"}-${engine.kind}-${bin.size}-${Math.round(bin.mtimeMs)}${LOCK_FILE_NAME}`);
+  if (!fs.existsSync(lockFile)) {
+    const dir = path.join(cacheRoot(), "tf", "mirror-lock", "scratch");
+    const providers = [{ address, version: program.version, hashes: [] }];
+    scratchConfig(dir, providers);
+    runEngineSync(engine, dir, ["providers", "lock", "-no-color", `-fs-mirror=${mirrorDir(program)}`, `-platform=${PLATFORM}`], cliConfigFile, `[setup] ${engine.kind} providers lock (the source build)`);
+    writeIfChanged(lockFile, fs.readFileSync(path.join(dir, LOCK_FILE_NAME), "utf8"));
+  }
+  const locked = parseLockFile(fs.readFileSync(lockFile, "utf8"), lockFile);
+  const locks: Record<string, string> = {};
+  for (const stack of stacks) {
+    const file = derivedLockFile(PROJECT_ROOT, stack);
+    writeIfChanged(file, formatLockFile(locked, derivedHeader("build")));
+    locks[stack] = file;
+  }
+  log(`provider: hashicorp/${type} ${program.version} built from source, locked by its own hash (${locked[0]?.hashes[0] ?? "?"}); the committed stacks/*/${LOCK_FILE_NAME} are not used`);
+  return {
+    engine,
+    cliConfigFile,
+    providerSource: "build",
+    mirror: mirrorDir(program),
+    providers: { "hashicorp/aws": `${program.version} built from source ${program.variant === "full" ? "(all services)" : `(services: ${AWS_SERVICES.join(", ")})`} ${aws}` },
+    locks,
+  };
+}
+
+/** What setup recorded before, if anything usable. */
+function recordedToolchain(): Toolchain | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(TOOLCHAIN_FILE, "utf8")) as Toolchain;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads what setup recorded; throws with the fix when setup has not run. */
