@@ -1,7 +1,8 @@
 import * as path from "path";
 import { LambdaArchitecture } from "./elf";
 import { formatBytes, table } from "./util";
-import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultArtifactCache, defaultCargoTargetDir, functionHashes } from "./rust";
+import { binsFromMetadata, buildFunctions, BuildRequest, cargoMetadata, chooseToolchain, defaultArtifactCache, defaultCargoTargetDir, fetchFromSharedStore, functionHashes, publishToSharedStore } from "./rust";
+import { openSharedStore, parseStoreUrl } from "./shared-store";
 
 const HELP = `Usage: npm run build:lambda [-- --clean] [--bin NAME ...] [--arch arm64|x86_64] [--require-arch] [--workspace DIR]
 
@@ -18,7 +19,14 @@ The stacks' builders run this command at apply, with --require-arch and --expect
   --require-arch       fail instead of falling back to x86_64 when no toolchain can build ARCH
   --no-cache           neither read nor write the machine's artifact store
   --expect NAME=HASH   fail before building unless NAME's input hash starts with HASH (the plan's)
-  --workspace DIR      another cargo workspace`;
+  --workspace DIR      another cargo workspace
+  --shared-store s3://BUCKET/PREFIX   also look for artifacts in this bucket (shared by CI runners
+                       and laptops), by the same input hash and toolchain; downloads are verified
+                       (object hash, zip CRCs, the package's own bytes, the ELF architecture) and what
+                       does not verify is built instead; what is built here is uploaded
+  --shared-store-region REGION, --shared-store-endpoint URL (an S3-compatible endpoint: the local AWS)
+
+Exit codes: 0 built (or nothing to build), 1 failed (nothing was packaged), 2 wrong arguments.`;
 
 export interface CliOptions {
   clean: boolean;
@@ -29,6 +37,7 @@ export interface CliOptions {
   cache: boolean;
   /** Input hash (or a prefix of it) per function, as the plan recorded it. */
   expect: Record<string, string>;
+  sharedStore?: { url: string; region?: string; endpoint?: string; setting?: string };
 }
 
 export function parseArgs(argv: string[], projectRoot: string): CliOptions | "help" {
@@ -52,16 +61,22 @@ export function parseArgs(argv: string[], projectRoot: string): CliOptions | "he
       o.expect[m[1]] = m[2];
     }
     else if (a === "--workspace") o.workspace = path.resolve(value());
+    else if (a === "--shared-store") o.sharedStore = { ...o.sharedStore, url: value() };
+    else if (a === "--shared-store-region") o.sharedStore = { url: "", ...o.sharedStore, region: value() };
+    else if (a === "--shared-store-endpoint") o.sharedStore = { url: "", ...o.sharedStore, endpoint: value() };
+    else if (a === "--shared-store-setting") o.sharedStore = { url: "", ...o.sharedStore, setting: value() };
     else if (a === "--arch") {
       const v = value();
       if (v !== "arm64" && v !== "x86_64") throw new Error(`--arch is ${JSON.stringify(v)}; use arm64 or x86_64`);
       o.arch = v;
     } else throw new Error(`unknown option ${a}; see --help`);
   }
+  if (o.sharedStore && !o.sharedStore.url) throw new Error("--shared-store-region, -endpoint and -setting go with --shared-store s3://BUCKET/PREFIX");
+  if (o.sharedStore) parseStoreUrl(o.sharedStore.url);
   return o;
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const projectRoot = path.resolve(__dirname, "..");
   const opts = parseArgs(process.argv.slice(2), projectRoot);
   if (opts === "help") {
@@ -85,26 +100,33 @@ function main(): number {
         "Nothing was built and no function was updated. Plan again (npm run deploy, cdktf deploy or terraform plan) and apply the new plan.",
     );
   }
-  const built = buildFunctions({
+  const log = (l: string) => process.stderr.write(`[build:lambda] ${l}\n`);
+  const req: BuildRequest = {
     workspaceDir: opts.workspace,
     functions: selected,
     toolchain: t,
     hashes,
     cargoTargetDir: process.env.CARGO_TARGET_DIR ?? defaultCargoTargetDir(),
-    artifactCache: opts.cache ? defaultArtifactCache() : undefined,
+    artifactCache: opts.cache ? process.env.LAMBDASHIP_RUST_ARTIFACTS ?? defaultArtifactCache() : undefined,
     clean: opts.clean,
-    log: (l) => process.stderr.write(`[build:lambda] ${l}\n`),
-  });
+    log,
+  };
+  // The shared store is the second level: only with the machine's store (the first) in use.
+  const shared = opts.sharedStore && req.artifactCache ? await openSharedStore({ url: opts.sharedStore.url, region: opts.sharedStore.region ?? process.env.AWS_REGION ?? "us-east-1", endpoint: opts.sharedStore.endpoint, setting: opts.sharedStore.setting, log }) : undefined;
+  if (shared) await fetchFromSharedStore(req, shared);
+  const built = buildFunctions(req);
+  if (shared) await publishToSharedStore(req, built, shared);
   const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);
   process.stdout.write(`${table(["function", "arch", "zip", "status", "time"], rows)}\n`);
   return 0;
 }
 
 if (require.main === module) {
-  try {
-    process.exitCode = main();
-  } catch (e) {
-    process.stderr.write(`build:lambda: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-  }
+  main().then(
+    (code) => (process.exitCode = code),
+    (e) => {
+      process.stderr.write(`build:lambda: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

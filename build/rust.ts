@@ -5,7 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import { LambdaArchitecture, readElfFile, readElfHeader, RUST_TARGETS } from "./elf";
 import { cacheRoot, which, withLock } from "./util";
-import { base64Sha256, createZip, writeFileAtomic } from "./zip";
+import { base64Sha256, createZip, readZip, writeFileAtomic } from "./zip";
+import type { SharedStore } from "./shared-store";
 
 /**
  * The Rust builder: discovers `[[bin]]` targets with `cargo metadata`, picks a toolchain that has the
@@ -337,6 +338,79 @@ function installArtifact(dir: string, name: string, hash: string, data: Buffer, 
   writeFileAtomic(path.join(dir, `${zipName}.toolchain`), Buffer.from(stamp));
 }
 
+/** Puts an artifact into the machine's store: into a fresh folder, then renamed, so a reader never sees half an entry. */
+function storeInMachine(cache: string, name: string, hash: string, stamp: string, data: Buffer, zip: Buffer): void {
+  const entry = cacheEntry(cache, name, hash, stamp);
+  const tmp = `${entry}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  installArtifact(tmp, name, hash, data, zip, stamp);
+  fs.rmSync(entry, { recursive: true, force: true });
+  fs.renameSync(tmp, entry);
+  pruneStore(path.dirname(entry));
+}
+
+/** The shared store's key of a function's artifact: the machine store's key (input hash and toolchain), under the target. */
+function sharedKey(req: BuildRequest, name: string, stamp: string): string {
+  return `rust/${req.toolchain.target}/${name}/${path.basename(cacheEntry("", name, req.hashes[name], stamp))}.zip`;
+}
+
+/** Whether this workspace or the machine's store already has the function's artifact for these inputs. */
+function haveLocally(req: BuildRequest, name: string, stamp: string): boolean {
+  const zip = zipPathFor(req.workspaceDir, name, req.hashes[name]);
+  const current = (z: string) => fs.existsSync(z) && fs.existsSync(`${z}.toolchain`) && fs.readFileSync(`${z}.toolchain`, "utf8") === stamp;
+  if (current(zip) && fs.existsSync(path.join(path.dirname(zip), "bootstrap"))) return true;
+  return Boolean(req.artifactCache) && current(path.join(cacheEntry(req.artifactCache as string, name, req.hashes[name], stamp), path.basename(zip)));
+}
+
+/**
+ * The second level: functions neither this workspace nor the machine's store has are looked up in
+ * the shared store, verified (object hash, zip CRCs, a re-zip that gives the same bytes, the ELF
+ * architecture) and put into the machine's store, from which buildFunctions then copies them. What
+ * does not verify is ignored and built. Returns the names fetched.
+ */
+export async function fetchFromSharedStore(req: BuildRequest, shared: SharedStore): Promise<string[]> {
+  if (req.clean || !req.artifactCache) return [];
+  const log = req.log ?? (() => undefined);
+  const stamp = toolchainStamp(req.toolchain, reproducibleRustflags());
+  const fetched: string[] = [];
+  for (const f of req.functions) {
+    if (haveLocally(req, f.name, stamp)) continue;
+    const key = sharedKey(req, f.name, stamp);
+    const zip = await shared.get(key);
+    if (!zip) continue;
+    let problem: string | undefined;
+    let data: Buffer | undefined;
+    try {
+      const entries = readZip(zip);
+      data = entries.length === 1 && entries[0].name === "bootstrap" && entries[0].executable ? entries[0].data : undefined;
+      if (!data) problem = "it is not a one-bootstrap package";
+      else if (!createZip([{ name: "bootstrap", data, executable: true }]).equals(zip)) problem = "it is not the package this builder writes for that binary";
+      else if (readElfHeader(data).architecture !== req.toolchain.architecture) problem = `its bootstrap is not ${req.toolchain.architecture}`;
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (problem || !data) {
+      log(`${f.name}: ${shared.url}/${key} ignored (${problem}); building instead`);
+      continue;
+    }
+    storeInMachine(req.artifactCache, f.name, req.hashes[f.name], stamp, data, zip);
+    fetched.push(f.name);
+    log(`${f.name}: inputs unchanged since a build elsewhere; fetched from ${shared.url}/${key} (${zip.length} bytes, verified)`);
+  }
+  return fetched;
+}
+
+/** Uploads what the shared store lacks: every artifact built now, and any it has not seen yet. */
+export async function publishToSharedStore(req: BuildRequest, built: readonly BuiltFunction[], shared: SharedStore): Promise<void> {
+  const stamp = toolchainStamp(req.toolchain, reproducibleRustflags());
+  for (const b of built) {
+    if (b.architecture !== req.toolchain.architecture) continue;
+    const key = sharedKey(req, b.name, stamp);
+    if (b.status !== "built" && (await shared.has(key))) continue;
+    await shared.put(key, fs.readFileSync(b.zipPath));
+  }
+}
+
 /**
  * Builds the functions whose zip for their input hash is missing, in one cargo invocation, then
  * checks each binary's ELF machine against the toolchain's target and packages it. A binary of the
@@ -357,15 +431,7 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
     fs.existsSync(zip) && fs.existsSync(bootstrap) && fs.existsSync(`${zip}.toolchain`) && fs.readFileSync(`${zip}.toolchain`, "utf8") === stamp;
   const status = new Map<string, BuildStatus>();
   const store = (f: RustFunction, data: Buffer, zip: Buffer) => {
-    if (!req.artifactCache) return;
-    // Into a fresh folder, then renamed: a reader never sees half an entry.
-    const entry = cacheEntry(req.artifactCache, f.name, req.hashes[f.name], stamp);
-    const tmp = `${entry}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    installArtifact(tmp, f.name, req.hashes[f.name], data, zip, stamp);
-    fs.rmSync(entry, { recursive: true, force: true });
-    fs.renameSync(tmp, entry);
-    pruneStore(path.dirname(entry));
+    if (req.artifactCache) storeInMachine(req.artifactCache, f.name, req.hashes[f.name], stamp, data, zip);
   };
   for (const f of req.functions) {
     if (!req.clean && isCurrent(zipOf(f), path.join(lambdaDir, f.name, "bootstrap"))) {

@@ -109,6 +109,41 @@ export function createZip(entries: readonly ZipEntry[]): Buffer {
   return Buffer.concat([...locals, centralDir, end]);
 }
 
+/**
+ * Reads an archive's entries (stored or deflated, no zip64), checking each entry's CRC: a truncated or
+ * altered archive throws. Directory entries are skipped; an executable mode is kept.
+ */
+export function readZip(zip: Buffer): ZipEntry[] {
+  const endAt = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (endAt < 0 || endAt + 22 > zip.length) throw new Error("zip: no end of central directory (truncated?)");
+  const count = zip.readUInt16LE(endAt + 10);
+  let at = zip.readUInt32LE(endAt + 16);
+  const out: ZipEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (at + 46 > zip.length || zip.readUInt32LE(at) !== 0x02014b50) throw new Error("zip: bad central directory");
+    const method = zip.readUInt16LE(at + 10);
+    const crc = zip.readUInt32LE(at + 16);
+    const size = zip.readUInt32LE(at + 20);
+    const nameLen = zip.readUInt16LE(at + 28);
+    const extraLen = zip.readUInt16LE(at + 30);
+    const commentLen = zip.readUInt16LE(at + 32);
+    const mode = zip.readUInt32LE(at + 38) >>> 16;
+    const localAt = zip.readUInt32LE(at + 42);
+    const name = zip.toString("utf8", at + 46, at + 46 + nameLen);
+    at += 46 + nameLen + extraLen + commentLen;
+    if (zip.readUInt32LE(localAt) !== 0x04034b50) throw new Error(`zip: bad local header for ${name}`);
+    const start = localAt + 30 + zip.readUInt16LE(localAt + 26) + zip.readUInt16LE(localAt + 28);
+    if (start + size > zip.length) throw new Error(`zip: ${name} is cut short`);
+    const body = zip.subarray(start, start + size);
+    const data = method === 0 ? Buffer.from(body) : method === 8 ? zlib.inflateRawSync(body) : undefined;
+    if (!data) throw new Error(`zip: ${name} uses compression method ${method}`);
+    if (crc32(data) !== crc) throw new Error(`zip: ${name} fails its CRC check`);
+    if (name.endsWith("/")) continue;
+    out.push({ name, data, executable: (mode & 0o111) !== 0 });
+  }
+  return out;
+}
+
 /** The hash Lambda reports as CodeSha256 and the provider expects in `source_code_hash`. */
 export function base64Sha256(data: Buffer): string {
   return crypto.createHash("sha256").update(data).digest("base64");

@@ -366,7 +366,24 @@ export const envSchema = z
      * or, left out, a private, encrypted `<namePrefix>-artifacts-<account>` bucket created here.
      */
     artifacts: z
-      .object({ bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'").optional() })
+      .object({
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'").optional(),
+        /**
+         * A build cache shared by every machine that applies this env (CI runners, laptops): an
+         * existing bucket the appliers may read and write. Builders look there, by input hash, for
+         * what the machine's own store lacks, verify it, and upload what they build. @default - none
+         */
+        cache: z
+          .object({
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'"),
+            /** Key prefix of the objects. @default "lambdaship-cache" */
+            prefix: z.string().regex(/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/, "an S3 key prefix such as lambdaship-cache or team/cache (no spaces, no leading or trailing /)").default("lambdaship-cache"),
+            /** @default - the env's region */
+            region: region.optional(),
+          })
+          .strict()
+          .optional(),
+      })
       .strict()
       .default({}),
     /** Layers functions can use by name (`function.layers`). @default {} */

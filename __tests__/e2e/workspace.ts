@@ -17,7 +17,7 @@ import { createZip } from "../../build/zip";
  */
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
-const SOURCES = ["main.ts", "envs", "modules", "build", "runtime", "review", "lambda-src", "scripts", "cdktf.json", "package.json", "tsconfig.json", "requirements-dev.txt"];
+const SOURCES = ["main.ts", "lib", "stacks", "envs", "modules", "build", "runtime", "review", "lambda-src", "scripts", "cdktf.json", "package.json", "tsconfig.json", "requirements-dev.txt"];
 const LINKED = ["node_modules", ".venv"];
 
 export const ENV = "local";

@@ -77,3 +77,28 @@ export function projectRootFromStack(scope: Construct, projectRoot: string): str
   const stack = TerraformStack.of(scope);
   return path.relative(path.resolve(App.of(stack).outdir, "stacks", stack.node.id), projectRoot).split(path.sep).join("/") || ".";
 }
+
+/**
+ * A build cache shared between machines (an env's `artifacts.cache`): the builders look there for
+ * what the machine's store lacks and upload what they build. Passed on the builder's command line,
+ * which is not part of the plan's diff: a new endpoint (the local AWS's port) changes nothing.
+ */
+export interface SharedStoreRef {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly region: string;
+  /** An S3-compatible endpoint (the local AWS). @default - AWS */
+  readonly endpoint?: string;
+  /** Where it is configured, for the builder's messages (`envs/dev.ts: artifacts.cache`). */
+  readonly setting: string;
+}
+
+/** The builder CLI arguments for a shared store. */
+export function sharedStoreArgs(store: SharedStoreRef | undefined): string[] {
+  if (!store) return [];
+  return [
+    `--shared-store s3://${store.bucket}/${store.prefix} --shared-store-region ${store.region}`,
+    ...(store.endpoint ? [`--shared-store-endpoint ${store.endpoint}`] : []),
+    `--shared-store-setting ${JSON.stringify(store.setting)}`,
+  ];
+}

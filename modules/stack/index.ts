@@ -13,6 +13,7 @@ import { ConfigError, problem, PropError } from "../errors";
 import { FolderFunction } from "../folder_function";
 import { IFunction, ManagedFunction } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
+import type { SharedStoreRef } from "../apply_builder";
 import { DependencyLayers, LayerRegistry } from "../layer_builder";
 import { acceptCheck, PITR_OFF, TABLE_KMS } from "../policy-checks";
 import { WebsocketLambda } from "../websocket_lambda";
@@ -68,6 +69,8 @@ export function stackName(env: string): string {
 export class LambdaStack extends TerraformStack {
   public readonly websocket: WebsocketLambda;
   public readonly rustWorkspace: RustWorkspace;
+  /** The env's shared build cache (`artifacts.cache`), for every builder. */
+  private readonly sharedStore?: SharedStoreRef;
   /** The function serving the REST backend (`backend.function`). */
   public readonly backend: IFunction;
   public readonly itemsTable: DynamodbTable;
@@ -113,6 +116,13 @@ export class LambdaStack extends TerraformStack {
     const file = envFile(env.name);
     const projectRootFromStack =
       props.projectRootFromStack ?? (path.relative(path.resolve(App.of(this).outdir, "stacks", name), props.projectRoot).split(path.sep).join("/") || ".");
+    const sharedStore: SharedStoreRef | undefined = (this.sharedStore = env.artifacts.cache && {
+      bucket: env.artifacts.cache.bucket,
+      prefix: env.artifacts.cache.prefix,
+      region: env.artifacts.cache.region ?? env.region,
+      endpoint: emulator,
+      setting: `artifacts.cache in ${file}`,
+    });
     this.rustWorkspace = new RustWorkspace(this, "rust", {
       workspaceDir: path.resolve(props.projectRoot, env.rust.workspace),
       projectRoot: props.projectRoot,
@@ -120,6 +130,7 @@ export class LambdaStack extends TerraformStack {
       requireArm64: env.rust.requireArm64,
       configField: `${file}: rust.workspace`,
       machine: props.machine,
+      sharedStore,
     });
 
     // The env's layers, before the functions that look them up by name.
@@ -267,7 +278,7 @@ export class LambdaStack extends TerraformStack {
           if (entry.bin === undefined) throw new PropError("bin", undefined, `${entry.source} is a cargo workspace; name the bin that becomes this function`);
           let workspace = workspaces.get(sourceDir);
           if (!workspace) {
-            workspace = new RustWorkspace(this, `rust-workspace-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, machine: props.machine });
+            workspace = new RustWorkspace(this, `rust-workspace-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, machine: props.machine, sharedStore: this.sharedStore });
             workspaces.set(sourceDir, workspace);
           }
           const rust = new RustLambda(this, `fn-${key}`, {
