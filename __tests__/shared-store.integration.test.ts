@@ -23,12 +23,12 @@ describe("a shared artifact store in S3, used by two clones", () => {
   let s3: S3Client;
   const emptyStore = () => fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-empty-store-"));
 
-  /** Synthesizes the clone's local stack with the shared store on, and runs its Rust builder's command as the apply does. */
-  async function runRustBuilder(ws: Workspace, env: NodeJS.ProcessEnv = {}) {
+  /** Synthesizes the clone's local stack with the shared store on, and runs one builder's command as the apply does. */
+  async function runRustBuilder(ws: Workspace, env: NodeJS.ProcessEnv = {}, builder = BUILDER) {
     ws.patchLocalEnv({ artifacts: { cache: { bucket: BUCKET } } });
     await ws.synthOrThrow();
     const stack = JSON.parse(fs.readFileSync(path.join(ws.stackDir, "cdk.tf.json"), "utf8")) as { resource: { terraform_data: Record<string, { provisioner: Array<{ "local-exec": { command: string; working_dir: string } }> }> } };
-    const id = Object.keys(stack.resource.terraform_data).find((k) => BUILDER.test(k)) as string;
+    const id = Object.keys(stack.resource.terraform_data).find((k) => builder.test(k)) as string;
     const exec = stack.resource.terraform_data[id].provisioner[0]["local-exec"];
     expect(exec.command).toContain(`--shared-store s3://${BUCKET}/lambdaship-cache --shared-store-region us-east-1 --shared-store-endpoint ${ws.emulator.endpoint}`);
     return run("sh", ["-c", exec.command], path.resolve(ws.stackDir, exec.working_dir), env);
@@ -55,7 +55,7 @@ describe("a shared artifact store in S3, used by two clones", () => {
     const bins = binsFromMetadata(cargoMetadata(path.join(a.root, "lambda-src", "rust"))).map((f) => f.name);
     for (const bin of bins) expect(keys.some((k) => k.startsWith(`lambdaship-cache/rust/aarch64-unknown-linux-gnu/${bin}/`))).toBe(true);
 
-    const second = await runRustBuilder(b, { LAMBDASHIP_RUST_ARTIFACTS: emptyStore() });
+    const second = await runRustBuilder(b, { LAMBDASHIP_ARTIFACT_STORE: emptyStore() });
     expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     for (const bin of bins) expect(second.stderr).toMatch(new RegExp(`${bin}: inputs unchanged since a build elsewhere; fetched from s3://${BUCKET}/lambdaship-cache/rust/\\S+ \\(\\d+ bytes, verified\\)`));
     expect(second.stderr).not.toContain("cargo build");
@@ -66,6 +66,18 @@ describe("a shared artifact store in S3, used by two clones", () => {
         return fs.readFileSync(path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith(".zip")) as string));
       };
       expect(sha256Hex(zipOf(b))).toBe(sha256Hex(zipOf(a)));
+    }
+  });
+
+  test("layers and functions go through the same store", async () => {
+    const layer = /^layers_websocket-deps_builder_[0-9A-F]+$/;
+    const fn = /^fn-report_builder_[0-9A-F]+$/;
+    for (const builder of [layer, fn]) {
+      const first = await runRustBuilder(a, {}, builder);
+      expect({ code: first.code, stderr: first.stderr }).toEqual({ code: 0, stderr: expect.stringContaining("shared store: uploaded s3://") });
+      const second = await runRustBuilder(b, { LAMBDASHIP_ARTIFACT_STORE: emptyStore() }, builder);
+      expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: expect.stringMatching(/inputs unchanged since a build elsewhere; fetched from s3:\/\/\S+ \(\d+ bytes, verified\)/) });
+      expect(second.stdout).toMatch(/\bcached\b/);
     }
   });
 

@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { createZip, writeFileAtomic, ZipEntry } from "./zip";
+import type { SharedStore } from "./shared-store";
+import { createZip, readZip, writeFileAtomic, ZipEntry } from "./zip";
 
 /**
  * The one way a builder's zip comes to exist, for functions and layers alike: next to the zip a
@@ -65,4 +66,36 @@ export function materializeZip(opts: MaterializeOptions): Materialized {
 /** Zipped and unzipped sizes of a zip this mechanism wrote, else undefined. */
 export function knownZipSize(zipPath: string): { zipBytes: number; unzippedBytes: number } | undefined {
   return complete(zipPath) ? { zipBytes: fs.statSync(zipPath).size, unzippedBytes: sizeOf(zipPath) } : undefined;
+}
+
+/** Whether a zip this mechanism wrote is complete at `zip`. */
+export function isComplete(zip: string): boolean {
+  return complete(zip);
+}
+
+/**
+ * The shared store as a second level for materializeZip: when neither the project nor the machine's
+ * store has the zip, the shared store's copy (verified: the object's hash, then every entry's CRC)
+ * is put into the machine's store, from which materializeZip then copies it. Returns whether it did.
+ */
+export async function fetchIntoStore(shared: SharedStore, key: string, zipPath: string, storeZip: string | undefined, log: (line: string) => void, label: string): Promise<boolean> {
+  if (!storeZip || complete(zipPath) || complete(storeZip)) return false;
+  const zip = await shared.get(key);
+  if (!zip) return false;
+  let unzipped: number;
+  try {
+    unzipped = readZip(zip).reduce((n, e) => n + e.data.length, 0);
+  } catch (e) {
+    log(`${label}: ${shared.url}/${key} ignored (${(e as Error).message}); building instead`);
+    return false;
+  }
+  install(storeZip, zip, unzipped);
+  log(`${label}: inputs unchanged since a build elsewhere; fetched from ${shared.url}/${key} (${zip.length} bytes, verified)`);
+  return true;
+}
+
+/** Uploads a zip the shared store lacks: always when built now, else when the store has not seen it. */
+export async function publishArtifact(shared: SharedStore, key: string, zipPath: string, status: ArtifactStatus): Promise<void> {
+  if (status !== "built" && (await shared.has(key))) return;
+  await shared.put(key, fs.readFileSync(zipPath));
 }

@@ -2,7 +2,7 @@ import * as path from "path";
 import { LambdaArchitecture } from "./elf";
 import { formatBytes, table } from "./util";
 import { binsFromMetadata, buildFunctions, BuildRequest, cargoMetadata, chooseToolchain, defaultArtifactCache, defaultCargoTargetDir, fetchFromSharedStore, functionHashes, publishToSharedStore } from "./rust";
-import { openSharedStore, parseStoreUrl } from "./shared-store";
+import { checkSharedStoreArgs, SHARED_STORE_HELP, SharedStoreArgs, sharedStoreFromArgs, takeSharedStoreArg } from "./shared-store";
 
 const HELP = `Usage: npm run build:lambda [-- --clean] [--bin NAME ...] [--arch arm64|x86_64] [--require-arch] [--workspace DIR]
 
@@ -20,11 +20,9 @@ The stacks' builders run this command at apply, with --require-arch and --expect
   --no-cache           neither read nor write the machine's artifact store
   --expect NAME=HASH   fail before building unless NAME's input hash starts with HASH (the plan's)
   --workspace DIR      another cargo workspace
-  --shared-store s3://BUCKET/PREFIX   also look for artifacts in this bucket (shared by CI runners
-                       and laptops), by the same input hash and toolchain; downloads are verified
-                       (object hash, zip CRCs, the package's own bytes, the ELF architecture) and what
-                       does not verify is built instead; what is built here is uploaded
-  --shared-store-region REGION, --shared-store-endpoint URL (an S3-compatible endpoint: the local AWS)
+${SHARED_STORE_HELP}
+
+Environment: LAMBDASHIP_ARTIFACT_STORE moves the machine's stores (default ~/.cache/lambdaship).
 
 Exit codes: 0 built (or nothing to build), 1 failed (nothing was packaged), 2 wrong arguments.`;
 
@@ -37,7 +35,7 @@ export interface CliOptions {
   cache: boolean;
   /** Input hash (or a prefix of it) per function, as the plan recorded it. */
   expect: Record<string, string>;
-  sharedStore?: { url: string; region?: string; endpoint?: string; setting?: string };
+  sharedStore?: SharedStoreArgs;
 }
 
 export function parseArgs(argv: string[], projectRoot: string): CliOptions | "help" {
@@ -61,18 +59,14 @@ export function parseArgs(argv: string[], projectRoot: string): CliOptions | "he
       o.expect[m[1]] = m[2];
     }
     else if (a === "--workspace") o.workspace = path.resolve(value());
-    else if (a === "--shared-store") o.sharedStore = { ...o.sharedStore, url: value() };
-    else if (a === "--shared-store-region") o.sharedStore = { url: "", ...o.sharedStore, region: value() };
-    else if (a === "--shared-store-endpoint") o.sharedStore = { url: "", ...o.sharedStore, endpoint: value() };
-    else if (a === "--shared-store-setting") o.sharedStore = { url: "", ...o.sharedStore, setting: value() };
+    else if (takeSharedStoreArg(o, a, value)) continue;
     else if (a === "--arch") {
       const v = value();
       if (v !== "arm64" && v !== "x86_64") throw new Error(`--arch is ${JSON.stringify(v)}; use arm64 or x86_64`);
       o.arch = v;
     } else throw new Error(`unknown option ${a}; see --help`);
   }
-  if (o.sharedStore && !o.sharedStore.url) throw new Error("--shared-store-region, -endpoint and -setting go with --shared-store s3://BUCKET/PREFIX");
-  if (o.sharedStore) parseStoreUrl(o.sharedStore.url);
+  checkSharedStoreArgs(o.sharedStore);
   return o;
 }
 
@@ -107,12 +101,12 @@ async function main(): Promise<number> {
     toolchain: t,
     hashes,
     cargoTargetDir: process.env.CARGO_TARGET_DIR ?? defaultCargoTargetDir(),
-    artifactCache: opts.cache ? process.env.LAMBDASHIP_RUST_ARTIFACTS ?? defaultArtifactCache() : undefined,
+    artifactCache: opts.cache ? defaultArtifactCache() : undefined,
     clean: opts.clean,
     log,
   };
   // The shared store is the second level: only with the machine's store (the first) in use.
-  const shared = opts.sharedStore && req.artifactCache ? await openSharedStore({ url: opts.sharedStore.url, region: opts.sharedStore.region ?? process.env.AWS_REGION ?? "us-east-1", endpoint: opts.sharedStore.endpoint, setting: opts.sharedStore.setting, log }) : undefined;
+  const shared = await sharedStoreFromArgs(opts.sharedStore, req.artifactCache, log);
   if (shared) await fetchFromSharedStore(req, shared);
   const built = buildFunctions(req);
   if (shared) await publishToSharedStore(req, built, shared);

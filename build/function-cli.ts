@@ -2,7 +2,9 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { DetectError } from "./detect";
 import { LambdaArchitecture } from "./elf";
-import { buildFunction, defaultFunctionStore, Dependencies, FunctionBuildError, planFunction } from "./function";
+import { fetchIntoStore, publishArtifact } from "./artifact";
+import { buildFunction, defaultFunctionStore, Dependencies, FunctionBuildError, functionStoreZip, functionZipPath, planFunction } from "./function";
+import { checkSharedStoreArgs, SHARED_STORE_HELP, SharedStoreArgs, sharedStoreFromArgs } from "./shared-store";
 import { SourceError } from "./source";
 import { formatBytes, table } from "./util";
 
@@ -33,11 +35,12 @@ with --expect.
   --handler H             e.g. app.lambda_handler, index.handler, example.Fn::handleRequest (default: detected)
   --dependencies D        layer (default) or bundle
   --expect ARCH=HASH      fail before building unless the input hash for ARCH starts with HASH
-  --no-cache              neither read nor write the machine's store
+  --no-cache              neither read nor write the machine's store (nor a shared one)
+${SHARED_STORE_HELP}
 
 Exit codes: 0 built or skipped, 1 a build failed (nothing written), 2 bad arguments or input.`;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -50,6 +53,10 @@ function main(argv: string[]): number {
       expect: { type: "string", multiple: true },
       "no-cache": { type: "boolean" },
       env: { type: "string" },
+      "shared-store": { type: "string" },
+      "shared-store-region": { type: "string" },
+      "shared-store-endpoint": { type: "string" },
+      "shared-store-setting": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -84,10 +91,25 @@ function main(argv: string[]): number {
     );
   }
   const projectRoot = process.cwd();
+  const log = (l: string) => process.stderr.write(`[build:function] ${l}\n`);
+  const store = values["no-cache"] ? undefined : defaultFunctionStore();
+  const sharedArgs: SharedStoreArgs | undefined =
+    values["shared-store"] || values["shared-store-region"] || values["shared-store-endpoint"] || values["shared-store-setting"]
+      ? { url: values["shared-store"] ?? "", region: values["shared-store-region"], endpoint: values["shared-store-endpoint"], setting: values["shared-store-setting"] }
+      : undefined;
+  try {
+    checkSharedStoreArgs(sharedArgs);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const shared = await sharedStoreFromArgs(sharedArgs, store, log);
+  const key = (plan: (typeof plans)[number]) => `functions/${src.name}/${path.basename(functionStoreZip(store ?? "", plan))}`;
+  if (shared && store) for (const plan of plans) await fetchIntoStore(shared, key(plan), functionZipPath(projectRoot, plan, src.name), functionStoreZip(store, plan), log, `${src.name} (${plan.architecture})`);
   const built = plans.map((plan) => {
     process.stderr.write(`[build:function] ${src.name} (${plan.architecture}): ${plan.runtime}, handler ${plan.deployedHandler}, inputs ${plan.inputHash.slice(0, 16)}\n`);
-    return buildFunction(src, plan.architecture, { projectRoot, store: values["no-cache"] ? undefined : defaultFunctionStore(), log: (l) => process.stderr.write(`[build:function] ${l}\n`) }, plan);
+    return buildFunction(src, plan.architecture, { projectRoot, store, log }, plan);
   });
+  if (shared) for (const [i, b] of built.entries()) await publishArtifact(shared, key(plans[i]), b.zipPath, b.status);
   const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), formatBytes(b.unzippedBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);
   process.stdout.write(`${table(["function", "arch", "zip", "unzipped", "status", "time"], rows)}\n`);
   return 0;
@@ -114,11 +136,12 @@ function buildEnv(name: string, noCache: boolean): number {
 }
 
 if (require.main === module) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (e) {
-    const bad = e instanceof UsageError || e instanceof DetectError || e instanceof SourceError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    process.stderr.write(`build:function: ${(e as Error).message}\n`);
-    process.exitCode = bad ? 2 : 1;
-  }
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (e) => {
+      const bad = e instanceof UsageError || e instanceof DetectError || e instanceof SourceError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+      process.stderr.write(`build:function: ${(e as Error).message}\n`);
+      process.exitCode = bad ? 2 : 1;
+    },
+  );
 }

@@ -5,7 +5,7 @@ import { Detected, detectFunction, DetectError, isTestPath, Language } from "./d
 import { LambdaArchitecture, readElfHeader } from "./elf";
 import { formatMiB, isNpmNoise, isPipNoise, LayerError, mavenDependenciesInto, npmCiInto, pinnedRequirements, pipInstall, UNZIPPED_MAX_BYTES } from "./layer";
 import { hashInputs, listSourceFiles, SourceFile } from "./source";
-import { cacheRoot } from "./util";
+import { artifactStoreRoot } from "./util";
 import { ArtifactStatus, materializeZip } from "./artifact";
 import { base64Sha256, collectFiles, ZipEntry } from "./zip";
 
@@ -155,7 +155,7 @@ export function functionZipPath(projectRoot: string, plan: FunctionPlan, name: s
 
 /** The machine's store of finished function packages, shared by every clone. */
 export function defaultFunctionStore(): string {
-  return path.join(cacheRoot(), "function-artifacts");
+  return path.join(artifactStoreRoot(), "function-artifacts");
 }
 
 export type FunctionStatus = ArtifactStatus;
@@ -307,6 +307,11 @@ function nodeEntries(src: FunctionSource, plan: FunctionPlan, work: string): Zip
   return result.outputFiles.map((f) => ({ name: path.basename(f.path), data: Buffer.from(f.contents) }));
 }
 
+/** The machine store's copy of a function's zip. A Go binary counts only with the compiler that built it; the other packages are the same bytes from any machine. */
+export function functionStoreZip(store: string, plan: FunctionPlan): string {
+  return path.join(store, plan.language === "go" ? `${plan.zipName.slice(0, -4)}-${goVersion()}.zip` : plan.zipName);
+}
+
 /**
  * Builds one function for one architecture into `<projectRoot>/.build/functions/<name>/<zipName>`
  * (plus a `.unzipped` size file), unless that zip exists (skipped) or the store has it (cached).
@@ -319,7 +324,7 @@ export function buildFunction(src: FunctionSource, arch: LambdaArchitecture, opt
   const made = materializeZip({
     zipPath,
     // A Go binary counts only with the compiler that built it; the other packages are the same bytes from any machine.
-    storeZip: () => store && path.join(store, plan.language === "go" ? `${plan.zipName.slice(0, -4)}-${goVersion()}.zip` : plan.zipName),
+    storeZip: () => store && functionStoreZip(store, plan),
     onCached: (storeZip) => opts.log?.(`${src.name} (${arch}): inputs unchanged since a build on this machine; copied from ${storeZip}`),
     produce: (work) => {
       try {

@@ -1,6 +1,8 @@
 import * as path from "path";
 import { LambdaArchitecture } from "./elf";
-import { buildLayer, BuiltLayerArtifact, defaultLayerStore, DIRECT_UPLOAD_MAX_BYTES, formatMiB, LayerKind, LayerSource, planLayer } from "./layer";
+import { fetchIntoStore, publishArtifact } from "./artifact";
+import { buildLayer, BuiltLayerArtifact, defaultLayerStore, DIRECT_UPLOAD_MAX_BYTES, formatMiB, LayerKind, LayerSource, layerStoreKey, layerZipPath, planLayer } from "./layer";
+import { checkSharedStoreArgs, SHARED_STORE_HELP, SharedStoreArgs, sharedStoreFromArgs, takeSharedStoreArg } from "./shared-store";
 import { formatBytes, table } from "./util";
 
 const HELP = `Usage: npm run build:layer -- --source DIR [--kind dependencies|extension] [--runtime RUNTIME]
@@ -27,7 +29,10 @@ apply, with --expect and --upload.
   --upload MODE        how the stack uploads it: direct (the default; Lambda takes at most 50 MB
                        zipped that way) or s3 (through the env's artifact bucket)
   --expect ARCH=HASH   fail before building unless the layer's input hash for ARCH starts with HASH
-  --no-cache           neither read nor write the machine's layer store`;
+  --no-cache           neither read nor write the machine's layer store (nor a shared one)
+${SHARED_STORE_HELP}
+
+Exit codes: 0 built or skipped, 1 failed (nothing published).`;
 
 export interface LayerCliOptions {
   source: LayerSource;
@@ -35,6 +40,7 @@ export interface LayerCliOptions {
   upload: "direct" | "s3";
   expect: Partial<Record<LambdaArchitecture, string>>;
   cache: boolean;
+  sharedStore?: SharedStoreArgs;
 }
 
 export function parseLayerArgs(argv: string[]): LayerCliOptions | "help" {
@@ -46,6 +52,7 @@ export function parseLayerArgs(argv: string[]): LayerCliOptions | "help" {
   let upload: "direct" | "s3" = "direct";
   const expect: Partial<Record<LambdaArchitecture, string>> = {};
   let cache = true;
+  const shared: { sharedStore?: SharedStoreArgs } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -76,14 +83,16 @@ export function parseLayerArgs(argv: string[]): LayerCliOptions | "help" {
       if (!m) throw new Error(`--expect is ${JSON.stringify(v)}; write ARCH=HASH with the hex input hash the plan shows`);
       expect[arch(m[1])] = m[2];
     } else if (a === "--no-cache") cache = false;
+    else if (takeSharedStoreArg(shared, a, value)) continue;
     else throw new Error(`unknown option ${a}; see --help`);
   }
   if (!dir) throw new Error("--source is required: the layer's folder, e.g. --source lambda-src/layers/websocket-deps");
   if (kind === "dependencies" && !runtime) throw new Error("--runtime is required for a dependency layer: the Lambda runtime it is for, e.g. --runtime python3.12");
-  return { source: { name: name ?? path.basename(dir), kind, dir, runtime }, archs: archs.length ? [...new Set(archs)] : ["arm64"], upload, expect, cache };
+  checkSharedStoreArgs(shared.sharedStore);
+  return { source: { name: name ?? path.basename(dir), kind, dir, runtime }, archs: archs.length ? [...new Set(archs)] : ["arm64"], upload, expect, cache, sharedStore: shared.sharedStore };
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const projectRoot = path.resolve(__dirname, "..");
   const opts = parseLayerArgs(process.argv.slice(2));
   if (opts === "help") {
@@ -101,9 +110,18 @@ function main(): number {
         "Nothing was built and no layer was published. Plan again and apply the new plan.",
     );
   }
-  const built = opts.archs.map((arch) =>
-    buildLayer(opts.source, arch, { projectRoot, store: opts.cache ? defaultLayerStore() : undefined, log: (l) => process.stderr.write(`[build:layer] ${l}\n`) }, plans.get(arch)),
-  );
+  const log = (l: string) => process.stderr.write(`[build:layer] ${l}\n`);
+  const store = opts.cache ? defaultLayerStore() : undefined;
+  const shared = await sharedStoreFromArgs(opts.sharedStore, store, log);
+  const key = (arch: LambdaArchitecture) => `layers/${opts.source.name}/${layerStoreKey(opts.source, plans.get(arch)!, arch)}`;
+  if (shared && store) {
+    for (const arch of opts.archs) {
+      const plan = plans.get(arch)!;
+      await fetchIntoStore(shared, key(arch), layerZipPath(projectRoot, plan, opts.source.name), path.join(store, layerStoreKey(opts.source, plan, arch)), log, `${opts.source.name} (${arch})`);
+    }
+  }
+  const built = opts.archs.map((arch) => buildLayer(opts.source, arch, { projectRoot, store, log }, plans.get(arch)));
+  if (shared) for (const b of built) await publishArtifact(shared, key(b.architecture), b.zipPath, b.status);
   const rows = built.map((b) => [b.name, b.architecture, formatBytes(b.zipBytes), formatBytes(b.unzippedBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);
   process.stdout.write(`${table(["layer", "arch", "zip", "unzipped", "status", "time"], rows)}\n`);
   const tooBig = directUploadError(opts.source.name, opts.upload, built);
@@ -122,10 +140,11 @@ export function directUploadError(name: string, upload: "direct" | "s3", built: 
 }
 
 if (require.main === module) {
-  try {
-    process.exitCode = main();
-  } catch (e) {
-    process.stderr.write(`build:layer: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-  }
+  main().then(
+    (code) => (process.exitCode = code),
+    (e) => {
+      process.stderr.write(`build:layer: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

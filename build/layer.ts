@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { isStaticElf, LambdaArchitecture, readElfHeader, RUST_TARGETS } from "./elf";
 import { ARM64_FIX, binsFromMetadata, CargoMetadata, cargoMetadata, functionInputs, inputHash, reproducibleRustflags, RustFunction, RustToolchain, toolchainsFor } from "./rust";
-import { cacheRoot } from "./util";
+import { artifactStoreRoot, cacheRoot } from "./util";
 import { ArtifactStatus, materializeZip } from "./artifact";
 import { base64Sha256, collectFiles, ZipEntry } from "./zip";
 
@@ -222,7 +222,7 @@ export function layerZipPath(projectRoot: string, plan: LayerPlan, name: string)
 
 /** The machine's store of finished layers, shared by every clone (a clean CI clone skips builds it has done). */
 export function defaultLayerStore(): string {
-  return path.join(cacheRoot(), "layer-artifacts");
+  return path.join(artifactStoreRoot(), "layer-artifacts");
 }
 
 export function formatMiB(bytes: number): string {
@@ -425,6 +425,11 @@ function javaProducer(src: LayerSource): Producer {
   };
 }
 
+/** The machine store's name for a layer's zip: an extension binary counts only with the compiler that built it. */
+export function layerStoreKey(src: LayerSource, plan: LayerPlan, arch: LambdaArchitecture): string {
+  return src.kind === "extension" ? `${plan.zipName.slice(0, -4)}-rustc-${extensionToolchainKey(arch).key}.zip` : plan.zipName;
+}
+
 /**
  * Builds a layer for one architecture into `<projectRoot>/.build/layers/<name>/<zipName>` (plus a
  * `.unzipped` size file), unless that zip exists (skipped) or the machine's store has it (cached).
@@ -438,11 +443,9 @@ export function buildLayer(src: LayerSource, arch: LambdaArchitecture, opts: Lay
   const made = materializeZip({
     zipPath,
     storeZip: () => {
-      let storeKey = plan.zipName;
+      const storeKey = layerStoreKey(src, plan, arch);
       if (src.kind === "extension") {
-        const { toolchain, key } = extensionToolchainKey(arch);
-        storeKey = `${plan.zipName.slice(0, -4)}-rustc-${key}.zip`; // an extension binary counts only with the compiler that built it
-        producer = extensionProducer(src, plan, toolchain, opts);
+        producer = extensionProducer(src, plan, extensionToolchainKey(arch).toolchain, opts);
       } else {
         const runtime = detectLayerRuntime(src.dir).runtime;
         producer = runtime === "python" ? pythonProducer(src, plan, opts) : runtime === "nodejs" ? nodeProducer(src, plan) : javaProducer(src);

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LambdaArchitecture, readElfFile, readElfHeader, RUST_TARGETS } from "./elf";
-import { cacheRoot, which, withLock } from "./util";
+import { artifactStoreRoot, cacheRoot, which, withLock } from "./util";
 import { base64Sha256, createZip, readZip, writeFileAtomic } from "./zip";
 import type { SharedStore } from "./shared-store";
 
@@ -289,7 +289,7 @@ export function defaultCargoTargetDir(): string {
 
 /** The machine's store of finished Rust artifacts (see BuildRequest.artifactCache). */
 export function defaultArtifactCache(): string {
-  return path.join(cacheRoot(), "rust-artifacts");
+  return path.join(artifactStoreRoot(), "rust-artifacts");
 }
 
 /**

@@ -127,3 +127,40 @@ export async function openSharedStore(o: SharedStoreOptions): Promise<SharedStor
     },
   };
 }
+
+/** The builders' shared-store options, as their command lines carry them (see sharedStoreArgs in modules/apply_builder). */
+export interface SharedStoreArgs {
+  url: string;
+  region?: string;
+  endpoint?: string;
+  setting?: string;
+}
+
+export const SHARED_STORE_HELP = `  --shared-store s3://BUCKET/PREFIX   also look for artifacts in this bucket (shared by CI runners
+                       and laptops: an env's artifacts.cache), by the same input hash and toolchain as
+                       the machine's store; downloads are verified and what does not verify is built
+                       instead; what is built here is uploaded
+  --shared-store-region REGION, --shared-store-endpoint URL (an S3-compatible endpoint: the local AWS)`;
+
+/** Takes one shared-store option into `o`; false when `flag` is not one. */
+export function takeSharedStoreArg(o: { sharedStore?: SharedStoreArgs }, flag: string, value: () => string): boolean {
+  const field = ({ "--shared-store": "url", "--shared-store-region": "region", "--shared-store-endpoint": "endpoint", "--shared-store-setting": "setting" } as const)[flag as "--shared-store"];
+  if (!field) return false;
+  const next: SharedStoreArgs = { url: "", ...o.sharedStore };
+  next[field] = value();
+  o.sharedStore = next;
+  return true;
+}
+
+/** Checks the shared-store options once all are read. */
+export function checkSharedStoreArgs(store: SharedStoreArgs | undefined): void {
+  if (!store) return;
+  if (!store.url) throw new Error("--shared-store-region, -endpoint and -setting go with --shared-store s3://BUCKET/PREFIX");
+  parseStoreUrl(store.url);
+}
+
+/** Opens the store the options name, or undefined when none (or the machine's store, its first level, is off). */
+export async function sharedStoreFromArgs(store: SharedStoreArgs | undefined, machineStore: unknown, log: (line: string) => void): Promise<SharedStore | undefined> {
+  if (!store || !machineStore) return undefined;
+  return openSharedStore({ url: store.url, region: store.region ?? process.env.AWS_REGION ?? "us-east-1", endpoint: store.endpoint, setting: store.setting, log });
+}

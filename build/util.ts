@@ -7,6 +7,15 @@ export function cacheRoot(): string {
   return process.env.LAMBDASHIP_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "lambdaship");
 }
 
+/**
+ * Where the machine's artifact stores live (rust-artifacts, layer-artifacts, function-artifacts):
+ * $LAMBDASHIP_ARTIFACT_STORE, else the cache root. Moving it gives a builder an empty first level
+ * (a second machine, as the shared store's tests play it) while cargo's target folder stays warm.
+ */
+export function artifactStoreRoot(): string {
+  return process.env.LAMBDASHIP_ARTIFACT_STORE || cacheRoot();
+}
+
 /** The executable `cmd` resolves to on PATH (or `cmd` itself when it is a path that exists). */
 export function which(cmd: string): string | undefined {
   if (cmd.includes("/")) return fs.existsSync(cmd) ? cmd : undefined;

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { knownZipSize } from "../build/artifact";
 import { Probe, realProbe } from "../build/rust";
-import { cacheRoot } from "../build/util";
+import { artifactStoreRoot } from "../build/util";
 
 /** Zipped and unzipped sizes of a package. */
 export interface ZipSize {
@@ -72,7 +72,7 @@ const resets: Array<() => void> = [];
 export const thisMachine: MachineProbe = {
   ...realProbe,
   builtSize(zipPath, store) {
-    for (const zip of [zipPath, ...(store ? [path.join(cacheRoot(), store, path.basename(zipPath))] : [])]) {
+    for (const zip of [zipPath, ...(store ? [path.join(artifactStoreRoot(), store, path.basename(zipPath))] : [])]) {
       const known = knownZipSize(zip);
       if (known) return known;
     }

@@ -18,7 +18,12 @@ export interface ApplyTimeBuilderProps {
   readonly triggers: () => Record<string, unknown>;
   /** The CLI's arguments, read at synth's end. */
   readonly args: () => readonly string[];
+  /** A build cache shared between machines. @default - the stack's (sharedStoreContext), else none */
+  readonly sharedStore?: SharedStoreRef;
 }
+
+/** The construct context key under which a stack names its shared build cache for every builder in it. */
+export const SHARED_STORE_CONTEXT = "lambdaship:sharedStore";
 
 /**
  * Where the project's own lambdaship is, relative to its root: "" when the project is lambdaship,
@@ -60,13 +65,14 @@ export function builderCommand(projectRoot: string, cli: string): string {
  */
 export function applyTimeBuilder(scope: Construct, id: string, props: ApplyTimeBuilderProps): DataResource {
   const command = builderCommand(props.projectRoot, props.cli);
+  const shared = props.sharedStore ?? (scope.node.tryGetContext(SHARED_STORE_CONTEXT) as SharedStoreRef | undefined);
   return new DataResource(scope, id, {
     triggersReplace: Lazy.anyValue({ produce: () => props.triggers() }),
     provisioners: [
       {
         type: "local-exec",
         workingDir: props.workingDir,
-        command: Lazy.stringValue({ produce: () => [command, ...props.args()].join(" ") }),
+        command: Lazy.stringValue({ produce: () => [command, ...props.args(), ...sharedStoreArgs(shared)].join(" ") }),
       },
     ],
   });

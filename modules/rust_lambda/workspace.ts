@@ -5,7 +5,7 @@ import * as path from "path";
 import { LambdaArchitecture, RUST_TARGETS } from "../../build/elf";
 import { ARM64_FIX, binsFromMetadata, buildableArchitecture, CargoMetadata, cargoMetadata, functionHashes, RustFunction, zipPathFor } from "../../build/rust";
 import { MachineProbe, onMachineReset, thisMachine } from "../machine";
-import { applyTimeBuilder, SharedStoreRef, sharedStoreArgs } from "../apply_builder";
+import { applyTimeBuilder, SharedStoreRef } from "../apply_builder";
 import { ConfigError, PropError } from "../errors";
 import type { FunctionCode } from "../lambda_function";
 
@@ -29,7 +29,7 @@ export interface RustWorkspaceProps {
   readonly configField?: string;
   /** How toolchains are detected; tests pass a fake machine. @default - this machine */
   readonly machine?: MachineProbe;
-  /** A build cache shared between machines, beside the machine's own store. @default - none */
+  /** A build cache shared between machines, beside the machine's own store. @default - the stack's, if it names one */
   readonly sharedStore?: SharedStoreRef;
 }
 
@@ -140,7 +140,8 @@ export class RustWorkspace extends Construct {
       workingDir: this.props.projectRootFromStack,
       // A new hash replaces the builder, which runs the build before any function that uses it.
       triggers: () => ({ target: RUST_TARGETS[architecture], functions: Object.fromEntries(sorted()) }),
-      args: () => [`--workspace ${workspace} --arch ${architecture} --require-arch`, ...sharedStoreArgs(this.props.sharedStore), ...sorted().map(([bin, hash]) => `--bin ${bin} --expect ${bin}=${hash}`)],
+      args: () => [`--workspace ${workspace} --arch ${architecture} --require-arch`, ...sorted().map(([bin, hash]) => `--bin ${bin} --expect ${bin}=${hash}`)],
+      sharedStore: this.props.sharedStore,
     });
     const build = { builder, architecture, used };
     this.builds.set(want, build);

@@ -13,7 +13,7 @@ import { ConfigError, problem, PropError } from "../errors";
 import { FolderFunction } from "../folder_function";
 import { IFunction, ManagedFunction } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
-import type { SharedStoreRef } from "../apply_builder";
+import { SHARED_STORE_CONTEXT, SharedStoreRef } from "../apply_builder";
 import { DependencyLayers, LayerRegistry } from "../layer_builder";
 import { acceptCheck, PITR_OFF, TABLE_KMS } from "../policy-checks";
 import { WebsocketLambda } from "../websocket_lambda";
@@ -69,8 +69,6 @@ export function stackName(env: string): string {
 export class LambdaStack extends TerraformStack {
   public readonly websocket: WebsocketLambda;
   public readonly rustWorkspace: RustWorkspace;
-  /** The env's shared build cache (`artifacts.cache`), for every builder. */
-  private readonly sharedStore?: SharedStoreRef;
   /** The function serving the REST backend (`backend.function`). */
   public readonly backend: IFunction;
   public readonly itemsTable: DynamodbTable;
@@ -91,6 +89,15 @@ export class LambdaStack extends TerraformStack {
     const emulator =
       env.emulator &&
       (env.emulator.endpoint ?? process.env.LAMBDASHIP_AWS_ENDPOINT ?? (props.machine ?? thisMachine).localAwsEndpoint(props.projectRoot) ?? "http://127.0.0.1:5000");
+    const sharedStore: SharedStoreRef | undefined = env.artifacts.cache && {
+      bucket: env.artifacts.cache.bucket,
+      prefix: env.artifacts.cache.prefix,
+      region: env.artifacts.cache.region ?? env.region,
+      endpoint: emulator,
+      setting: `artifacts.cache in ${envFile(env.name)}`,
+    };
+    // Every builder in the stack (Rust, layers, functions) finds it here.
+    if (sharedStore) this.node.setContext(SHARED_STORE_CONTEXT, sharedStore);
     new AwsProvider(this, "aws", emulator ? { ...providerConfig, ...emulatorProviderConfig(emulator) } : providerConfig);
     // The bindings pin the exact provider they were generated from (6.25.0). Any later 6.x accepts the
     // same configuration, and the lock file records the one actually used.
@@ -116,13 +123,6 @@ export class LambdaStack extends TerraformStack {
     const file = envFile(env.name);
     const projectRootFromStack =
       props.projectRootFromStack ?? (path.relative(path.resolve(App.of(this).outdir, "stacks", name), props.projectRoot).split(path.sep).join("/") || ".");
-    const sharedStore: SharedStoreRef | undefined = (this.sharedStore = env.artifacts.cache && {
-      bucket: env.artifacts.cache.bucket,
-      prefix: env.artifacts.cache.prefix,
-      region: env.artifacts.cache.region ?? env.region,
-      endpoint: emulator,
-      setting: `artifacts.cache in ${file}`,
-    });
     this.rustWorkspace = new RustWorkspace(this, "rust", {
       workspaceDir: path.resolve(props.projectRoot, env.rust.workspace),
       projectRoot: props.projectRoot,
@@ -130,7 +130,6 @@ export class LambdaStack extends TerraformStack {
       requireArm64: env.rust.requireArm64,
       configField: `${file}: rust.workspace`,
       machine: props.machine,
-      sharedStore,
     });
 
     // The env's layers, before the functions that look them up by name.
@@ -278,7 +277,7 @@ export class LambdaStack extends TerraformStack {
           if (entry.bin === undefined) throw new PropError("bin", undefined, `${entry.source} is a cargo workspace; name the bin that becomes this function`);
           let workspace = workspaces.get(sourceDir);
           if (!workspace) {
-            workspace = new RustWorkspace(this, `rust-workspace-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, machine: props.machine, sharedStore: this.sharedStore });
+            workspace = new RustWorkspace(this, `rust-workspace-${key}`, { workspaceDir: sourceDir, projectRoot: props.projectRoot, projectRootFromStack, requireArm64: env.rust.requireArm64, configField: `${file}: ${field}.source`, machine: props.machine });
             workspaces.set(sourceDir, workspace);
           }
           const rust = new RustLambda(this, `fn-${key}`, {
