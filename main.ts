@@ -68,7 +68,9 @@ export function synthesize(app: App, projectRoot = PROJECT_ROOT): void {
   withoutTokenStackTraces(() => app.synth());
   const stacks = app.node.children.filter((c): c is TerraformStack => c instanceof TerraformStack).map((c) => c.node.id);
   restoreLocks(projectRoot, path.join(app.outdir, "stacks"), stacks, recordedLocks(projectRoot));
-  for (const w of warningsOf(app)) process.stderr.write(`Warning: ${w}\n`);
+  // Under the cdktf CLI (which sets CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS for the app), cdktf
+  // prints the annotations itself, as WARN lines, and would show ours a second time as [ERROR] lines.
+  if (process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS === undefined) for (const w of warningsOf(app)) process.stderr.write(`Warning: ${w}\n`);
 }
 
 /** The derived lock files `npm run setup` recorded, if it ran. */

@@ -347,6 +347,7 @@ export function writeCliConfig(program: GoProgram): string {
 export async function ensureToolchain(stacks: readonly string[] = STACKS): Promise<Toolchain> {
   const setting = providerSourceSetting();
   const engine = ensureEngine();
+  ensureDefaultCliConfig();
   const committed = readCommittedLocks(PROJECT_ROOT, stacks);
   const host = defaultRegistryHost(engine.kind);
   let source: ProviderSource = setting === "auto" ? "build" : setting;
@@ -378,6 +379,23 @@ export async function ensureToolchain(stacks: readonly string[] = STACKS): Promi
   fs.mkdirSync(path.dirname(TOOLCHAIN_FILE), { recursive: true });
   fs.writeFileSync(TOOLCHAIN_FILE, `${JSON.stringify(toolchain, null, 2)}\n`);
   return toolchain;
+}
+
+/**
+ * cdktf points TF_CLI_CONFIG_FILE at ~/.terraformrc when it is unset, and the engine then logs a
+ * warning that cdktf prints as an [ERROR] on every `npx cdktf` command when that file does not exist.
+ * An empty one (the engine's defaults) stops that; an existing one is never touched.
+ */
+function ensureDefaultCliConfig(): void {
+  const file = path.join(os.homedir(), ".terraformrc");
+  const given = process.env.TF_CLI_CONFIG_FILE;
+  if ((given && path.resolve(given) !== file) || fs.existsSync(file)) return;
+  try {
+    fs.writeFileSync(file, "# Created empty by lambdaship's npm run setup: the engine's defaults. cdktf points the engine here, which\n# warns (an [ERROR] line in cdktf's output) when the file is missing. Yours to edit or delete.\n", { flag: "wx" });
+    log(`wrote an empty ${file} (cdktf points the engine at it; a missing one is an [ERROR] line on every npx cdktf command)`);
+  } catch {
+    /* a read-only home only costs the warning */
+  }
 }
 
 /** The stacks of this project's envs (lock files are kept per stack). */
