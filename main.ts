@@ -4,7 +4,7 @@ import * as path from "path";
 import { ENV_NAMES, envFile, loadAllEnvs, loadEnv } from "./envs";
 import { ConfigError } from "./modules/errors";
 import { LambdaStack, stackName } from "./modules/stack";
-import { cdktfCommandOfAncestors, cdktfEngineProblem } from "./scripts/cdktf-guard";
+import { cdktfCommandOfAncestors, cdktfEngineProblem } from "./lib/cdktf-guard";
 import { restoreLocks } from "./lib/providers";
 
 const PROJECT_ROOT = path.resolve(__dirname, path.basename(__dirname) === "dist" ? ".." : ".");

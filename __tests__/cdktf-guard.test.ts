@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { cdktfEngineProblem } from "../scripts/cdktf-guard";
+import { cdktfEngineProblem } from "../lib/cdktf-guard";
 
 describe("npx cdktf diff|deploy without the CLI config setup wrote", () => {
   const ours = "/home/u/.cache/lambdaship/tf/cli.tfrc";

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildApp } from "../main";
-import { requireCheckov } from "../scripts/python-env";
+import { requireCheckov } from "../lib/python-env";
 
 /**
  * checkov (pinned in requirements-policy.txt, in .venv-policy) over every synthesized env stack.

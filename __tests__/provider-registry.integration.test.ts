@@ -6,7 +6,7 @@ import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { which } from "../build/util";
-import { readToolchain, Toolchain } from "../scripts/toolchain";
+import { readToolchain, Toolchain } from "../lib/toolchain";
 import { parseLockFile } from "../lib/providers";
 import { run } from "./e2e/workspace";
 import { PROJECT_ROOT } from "./helpers";

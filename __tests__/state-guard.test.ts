@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { checkStateFile, protectStateFiles, StateError, writePrivate } from "../scripts/state-guard";
+import { checkStateFile, protectStateFiles, StateError, writePrivate } from "../lib/state-guard";
 
 describe("the local state file, guarded", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-state-"));
@@ -49,7 +49,7 @@ describe("the local state file, guarded", () => {
 
 describe("npm run emulator -- stop", () => {
   it("recognises only the moto server it recorded: not another process that has its pid now, nor a dead pid", async () => {
-    const { startEmulator, isRecordedServer } = await import("../scripts/emulator");
+    const { startEmulator, isRecordedServer } = await import("../lib/local-aws");
     const emu = await startEmulator({ logFile: path.join(os.tmpdir(), `lambdaship-moto-${process.pid}.log`) });
     const other = require("child_process").spawn("sleep", ["30"]);
     try {
@@ -63,7 +63,7 @@ describe("npm run emulator -- stop", () => {
       expect((await fn("lambdaship-local-b")).status).toBe(201);
       expect((await fn("lambdaship-local-a")).status).toBe(201);
       expect((await fn("other-c")).status).toBe(201);
-      const { functionsOnEmulator } = await import("../scripts/state-guard");
+      const { functionsOnEmulator } = await import("../lib/state-guard");
       expect(await functionsOnEmulator(emu.endpoint, "lambdaship-local", "us-east-1")).toEqual(["lambdaship-local-a", "lambdaship-local-b"]);
       expect(await functionsOnEmulator(emu.endpoint, "lambdaship-local", "eu-west-1")).toEqual([]);
     } finally {

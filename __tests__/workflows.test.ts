@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { actionlintPath } from "../scripts/lint-setup";
-import { requireShellcheckDir } from "../scripts/python-env";
+import { actionlintPath } from "../lib/lint-setup";
+import { requireShellcheckDir } from "../lib/python-env";
 import { PROJECT_ROOT } from "./helpers";
 
 /**

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildFunction, FunctionSource } from "../build/function";
 import { cacheRoot, formatBytes, table } from "../build/util";
-import { PROJECT_ROOT } from "./toolchain";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 /**
  * The functions part of `npm run bench`:

@@ -4,7 +4,7 @@ import * as path from "path";
 import { LambdaArchitecture } from "../build/elf";
 import { buildLayer, LayerSource } from "../build/layer";
 import { formatBytes, table } from "../build/util";
-import { PROJECT_ROOT } from "./toolchain";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 /**
  * The layer part of `npm run bench`: each layer the envs build, for each architecture,

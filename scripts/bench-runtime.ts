@@ -8,7 +8,7 @@ import { LambdaArchitecture } from "../build/elf";
 import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, defaultArtifactCache, defaultCargoTargetDir, functionHashes } from "../build/rust";
 import { RuntimeEmulator } from "../runtime/emulator";
 import { bootstrapCommand, unpack } from "../runtime/functions";
-import { PROJECT_ROOT } from "./toolchain";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 /**
  * The runtime part of `npm run bench`: warm invocations of the Rust backend (GET /health) through the

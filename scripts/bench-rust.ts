@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { binsFromMetadata, buildFunctions, cargoMetadata, chooseToolchain, functionHashes, reproducibleRustflags, RustToolchain } from "../build/rust";
 import { formatBytes, table } from "../build/util";
-import { PROJECT_ROOT } from "./toolchain";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 /**
  * The Rust part of `npm run bench`, on a copy of lambda-src/rust with fresh cargo target folders

@@ -6,7 +6,7 @@ import { benchBuilders, benchManySynth } from "./bench-functions";
 import { benchLayers } from "./bench-layers";
 import { benchRust } from "./bench-rust";
 import { benchRuntime } from "./bench-runtime";
-import { PROJECT_ROOT } from "./toolchain";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 /**
  * `npm run bench [-- --only synth|functions|rust|runtime|layers]`:

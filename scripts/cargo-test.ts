@@ -1,7 +1,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { defaultCargoTargetDir } from "../build/rust";
-import { PROJECT_ROOT } from "./toolchain";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 /** Runs the unit tests of the Rust workspaces (functions, extensions) on this machine's architecture (`cargo test --locked`). */
 for (const workspace of ["rust", "extensions"].map((w) => path.join(PROJECT_ROOT, "lambda-src", w))) {

@@ -4,9 +4,9 @@ import { ENV_NAMES, loadEnv } from "../envs";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
-import { init, plan } from "./engine";
-import { stackDir, synthAll } from "./synth";
-import { engineEnv, PROJECT_ROOT, readToolchain } from "./toolchain";
+import { init, plan } from "../lib/engine";
+import { stackDir, synthAll } from "../lib/synth";
+import { engineEnv, PROJECT_ROOT, readToolchain } from "../lib/toolchain";
 
 const HELP = `Usage: npm run deploy -- <env> [--allow-import-changes] [cdktf deploy flags]
        npm run diff -- <env> [cdktf diff flags]

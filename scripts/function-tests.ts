@@ -2,9 +2,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { functionFolders } from "./functions-setup";
-import { requirePythonEnv } from "./python-env";
-import { PROJECT_ROOT } from "./toolchain";
+import { functionFolders } from "../lib/functions-setup";
+import { requirePythonEnv } from "../lib/python-env";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 /**
  * Runs each example function's own tests in its language: pytest for Python folders with tests/,

@@ -1,9 +1,9 @@
 import * as path from "path";
 import { ENV_NAMES, loadEnv } from "../envs";
 import { stackName } from "../modules/stack";
-import { recordedEmulator } from "./emulator";
-import { functionsOf, readStack, synthAll } from "./synth";
-import { ensureToolchain, PROJECT_ROOT, Toolchain } from "./toolchain";
+import { recordedEmulator } from "../lib/local-aws";
+import { functionsOf, readStack, synthAll } from "../lib/synth";
+import { ensureToolchain, PROJECT_ROOT, Toolchain } from "../lib/toolchain";
 
 const HELP = `Usage: npm run import-commands -- <env> [--engine terraform|tofu]
 

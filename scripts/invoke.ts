@@ -1,15 +1,15 @@
 import * as fs from "fs";
 import * as path from "path";
-import { localStateFile } from "./state-guard";
+import { localStateFile } from "../lib/state-guard";
 import { loadEnv } from "../envs";
 import type { EnvConfig } from "../envs/schema";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, StackJson, StateValues } from "../runtime/functions";
-import { sharedEmulator } from "./emulator";
-import { readStack, runBuilder, stackDir, synthAll } from "./synth";
-import { PROJECT_ROOT } from "./toolchain";
+import { sharedEmulator } from "../lib/local-aws";
+import { readStack, runBuilder, stackDir, synthAll } from "../lib/synth";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 const HELP = `Usage: npm run invoke -- <env> <function> [--event FILE]
 

@@ -6,7 +6,7 @@ import { DetectError, detectFunction } from "../build/detect";
 import { planFunction } from "../build/function";
 import { ENV_NAMES, envFile } from "../envs";
 import { addFunctionEntry, EnvEditError } from "../envs/edit";
-import { PROJECT_ROOT } from "./toolchain";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 const HELP = `Usage: npm run new -- <folder> [--env ENV] [--key KEY] [--memory MIB] [--timeout S]
                           [--url none|AWS_IAM|NONE] [--policy TEMPLATE:NAME[,NAME] ...]

@@ -5,11 +5,11 @@ import { formatBytes } from "../build/util";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, StackDocument, summarize } from "../review/plan-summary";
-import { apply, init, plan, PLAN_FILE } from "./engine";
-import { sharedEmulator } from "./emulator";
-import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles, writePrivate } from "./state-guard";
-import { readStack, runBuilder, stackDir, synthAll } from "./synth";
-import { ensureToolchain, PROJECT_ROOT } from "./toolchain";
+import { apply, init, plan, PLAN_FILE } from "../lib/engine";
+import { sharedEmulator } from "../lib/local-aws";
+import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles, writePrivate } from "../lib/state-guard";
+import { readStack, runBuilder, stackDir, synthAll } from "../lib/synth";
+import { ensureToolchain, PROJECT_ROOT } from "../lib/toolchain";
 
 const HELP = `Usage: npm run plan -- <env> [--allow-destroy] [--out DIR] [--apply [--allow-import-changes]]
 

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 import * as path from "path";
 import { AWS_PROVIDER_CONSTRAINT } from "../modules/stack";
 import {
@@ -12,7 +13,7 @@ import {
   withRegistryHost,
   writeIfChanged,
 } from "../lib/providers";
-import { cacheRoot, ensureEngine, PROJECT_ROOT, STACKS } from "./toolchain";
+import { cacheRoot, ensureEngine, PROJECT_ROOT, STACKS } from "../lib/toolchain";
 
 const PLATFORMS = ["linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64", "windows_amd64"];
 
@@ -25,7 +26,7 @@ hashes are recorded (default ${PLATFORMS.join(", ")}), so every machine and CI v
 same packages. Commit the files; then npm run setup installs from them.
 
 Needs a registry that answers; the source-built provider is never written into these files.
-Exit codes: 0 done, 1 failed (the engine's message is shown), 2 wrong arguments.`;
+${exitCodesHelp()}`;
 
 const HEADER = [
   "The providers this stack plans with when they come from the registry (npm run setup decides; see",
@@ -34,24 +35,16 @@ const HEADER = [
 ];
 
 function main(argv: string[]): number {
-  if (argv.includes("--help") || argv.includes("-h") || argv.length === 0) {
+  const { values, positionals, help } = parseCommandLine(argv, { upgrade: { type: "boolean" }, platform: { type: "string", multiple: true } }, 1);
+  if (help || positionals.length === 0) {
     process.stdout.write(`${HELP}\n`);
-    return argv.length === 0 ? 2 : 0;
+    return help ? 0 : 2;
   }
-  if (argv[0] !== "lock") {
-    process.stderr.write(`unknown command ${JSON.stringify(argv[0])}; the one command is lock (npm run providers -- --help)\n`);
-    return 2;
-  }
-  const platforms: string[] = [];
-  let upgrade = false;
-  for (let i = 1; i < argv.length; i++) {
-    if (argv[i] === "--upgrade") upgrade = true;
-    else if (argv[i] === "--platform" && /^[a-z0-9]+_[a-z0-9]+$/.test(argv[i + 1] ?? "")) platforms.push(argv[++i]);
-    else {
-      process.stderr.write(`unexpected argument ${JSON.stringify(argv[i])}${argv[i] === "--platform" ? " (--platform takes <os>_<arch>, e.g. linux_amd64)" : ""}; see npm run providers -- --help\n`);
-      return 2;
-    }
-  }
+  if (positionals[0] !== "lock") throw new UsageError(`unknown command ${JSON.stringify(positionals[0])}; the one command is lock`);
+  const upgrade = values.upgrade === true;
+  const platforms = values.platform ?? [];
+  const bad = platforms.find((p) => !/^[a-z0-9]+_[a-z0-9]+$/.test(p));
+  if (bad) throw new UsageError(`--platform is ${JSON.stringify(bad)}; write <os>_<arch>, e.g. linux_amd64`);
   // OpenTofu asks registry.opentofu.org, whose hashicorp/* packages are HashiCorp's own release zips:
   // the hashes are recorded under registry.terraform.io's address either way.
   const engine = ensureEngine();
@@ -87,9 +80,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  process.stderr.write(`${(e as Error).message}\n`);
-  process.exitCode = 1;
-}
+runMain("npm run providers", () => main(process.argv.slice(2)));

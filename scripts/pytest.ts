@@ -1,7 +1,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { requirePythonEnv } from "./python-env";
-import { PROJECT_ROOT } from "./toolchain";
+import { requirePythonEnv } from "../lib/python-env";
+import { PROJECT_ROOT } from "../lib/toolchain";
 
 /** Runs the Python handler tests in the project's virtualenv. */
 let python: string;

@@ -1,10 +1,10 @@
 import { loadEnv } from "../envs";
-import { ConfigError } from "../modules/errors";
+import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 import { stackName } from "../modules/stack";
 import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
 import { buildIfNeeded, localRuntime } from "./invoke";
-import { readStack, stackDir, synthAll } from "./synth";
+import { readStack, stackDir, synthAll } from "../lib/synth";
 
 const HELP = `Usage: npm run runtime -- <env> [--port PORT]
 
@@ -16,18 +16,18 @@ Serves every function an env's stack deploys, run locally from its real package,
                                                   counts, durations
   POST /<stage>/@connections/<id>                 where the WebSocket handlers post (recorded)
 Functions' AWS SDK calls go to the local AWS emulator (moto); each function runs at most its reserved
-concurrency (else 10) sandboxes at once, and further invocations wait.`;
+concurrency (else 10) sandboxes at once, and further invocations wait.
+${exitCodesHelp()}`;
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  if (argv.includes("--help") || argv.includes("-h") || argv.length === 0) {
+async function main(): Promise<number | void> {
+  const { values, positionals, help } = parseCommandLine(process.argv.slice(2), { port: { type: "string" } }, 1);
+  if (help || positionals.length === 0) {
     process.stdout.write(`${HELP}\n`);
-    return;
+    return help ? 0 : 2;
   }
-  const i = argv.indexOf("--port");
-  const port = i >= 0 ? Number(argv[i + 1]) : 0;
-  if (i >= 0 && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`--port is ${JSON.stringify(argv[i + 1])}; give a TCP port number`);
-  const env = loadEnv(argv[0]);
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError(`--port is ${JSON.stringify(values.port)}; give a TCP port number`);
+  const env = loadEnv(positionals[0]);
   synthAll(undefined, env.name);
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackJson;
@@ -40,7 +40,4 @@ async function main(): Promise<void> {
   process.on("SIGTERM", stop);
 }
 
-main().catch((e) => {
-  process.stderr.write(`runtime: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
-  process.exit(2);
-});
+runMain("npm run runtime", main);

@@ -1,8 +1,9 @@
-import { ensurePolicyEnv, ensurePythonEnv } from "./python-env";
-import { ensureActionlint } from "./lint-setup";
-import { ensureFunctionDependencies } from "./functions-setup";
-import { ensureRustToolchain } from "./rust-setup";
-import { ensureToolchain, log } from "./toolchain";
+import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
+import { ensurePolicyEnv, ensurePythonEnv } from "../lib/python-env";
+import { ensureActionlint } from "../lib/lint-setup";
+import { ensureFunctionDependencies } from "../lib/functions-setup";
+import { ensureRustToolchain } from "../lib/rust-setup";
+import { ensureToolchain, log } from "../lib/toolchain";
 
 const HELP = `Usage: npm run setup [-- --only python|policy|engine|rust|lint|functions]
 
@@ -26,17 +27,18 @@ Installs what the project needs beyond node_modules, idempotently (seconds when 
            file, for their tests), and a check that go is on PATH for the Go functions
 
 Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine),
-LAMBDASHIP_PROVIDER_SOURCE=auto|registry|build (default auto), TF_CLI_CONFIG_FILE (your CLI config).`;
+LAMBDASHIP_PROVIDER_SOURCE=auto|registry|build (default auto), TF_CLI_CONFIG_FILE (your CLI config).
+${exitCodesHelp()}`;
 
-async function main(argv: string[]): Promise<void> {
-  if (argv.includes("--help") || argv.includes("-h")) {
+async function main(argv: string[]): Promise<number> {
+  const { values, help } = parseCommandLine(argv, { only: { type: "string" } }, 0);
+  if (help) {
     process.stdout.write(`${HELP}\n`);
-    return;
+    return 0;
   }
-  const i = argv.indexOf("--only");
-  const only = i >= 0 ? argv[i + 1] : undefined;
+  const only = values.only;
   if (only !== undefined && !["python", "policy", "engine", "rust", "lint", "functions"].includes(only)) {
-    throw new Error(`--only takes python, policy, engine, rust, lint or functions, not ${JSON.stringify(only)}`);
+    throw new UsageError(`--only takes python, policy, engine, rust, lint or functions, not ${JSON.stringify(only)}`);
   }
   const started = Date.now();
   if (!only || only === "python") ensurePythonEnv();
@@ -49,9 +51,7 @@ async function main(argv: string[]): Promise<void> {
     log(`CLI config: ${t.cliConfigFile}`);
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return 0;
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  process.stderr.write(`[setup] error: ${(e as Error).message}\n`);
-  process.exit(1);
-});
+runMain("[setup] error", () => main(process.argv.slice(2)));

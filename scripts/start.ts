@@ -3,18 +3,18 @@ import * as path from "path";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
-import { apply, init, plan, PLAN_FILE, state } from "./engine";
-import { sharedEmulator } from "./emulator";
-import { ensureFunctionDependencies } from "./functions-setup";
-import { ensurePythonEnv } from "./python-env";
-import { ensureRustToolchain } from "./rust-setup";
+import { apply, init, plan, PLAN_FILE, state } from "../lib/engine";
+import { sharedEmulator } from "../lib/local-aws";
+import { ensureFunctionDependencies } from "../lib/functions-setup";
+import { ensurePythonEnv } from "../lib/python-env";
+import { ensureRustToolchain } from "../lib/rust-setup";
 import { readElfFile } from "../build/elf";
 import { loadEnv } from "../envs";
 import { functionKey, localRuntime, sampleEvent } from "./invoke";
 import { formatBytes, table } from "../build/util";
-import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles } from "./state-guard";
-import { stackDir, synthAll } from "./synth";
-import { ensureToolchain, log } from "./toolchain";
+import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles } from "../lib/state-guard";
+import { stackDir, synthAll } from "../lib/synth";
+import { ensureToolchain, log } from "../lib/toolchain";
 
 const HELP = `Usage: npm start [-- --allow-import-changes] [--allow-destroy]
 

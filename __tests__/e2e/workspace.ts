@@ -4,9 +4,9 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { apply, engine, init, plan, PlanSummary, state } from "../../scripts/engine";
-import { Emulator, startEmulator } from "../../scripts/emulator";
-import { readToolchain, Toolchain } from "../../scripts/toolchain";
+import { apply, engine, init, plan, PlanSummary, state } from "../../lib/engine";
+import { Emulator, startEmulator } from "../../lib/local-aws";
+import { readToolchain, Toolchain } from "../../lib/toolchain";
 import { packagePythonHandler } from "../../build/python-package";
 import { createZip } from "../../build/zip";
 
