@@ -30,7 +30,7 @@ describe("env file edits for npm run new", () => {
 describe("npm run new", () => {
   const project = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-new-"));
   beforeAll(() => {
-    for (const rel of ["envs", "modules", "build", "scripts", "runtime", "lambda-src/functions", "lambda-src/rust", "lambda-src/websocket", "lambda-src/layers", "lambda-src/extensions", "package.json"]) {
+    for (const rel of ["envs", "modules", "build", "lib", "scripts", "runtime", "lambda-src/functions", "lambda-src/rust", "lambda-src/websocket", "lambda-src/layers", "lambda-src/extensions", "package.json"]) {
       fs.cpSync(path.join(PROJECT_ROOT, rel), path.join(project, rel), { recursive: true, filter: (p) => !["node_modules", "target"].includes(path.basename(p)) });
     }
     fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(project, "node_modules"));

@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from "./helpers";
 describe("a command for one env while another env is broken", () => {
   const project = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-one-env-"));
   beforeAll(() => {
-    for (const rel of ["main.ts", "envs", "modules", "build", "scripts", "runtime", "review", "lambda-src", "package.json"]) {
+    for (const rel of ["main.ts", "envs", "modules", "build", "lib", "scripts", "runtime", "review", "lambda-src", "package.json"]) {
       fs.cpSync(path.join(PROJECT_ROOT, rel), path.join(project, rel), { recursive: true, filter: (p) => !["node_modules", "target"].includes(path.basename(p)) });
     }
     fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(project, "node_modules"));
@@ -16,7 +16,7 @@ describe("a command for one env while another env is broken", () => {
     fs.writeFileSync(prod, fs.readFileSync(prod, "utf8").replace("logRetentionDays: 365", "logRetentionDays: 2"));
   });
   const synth = (only?: string) =>
-    spawnSync(process.execPath, ["-r", "./scripts/register.js", "-e", `require("./scripts/synth.ts").synthAll(${JSON.stringify(path.join(project, "out"))}${only ? `, ${JSON.stringify(only)}` : ""})`], { cwd: project, encoding: "utf8" });
+    spawnSync(process.execPath, ["-r", "./scripts/register.js", "-e", `require("./lib/synth.ts").synthAll(${JSON.stringify(path.join(project, "out"))}${only ? `, ${JSON.stringify(only)}` : ""})`], { cwd: project, encoding: "utf8" });
 
   it("synthesizes local, and says which env is broken", () => {
     const r = synth("local");

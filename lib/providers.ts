@@ -37,6 +37,14 @@ export function defaultRegistryHost(engine: "terraform" | "tofu"): string {
 
 export const LOCK_FILE_NAME = ".terraform.lock.hcl";
 
+/**
+ * The aws provider versions the synthesized stacks accept. The bindings were generated from 6.25.0;
+ * any later 6.x takes the same configuration. A lock restored into a stack records this as its
+ * constraint, as init writes it: cdktf compares the two and re-locks (asking the registry) when they
+ * differ.
+ */
+export const AWS_PROVIDER_CONSTRAINT = ">= 6.25.0, < 7.0.0";
+
 /** The committed lock file of a stack: `stacks/<stack>/.terraform.lock.hcl`. */
 export function committedLockFile(projectRoot: string, stack: string): string {
   return path.join(projectRoot, "stacks", stack, LOCK_FILE_NAME);
@@ -87,9 +95,14 @@ export function withRegistryHost(providers: readonly LockedProvider[], host: str
   return providers.map((p) => ({ ...p, address: p.address.replace(/^[^/]+\//, `${host}/`) }));
 }
 
-/** `{ aws: { source, version } }` pinning each locked provider to its exact version. */
-export function requiredProvidersOf(providers: readonly LockedProvider[]): Record<string, { source: string; version: string }> {
-  return Object.fromEntries(providers.map((p) => [p.address.split("/").pop() as string, { source: p.address.split("/").slice(1).join("/"), version: `= ${p.version}` }]));
+/** `{ aws: { source, version } }` with each provider's constraint (the stacks' own, the lock pins the version), or its exact version. */
+export function requiredProvidersOf(providers: readonly LockedProvider[], exact = false): Record<string, { source: string; version: string }> {
+  return Object.fromEntries(providers.map((p) => [p.address.split("/").pop() as string, { source: p.address.split("/").slice(1).join("/"), version: exact ? `= ${p.version}` : (p.constraints ?? `= ${p.version}`) }]));
+}
+
+/** The providers with the constraint the stacks declare (what init writes into a stack's lock). */
+export function withStackConstraints(providers: readonly LockedProvider[]): LockedProvider[] {
+  return providers.map((p) => (p.address.endsWith("/hashicorp/aws") ? { ...p, constraints: AWS_PROVIDER_CONSTRAINT } : p));
 }
 
 export function sha256Hex(text: string | Buffer): string {
@@ -193,10 +206,10 @@ export function runEngineSync(engine: EngineRef, dir: string, args: string[], cl
 }
 
 /** A scratch folder requiring exactly `providers`, with `lock` as its lock file. */
-export function scratchConfig(dir: string, providers: readonly LockedProvider[], lock?: string): void {
+export function scratchConfig(dir: string, providers: readonly LockedProvider[], lock?: string, exact = false): void {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "main.tf.json"), `${JSON.stringify({ terraform: { required_providers: requiredProvidersOf(providers) } }, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, "main.tf.json"), `${JSON.stringify({ terraform: { required_providers: requiredProvidersOf(providers, exact) } }, null, 2)}\n`);
   if (lock !== undefined) fs.writeFileSync(path.join(dir, LOCK_FILE_NAME), lock);
 }
 

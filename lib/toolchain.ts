@@ -24,14 +24,15 @@ import {
   sha256Hex,
   userCliConfig,
   withRegistryHost,
+  withStackConstraints,
   writeIfChanged,
-} from "../lib/providers";
+} from "./providers";
 
 /**
- * The Terraform engine and providers, without the Terraform registry: an engine already on PATH when it
- * is recent enough, otherwise OpenTofu built from the Go module proxy; the aws provider built from the
- * Go module proxy; both cached outside the clone, keyed by version, and served to the engine through a
- * filesystem mirror and a CLI config that uses nothing else.
+ * The Terraform engine and providers: an engine already on PATH when it is recent enough, otherwise
+ * OpenTofu built from the Go module proxy; the aws provider from the registry when it answers (see
+ * ./providers), else built from the Go module proxy and served through a filesystem mirror and a CLI
+ * config that uses nothing else; everything cached outside the clone, keyed by version.
  */
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -432,7 +433,7 @@ function registryToolchain(engine: Engine, committed: ReturnType<typeof readComm
     }
     let verified = done.get(key);
     if (verified === undefined) {
-      const locked = withRegistryHost(lock.providers, host);
+      const locked = withStackConstraints(withRegistryHost(lock.providers, host));
       const dir = path.join(cacheRoot(), "tf", "registry-init", key.slice(0, 16));
       scratchConfig(dir, locked, formatLockFile(locked));
       for (const p of locked) if (!p.hashes.length) log(`warning: ${path.relative(PROJECT_ROOT, lock.file)} pins ${p.address} ${p.version} with no hashes: the engine trusts what the registry signs on first use. Run npm run providers -- lock and commit the file to pin the hashes.`);
@@ -444,7 +445,7 @@ function registryToolchain(engine: Engine, committed: ReturnType<typeof readComm
       verified = fs.readFileSync(path.join(dir, LOCK_FILE_NAME), "utf8");
       done.set(key, verified);
     }
-    writeIfChanged(file, formatLockFile(parseLockFile(verified), derivedHeader("registry", lock, PROJECT_ROOT)));
+    writeIfChanged(file, formatLockFile(withStackConstraints(parseLockFile(verified)), derivedHeader("registry", lock, PROJECT_ROOT)));
     locks[stack] = file;
   }
   if (!Object.keys(providers).length) {
@@ -467,11 +468,11 @@ function buildToolchain(engine: Engine, stacks: readonly string[]): Toolchain {
   if (!fs.existsSync(lockFile)) {
     const dir = path.join(cacheRoot(), "tf", "mirror-lock", "scratch");
     const providers = [{ address, version: program.version, hashes: [] }];
-    scratchConfig(dir, providers);
+    scratchConfig(dir, providers, undefined, true);
     runEngineSync(engine, dir, ["providers", "lock", "-no-color", `-fs-mirror=${mirrorDir(program)}`, `-platform=${PLATFORM}`], cliConfigFile, `[setup] ${engine.kind} providers lock (the source build)`);
     writeIfChanged(lockFile, fs.readFileSync(path.join(dir, LOCK_FILE_NAME), "utf8"));
   }
-  const locked = parseLockFile(fs.readFileSync(lockFile, "utf8"), lockFile);
+  const locked = withStackConstraints(parseLockFile(fs.readFileSync(lockFile, "utf8"), lockFile));
   const locks: Record<string, string> = {};
   for (const stack of stacks) {
     const file = derivedLockFile(PROJECT_ROOT, stack);

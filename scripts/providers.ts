@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 import * as path from "path";
-import { AWS_PROVIDER_CONSTRAINT } from "../modules/stack";
 import {
+  AWS_PROVIDER_CONSTRAINT,
   committedLockFile,
   formatLockFile,
   LockedProvider,

@@ -14,6 +14,7 @@ import { FolderFunction } from "../folder_function";
 import { IFunction, ManagedFunction } from "../lambda_function";
 import { RustLambda, RustWorkspace } from "../rust_lambda";
 import { SHARED_STORE_CONTEXT, SharedStoreRef } from "../apply_builder";
+import { AWS_PROVIDER_CONSTRAINT } from "../../lib/providers";
 import { DependencyLayers, LayerRegistry } from "../layer_builder";
 import { acceptCheck, PITR_OFF, TABLE_KMS } from "../policy-checks";
 import { WebsocketLambda } from "../websocket_lambda";
@@ -22,7 +23,7 @@ import { moveFromEarlierAddresses } from "./moved";
 export const APP_NAME = "lambdaship";
 
 /** Provider versions the synthesized stacks accept. */
-export const AWS_PROVIDER_CONSTRAINT = ">= 6.25.0, < 7.0.0";
+export { AWS_PROVIDER_CONSTRAINT };
 
 /** Every AWS service the stacks call, for pointing the provider at an emulator. */
 export const EMULATED_SERVICES = [
