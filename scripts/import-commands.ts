@@ -1,4 +1,5 @@
 import * as path from "path";
+import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 import { ENV_NAMES, loadEnv } from "../envs";
 import { stackName } from "../modules/stack";
 import { recordedEmulator } from "../lib/local-aws";
@@ -16,7 +17,7 @@ AWS). Envs: ${ENV_NAMES.join(", ")}.
 
 Prefer the import mode in envs/<env>.ts (an import block: reviewed in the plan, applied with it).
 
-Exit codes: 0 printed; 2 bad arguments; 1 anything else (setup missing, a config error).`;
+${exitCodesHelp()}`;
 
 const ENGINES = ["terraform", "tofu"] as const;
 
@@ -26,20 +27,16 @@ function sh(word: string): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
+  const { values, positionals, help } = parseCommandLine(argv, { engine: { type: "string" } }, 1);
+  if (help || positionals.length === 0) {
     process.stdout.write(`${HELP}\n`);
-    return argv.length === 0 ? 2 : 0;
+    return help ? 0 : 2;
   }
-  const envName = argv[0];
-  if (!(ENV_NAMES as readonly string[]).includes(envName)) {
-    process.stderr.write(`unknown environment "${envName}"; choose one of ${ENV_NAMES.join(", ")}\n`);
-    return 2;
-  }
-  const e = argv.indexOf("--engine");
-  const asked = e >= 0 ? argv[e + 1] : undefined;
-  if (e >= 0 && !(ENGINES as readonly string[]).includes(asked ?? "")) {
-    process.stderr.write(`--engine is ${JSON.stringify(asked ?? null)}; it is one of ${ENGINES.join(", ")} (leave it out for the one npm run setup chose)\n`);
-    return 2;
+  const envName = positionals[0];
+  if (!(ENV_NAMES as readonly string[]).includes(envName)) throw new UsageError(`unknown environment "${envName}"; choose one of ${ENV_NAMES.join(", ")}`);
+  const asked = values.engine;
+  if (asked !== undefined && !(ENGINES as readonly string[]).includes(asked)) {
+    throw new UsageError(`--engine is ${JSON.stringify(asked)}; it is one of ${ENGINES.join(", ")} (leave it out for the one npm run setup chose)`);
   }
   // The engine and CLI config setup chose (found again, or set up, as every command does).
   const t: Toolchain = await ensureToolchain();
@@ -76,10 +73,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (err) => {
-    process.stderr.write(`npm run import-commands: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain("npm run import-commands", () => main(process.argv.slice(2)));

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import { EXIT, exitCodesHelp, parseCommandLine } from "../lib/cli";
 import * as path from "path";
 import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
@@ -40,9 +41,14 @@ The main job, end to end, on this machine only (never a real AWS account):
 A second run with nothing changed plans no changes and applies nothing. An import that would change
 what it adopts (its code, role, variables or tags) is refused before anything is applied, unless
 --allow-import-changes is given; so is a plan that destroys an adopted function whose entry was
-removed (add its address to forgotten to leave it in AWS), unless --allow-destroy is given.`;
+removed (add its address to forgotten to leave it in AWS), unless --allow-destroy is given.
+${exitCodesHelp()}`;
 
 const ENV = "local";
+
+function parseFlags() {
+  return parseCommandLine(process.argv.slice(2), { "allow-import-changes": { type: "boolean" }, "allow-destroy": { type: "boolean" } }, 0);
+}
 
 function step(n: number, text: string): void {
   process.stdout.write(`\n[${n}/5] ${text}\n`);
@@ -80,7 +86,14 @@ async function invokeEach(stateResources: Array<{ address: string; values: Recor
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  let flags: ReturnType<typeof parseFlags>;
+  try {
+    flags = parseFlags();
+  } catch (e) {
+    process.stderr.write(`npm start: ${(e as Error).message} (see --help)\n`);
+    process.exit(EXIT.usage);
+  }
+  if (flags.help) {
     process.stdout.write(`${HELP}\n`);
     return;
   }
@@ -132,7 +145,7 @@ async function main(): Promise<void> {
   } else {
     process.stdout.write(`plan: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy, ${p.import} to import\n`);
     // npm start applies with no review: an import that would change what it adopts is refused.
-    const review = summarize({ env: ENV, plan: p.json as PlanJsonDocument, applying: true, allowImportChanges: process.argv.includes(ALLOW_IMPORT_CHANGES), allowDestroy: process.argv.includes("--allow-destroy") });
+    const review = summarize({ env: ENV, plan: p.json as PlanJsonDocument, applying: true, allowImportChanges: flags.values["allow-import-changes"] === true, allowDestroy: flags.values["allow-destroy"] === true });
     if (review.exitCode === 4) {
       if (review.adoptedDestroyed.length) {
         for (const g of review.adoptedDestroyed) process.stdout.write(`  adopted by an import, its entry gone, destroyed by this plan: ${g.name} (${g.address})\n`);
