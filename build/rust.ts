@@ -351,7 +351,10 @@ function storeInMachine(cache: string, name: string, hash: string, stamp: string
 
 /** The shared store's key of a function's artifact: the machine store's key (input hash and toolchain), under the target. */
 function sharedKey(req: BuildRequest, name: string, stamp: string): string {
-  return `rust/${req.toolchain.target}/${name}/${path.basename(cacheEntry("", name, req.hashes[name], stamp))}.zip`;
+  // The remapped paths' local side (this user's CARGO_HOME) leaves no trace in the binary: machines
+  // with another CARGO_HOME build the same bytes, so it is not part of the shared key.
+  const portable = stamp.replace(/--remap-path-prefix=[^=\s]+=/g, "--remap-path-prefix=");
+  return `rust/${req.toolchain.target}/${name}/${path.basename(cacheEntry("", name, req.hashes[name], portable))}.zip`;
 }
 
 /** Whether this workspace or the machine's store already has the function's artifact for these inputs. */
