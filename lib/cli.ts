@@ -60,7 +60,7 @@ export function parseCommandLine<T extends NonNullable<ParseArgsConfig["options"
  * Runs a command's main and exits the one way: its returned code, or for an error `<name>: <message>`
  * and 2 (UsageError) or 1 (anything else; an env file's ConfigError lists its problems).
  */
-export function runMain(name: string, main: () => number | void | Promise<number | void>): void {
+export function runMain(name: string, main: () => number | void | Promise<number | void>, options: { exit?: boolean } = {}): void {
   Promise.resolve()
     .then(main)
     .then(
@@ -80,5 +80,7 @@ export function runMain(name: string, main: () => number | void | Promise<number
           process.exitCode = EXIT.failed;
         }
       },
-    );
+    )
+    // With `exit`, the process ends when main does, whatever handles are left (a child's pipes).
+    .finally(() => options.exit && process.exit());
 }

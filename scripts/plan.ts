@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
+import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 import { loadEnv } from "../envs";
 import { formatBytes } from "../build/util";
-import { ConfigError } from "../modules/errors";
 import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, StackDocument, summarize } from "../review/plan-summary";
 import { apply, init, plan, PLAN_FILE } from "../lib/engine";
@@ -37,31 +37,24 @@ table, bucket, log group or API would be destroyed or replaced, unless --allow-d
   --apply           then apply exactly this plan (what was summarised is what changes); not when
                     the plan was refused, nor (exit 4) when an import would remove variables or
                     tags, or change the role or the code of what it adopts
-  --allow-import-changes  with --apply: apply such an import anyway`;
+  --allow-import-changes  with --apply: apply such an import anyway
+
+${exitCodesHelp(["ok", "failed", "usage", "refusedDestroy", "refusedImportChange"])}`;
 
 function parseArgs(argv: string[]): { env: string; allowDestroy: boolean; out: string; apply: boolean; allowImportChanges: boolean } | "help" {
-  let env: string | undefined;
-  let allowDestroy = false;
-  let allowImportChanges = false;
-  let apply = false;
-  let out = PROJECT_ROOT;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--help" || a === "-h") return "help";
-    else if (a === "--allow-destroy") allowDestroy = true;
-    else if (a === "--apply") apply = true;
-    else if (a === ALLOW_IMPORT_CHANGES) allowImportChanges = true;
-    else if (a === "--out") {
-      const v = argv[++i];
-      if (!v) throw new Error("--out needs a folder");
-      out = path.resolve(v);
-    } else if (a.startsWith("-")) throw new Error(`unknown option ${a}; see --help`);
-    else if (env === undefined) env = a;
-    else throw new Error(`one env at a time; got ${env} and ${a}`);
-  }
-  if (!env) throw new Error("name the env to plan, e.g. npm run plan -- local (see --help)");
-  if (allowImportChanges && !apply) throw new Error(`${ALLOW_IMPORT_CHANGES} goes with --apply`);
-  return { env, allowDestroy, out, apply, allowImportChanges };
+  const { values, positionals, help } = parseCommandLine(
+    argv,
+    { "allow-destroy": { type: "boolean" }, apply: { type: "boolean" }, "allow-import-changes": { type: "boolean" }, out: { type: "string" } },
+    2,
+  );
+  if (help) return "help";
+  if (positionals.length > 1) throw new UsageError(`one env at a time; got ${positionals.join(" and ")}`);
+  const env = positionals[0];
+  if (!env) throw new UsageError("name the env to plan, e.g. npm run plan -- local");
+  const apply = values.apply === true;
+  const allowImportChanges = values["allow-import-changes"] === true;
+  if (allowImportChanges && !apply) throw new UsageError(`${ALLOW_IMPORT_CHANGES} goes with --apply`);
+  return { env, allowDestroy: values["allow-destroy"] === true, out: values.out ? path.resolve(values.out) : PROJECT_ROOT, apply, allowImportChanges };
 }
 
 /** Runs every builder of the stack (each skips what is built), so that package sizes are real. */
@@ -117,9 +110,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main()
-  .then((code) => process.exit(code))
-  .catch((e) => {
-    process.stderr.write(`npm run plan: ${e instanceof ConfigError ? `\n${e.message}\n\nNothing was planned.` : (e as Error).message}\n`);
-    process.exit(1);
-  });
+runMain("npm run plan", main, { exit: true });
