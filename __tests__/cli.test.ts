@@ -17,7 +17,7 @@ describe("the commands' one way of arguments, errors and exit codes", () => {
   });
 
   test("the exit codes are listed the same way in every --help", () => {
-    expect(exitCodesHelp()).toBe("Exit codes: 0 done; 1 failed; the message says what and how to fix it; 2 wrong arguments; nothing was done.");
+    expect(exitCodesHelp()).toBe("Exit codes: 0 done, 1 failed (the message says what and how to fix it), 2 wrong arguments (nothing was done).");
     expect(EXIT).toMatchObject({ ok: 0, failed: 1, usage: 2, refusedDestroy: 3, refusedImportChange: 4 });
   });
 

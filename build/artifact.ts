@@ -68,11 +68,6 @@ export function knownZipSize(zipPath: string): { zipBytes: number; unzippedBytes
   return complete(zipPath) ? { zipBytes: fs.statSync(zipPath).size, unzippedBytes: sizeOf(zipPath) } : undefined;
 }
 
-/** Whether a zip this mechanism wrote is complete at `zip`. */
-export function isComplete(zip: string): boolean {
-  return complete(zip);
-}
-
 /**
  * The shared store as a second level for materializeZip: when neither the project nor the machine's
  * store has the zip, the shared store's copy (verified: the object's hash, then every entry's CRC)

@@ -15,7 +15,7 @@ export const EXIT = {
   usage: 2,
   /** A plan review refused a destroy or replace of stateful resources (npm run plan). */
   refusedDestroy: 3,
-  /** A plan would change what an import adopted (npm start, npm run deploy, npm run plan --apply). */
+  /** A plan would change what an import adopted (npm run deploy, npm run plan -- --apply; npm start stops with 1). */
   refusedImportChange: 4,
 } as const;
 
@@ -23,12 +23,12 @@ export const EXIT = {
 export function exitCodesHelp(codes: ReadonlyArray<keyof typeof EXIT> = ["ok", "failed", "usage"]): string {
   const what: Record<keyof typeof EXIT, string> = {
     ok: "done",
-    failed: "failed; the message says what and how to fix it",
-    usage: "wrong arguments; nothing was done",
-    refusedDestroy: "the plan destroys or replaces a stateful resource; nothing was applied (--allow-destroy)",
-    refusedImportChange: "the plan would change what an import adopts; nothing was applied (--allow-import-changes)",
+    failed: "failed (the message says what and how to fix it)",
+    usage: "wrong arguments (nothing was done)",
+    refusedDestroy: "the plan destroys or replaces a stateful resource (nothing applied; --allow-destroy)",
+    refusedImportChange: "the plan would change what an import adopts (nothing applied; --allow-import-changes)",
   };
-  return `Exit codes: ${codes.map((c) => `${EXIT[c]} ${what[c]}`).join("; ")}.`;
+  return `Exit codes: ${codes.map((c) => `${EXIT[c]} ${what[c]}`).join(", ")}.`;
 }
 
 /** Wrong arguments: printed with a pointer to --help, exit 2. */
