@@ -1,7 +1,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { ENV_NAMES, loadEnv } from "../envs";
-import { ConfigError } from "../modules/errors";
+import { EXIT, exitCodesHelp, runMain, UsageError } from "../lib/cli";
 import { stackName } from "../modules/stack";
 import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
 import { init, plan } from "../lib/engine";
@@ -16,29 +16,22 @@ engine and provider mirror that \`npm run setup\` prepared (TERRAFORM_BINARY_NAM
 These talk to real AWS with your usual credentials (AWS_PROFILE, AWS_REGION, ...); the env's config is
 validated first. Before deploy, a plan of the stack is checked: an import that would change what it
 adopts (its code, role, variables or tags) is refused (exit 4) unless --allow-import-changes is
-given. For the local emulator use \`npm start\`.`;
+given. For the local emulator use \`npm start\`.
+Every other flag goes to cdktf as given (cdktf checks it).
+${exitCodesHelp(["ok", "failed", "usage", "refusedImportChange"])} Otherwise cdktf's own exit code.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, env, ...given] = argv;
   const allowImportChanges = given.includes(ALLOW_IMPORT_CHANGES);
   const rest = given.filter((a) => a !== ALLOW_IMPORT_CHANGES && a !== "--allow-destroy");
-  if (!env || env === "--help" || env === "-h") {
+  if (env === "--help" || env === "-h" || given.includes("--help") || given.includes("-h")) {
     process.stdout.write(`${HELP}\n`);
-    return env ? 0 : 2;
+    return EXIT.ok;
   }
-  if (!(ENV_NAMES as readonly string[]).includes(env)) {
-    process.stderr.write(`unknown environment "${env}"; choose one of ${ENV_NAMES.join(", ")}\n`);
-    return 2;
-  }
-  try {
-    loadEnv(env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n\nNothing was deployed.\n`);
-      return 1;
-    }
-    throw e;
-  }
+  if (!env) throw new UsageError(`name the env, e.g. npm run ${command} -- dev`);
+  if (!(ENV_NAMES as readonly string[]).includes(env)) throw new UsageError(`unknown environment "${env}"; choose one of ${ENV_NAMES.join(", ")}`);
+  // An env file with problems stops here, listed (exit 1), before anything is synthesized.
+  loadEnv(env);
   const t = readToolchain();
   if (command === "deploy" && !allowImportChanges) {
     // cdktf deploy applies what it plans: first a plan of our own, refused when an import would
@@ -52,17 +45,12 @@ async function main(argv: string[]): Promise<number> {
       for (const g of review.adoptedDestroyed) process.stderr.write(`  adopted by an import, its entry gone, destroyed by this plan: ${g.name} (${g.address}); add it to forgotten in envs/${env}.ts to leave it in AWS, or pass --allow-destroy\n`);
       for (const i of review.imports) process.stderr.write(`  import: ${i.message}\n`);
       process.stderr.write(`\nthe plan would change or destroy what an import adopted (above); nothing was deployed. Keep those values in envs/${env}.ts (variables, tags, role), or run npm run deploy -- ${env} ${ALLOW_IMPORT_CHANGES}\n`);
-      return 4;
+      return EXIT.refusedImportChange;
     }
   }
   const cli = path.join(PROJECT_ROOT, "node_modules", ".bin", "cdktf");
   const r = spawnSync(cli, [command, stackName(env), ...rest], { cwd: PROJECT_ROOT, stdio: "inherit", env: engineEnv(t) });
-  return r.status ?? 1;
+  return r.status ?? EXIT.failed;
 }
 
-main(process.argv.slice(2))
-  .then((code) => (process.exitCode = code))
-  .catch((e) => {
-    process.stderr.write(`${(e as Error).message}\n`);
-    process.exitCode = 1;
-  });
+runMain(`npm run ${process.argv[2] ?? "deploy"}`, () => main(process.argv.slice(2)));

@@ -1,11 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline/promises";
-import { parseArgs } from "util";
 import { DetectError, detectFunction } from "../build/detect";
 import { planFunction } from "../build/function";
 import { ENV_NAMES, envFile } from "../envs";
 import { addFunctionEntry, EnvEditError } from "../envs/edit";
+import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 import { PROJECT_ROOT } from "../lib/toolchain";
 
 const HELP = `Usage: npm run new -- <folder> [--env ENV] [--key KEY] [--memory MIB] [--timeout S]
@@ -26,14 +26,12 @@ what npm start will do with it.
                   s3-read-write:uploads-bucket; repeatable (templates: dynamodb-read,
                   dynamodb-read-write, s3-read, s3-read-write, sqs-send, sqs-consume, sns-publish)
 
-Exit codes: 0 written, 2 bad input (nothing written).`;
+${exitCodesHelp()}`;
 
 const RESOURCE_FIELD: Record<string, string> = {
   "dynamodb-read": "tables", "dynamodb-read-write": "tables", "s3-read": "buckets", "s3-read-write": "buckets",
   "sqs-send": "queues", "sqs-consume": "queues", "sns-publish": "topics",
 };
-
-class UsageError extends Error {}
 
 function policy(text: string): Record<string, unknown> {
   const m = /^([a-z0-9-]+):(.+)$/.exec(text.trim());
@@ -48,15 +46,11 @@ function whole(name: string, text: string, min: number, max: number): number {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      env: { type: "string" }, key: { type: "string" }, memory: { type: "string" }, timeout: { type: "string" },
-      url: { type: "string" }, policy: { type: "string", multiple: true }, help: { type: "boolean", short: "h" },
-    },
+  const { values, positionals, help } = parseCommandLine(argv, {
+    env: { type: "string" }, key: { type: "string" }, memory: { type: "string" }, timeout: { type: "string" },
+    url: { type: "string" }, policy: { type: "string", multiple: true },
   });
-  if (values.help) {
+  if (help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
@@ -121,12 +115,11 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2))
-    .then((code) => (process.exitCode = code))
-    .catch((e) => {
-      const bad = e instanceof UsageError || e instanceof DetectError || e instanceof EnvEditError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-      process.stderr.write(`new: ${(e as Error).message}\n`);
-      process.exitCode = bad ? 2 : 1;
-    });
-}
+runMain("npm run new", async () => {
+  try {
+    return await main(process.argv.slice(2));
+  } catch (e) {
+    // What the folder or the env file holds is input too: nothing was written (exit 2).
+    throw e instanceof DetectError || e instanceof EnvEditError ? new UsageError((e as Error).message) : e;
+  }
+});

@@ -3,7 +3,7 @@ import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli
 import { stackName } from "../modules/stack";
 import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
-import { buildIfNeeded, localRuntime } from "./invoke";
+import { buildIfNeeded, localRuntime } from "../lib/local-runtime";
 import { readStack, stackDir, synthAll } from "../lib/synth";
 
 const HELP = `Usage: npm run runtime -- <env> [--port PORT]

@@ -11,7 +11,7 @@ import { ensurePythonEnv } from "../lib/python-env";
 import { ensureRustToolchain } from "../lib/rust-setup";
 import { readElfFile } from "../build/elf";
 import { loadEnv } from "../envs";
-import { functionKey, localRuntime, sampleEvent } from "./invoke";
+import { functionKey, localRuntime, sampleEvent } from "../lib/local-runtime";
 import { formatBytes, table } from "../build/util";
 import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles } from "../lib/state-guard";
 import { stackDir, synthAll } from "../lib/synth";

@@ -1,0 +1,100 @@
+import * as fs from "fs";
+import * as path from "path";
+import type { EnvConfig } from "../envs/schema";
+import { RuntimeEmulator } from "../runtime/emulator";
+import { functionsFromStack, StackJson, StateValues } from "../runtime/functions";
+import { sharedEmulator } from "./local-aws";
+import { localStateFile } from "./state-guard";
+import { readStack, runBuilder, stackDir } from "./synth";
+import { PROJECT_ROOT } from "./toolchain";
+
+/**
+ * An env's functions run on this machine: which function a key names, its sample event, the
+ * packages a run needs (built as an apply would), and the runtime emulator serving them.
+ */
+
+/** A function's name without the env's prefix: `backend`, `ws-connect`. */
+export function shortName(env: EnvConfig, name: string): string {
+  return name.startsWith(`${env.namePrefix}-`) ? name.slice(env.namePrefix.length + 1) : name;
+}
+
+/**
+ * The key each deployed function has in the env (`orders-api` for `functions["orders-api"]`), by
+ * deployed name, whatever that name is (an imported function keeps its own).
+ */
+export function functionKeys(env: EnvConfig): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const [key, f] of Object.entries(env.functions)) {
+    const d = f.deployment ?? { mode: "create" };
+    keys.set(d.mode === "create" ? `${env.namePrefix}-${key}` : d.functionName, key);
+  }
+  return keys;
+}
+
+/** A function's key: its entry in the env, else its name without the env's prefix (`backend`, `ws-connect`). */
+export function functionKey(env: EnvConfig, name: string): string {
+  return functionKeys(env).get(name) ?? shortName(env, name);
+}
+
+/**
+ * The sample event of a function: `lambda-src/events/<key>.json`, else `events/sample.json` in its
+ * own folder, when there is one.
+ */
+export function sampleEvent(env: EnvConfig, name: string): string | undefined {
+  const key = functionKey(env, name);
+  const source = env.functions[key]?.source;
+  const candidates = [path.join(PROJECT_ROOT, "lambda-src", "events", `${key}.json`), ...(source ? [path.join(PROJECT_ROOT, source, "events", "sample.json")] : [])];
+  return candidates.find((f) => fs.existsSync(f));
+}
+
+/** Attribute values of a local state file's resources, by address. */
+export function localState(env: string): StateValues | undefined {
+  const file = localStateFile(env);
+  if (!fs.existsSync(file)) return undefined;
+  const s = JSON.parse(fs.readFileSync(file, "utf8")) as { resources?: Array<{ mode: string; type: string; name: string; instances: Array<{ attributes: Record<string, unknown> }> }> };
+  return new Map((s.resources ?? []).filter((r) => r.mode === "managed" && r.instances[0]).map((r) => [`${r.type}.${r.name}`, r.instances[0].attributes]));
+}
+
+/** Runs the stack's Rust builder when a Rust function's package is missing (what an apply would do). */
+export function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<string, unknown>): void {
+  // The function's package, and each of its layers' zips (a layer through S3 has its object's source).
+  const needs: Array<{ file: string; resource: Record<string, unknown> }> = [{ file: String(fnResource.filename), resource: fnResource }];
+  for (const ref of (fnResource.layers as string[] | undefined) ?? []) {
+    const layer = stack.resource?.aws_lambda_layer_version?.[/aws_lambda_layer_version\.([\w-]+)\.arn/.exec(ref)?.[1] ?? ""];
+    const object = stack.resource?.aws_s3_object?.[/aws_s3_object\.([\w-]+)\.key/.exec(String(layer?.s3_key ?? ""))?.[1] ?? ""];
+    if (layer?.filename) needs.push({ file: String(layer.filename), resource: layer });
+    else if (object?.source) needs.push({ file: String(object.source), resource: object });
+  }
+  for (const { file, resource } of needs) {
+    const zip = path.resolve(dir, file);
+    if (fs.existsSync(zip)) continue;
+    const deps = (resource.depends_on as string[] | undefined) ?? [];
+    for (const id of Object.keys(stack.resource?.terraform_data ?? {})) if (deps.includes(`terraform_data.${id}`)) runBuilder(stack, dir, id);
+    if (!fs.existsSync(zip)) throw new Error(`${zip} is missing and no builder of the stack makes it`);
+  }
+}
+
+/**
+ * The runtime emulator for an env's synthesized stack, listening on `port`: its functions (or only
+ * `only`) run from their packages, their AWS calls go to the shared local AWS emulator, and their
+ * WebSocket posts to the emulator's stand-in. Prints what could not be resolved.
+ */
+export async function localRuntime(env: EnvConfig, opts: { port?: number; only?: string; state?: StateValues; log?: (line: string) => void } = {}) {
+  const dir = stackDir(env.name);
+  const stack = readStack(env.name) as StackJson;
+  const aws = await sharedEmulator();
+  const emulator = new RuntimeEmulator();
+  const url = await emulator.listen(opts.port ?? 0);
+  const { functions, problems } = functionsFromStack(stack, {
+    stackDir: dir,
+    region: env.region,
+    projectRoot: PROJECT_ROOT,
+    awsEndpoint: aws.endpoint,
+    state: opts.state ?? (env.stateBackend ? undefined : localState(env.name)),
+    managementEndpoint: `${url}/${env.websocket.stage.name}`,
+    only: opts.only,
+  });
+  for (const p of problems) (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`note: ${p}`);
+  for (const f of functions) emulator.add(f);
+  return { emulator, url, functions, aws, stack, dir };
+}
