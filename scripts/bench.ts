@@ -7,6 +7,7 @@ import { benchLayers } from "./bench-layers";
 import { benchRust } from "./bench-rust";
 import { benchRuntime } from "./bench-runtime";
 import { PROJECT_ROOT } from "../lib/toolchain";
+import { EXIT, exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 
 /**
  * `npm run bench [-- --only synth|functions|rust|runtime|layers]`:
@@ -126,10 +127,21 @@ function benchSynth(): void {
   }
 }
 
-async function main(): Promise<void> {
-  const i = process.argv.indexOf("--only");
-  const only = i >= 0 ? process.argv[i + 1] : undefined;
-  if (only !== undefined && !["synth", "functions", "rust", "runtime", "layers"].includes(only)) throw new Error(`--only is ${JSON.stringify(only)}; use synth, functions, rust, runtime or layers`);
+const PARTS = ["synth", "functions", "rust", "runtime", "layers"];
+const HELP = `Usage: npm run bench [-- --only ${PARTS.join("|")}]
+
+Measures speed and memory against the named baselines, each in the same run, and prints figures
+and ratios (README: benchmarks). Nothing here fails on a figure.
+${exitCodesHelp()}`;
+
+async function main(): Promise<number | void> {
+  const { values, help } = parseCommandLine(process.argv.slice(2), { only: { type: "string" } }, 0);
+  if (help) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT.ok;
+  }
+  const only = values.only;
+  if (only !== undefined && !PARTS.includes(only)) throw new UsageError(`--only is ${JSON.stringify(only)}; use ${PARTS.join(", ")}`);
   if (!only || only === "synth") benchSynth();
   if (!only || only === "functions") {
     benchManySynth(templateCopy);
@@ -140,7 +152,4 @@ async function main(): Promise<void> {
   if (!only || only === "rust") benchRust();
 }
 
-main().catch((e) => {
-  process.stderr.write(`bench: ${(e as Error).message}\n`);
-  process.exit(1);
-});
+runMain("npm run bench", main, { exit: true });

@@ -1,9 +1,21 @@
 // npm run synth: every env into cdktf.out, and a table of stacks and functions (lib/synth.ts).
 import { stackName } from "../modules/stack";
 import { formatBytes, table } from "../build/util";
+import { EXIT, exitCodesHelp, parseCommandLine, runMain } from "../lib/cli";
 import { functionsOf, resourceCount, synthAll } from "../lib/synth";
 
-{
+const HELP = `Usage: npm run synth
+
+Synthesizes every env's stack into cdktf.out/stacks (nothing is built or deployed: builders run at
+apply) and prints a table of stacks and functions: resources, mode, runtime, handler, architecture,
+package size.
+${exitCodesHelp()}`;
+
+runMain("npm run synth", () => {
+  if (parseCommandLine(process.argv.slice(2), {}, 0).help) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT.ok;
+  }
   const started = Date.now();
   synthAll();
   const { ENV_NAMES } = require("../envs") as typeof import("../envs");
@@ -16,4 +28,5 @@ import { functionsOf, resourceCount, synthAll } from "../lib/synth";
   process.stdout.write(`Synthesized ${ENV_NAMES.length} stacks into cdktf.out/stacks in ${Date.now() - started} ms\n\n`);
   process.stdout.write(`${table(["stack", "resources", "function", "mode", "runtime", "handler", "arch", "package"], rows)}\n`);
   process.stdout.write("\nRuntimes and handlers of functions from folders are detected unless their entry sets them (README: functions).\n");
-}
+  return EXIT.ok;
+});
