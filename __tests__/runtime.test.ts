@@ -161,7 +161,7 @@ describe("runtime emulator: the documented errors, with real runtime processes",
     expect(Buffer.from(ok.LogResult!, "base64").toString()).toMatch(/^START RequestId: /);
     const failed = await lambda.send(new InvokeCommand({ FunctionName: "arn:aws:lambda:us-east-1:123456789012:function:crashy", Payload: Buffer.from("{}") }));
     expect(failed.FunctionError).toBe("Unhandled");
-    await expect(lambda.send(new InvokeCommand({ FunctionName: "nope" }))).rejects.toThrow(/Function not found: nope/);
+    await expect(lambda.send(new InvokeCommand({ FunctionName: "nope" }))).rejects.toThrow("Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope");
     const health = await fetch(`${url}/health`);
     expect(await health.json()).toEqual({ status: "ok", functions: 6 });
   });

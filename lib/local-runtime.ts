@@ -79,11 +79,11 @@ export function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<
  * `only`) run from their packages, their AWS calls go to the shared local AWS emulator, and their
  * WebSocket posts to the emulator's stand-in. Prints what could not be resolved.
  */
-export async function localRuntime(env: EnvConfig, opts: { port?: number; only?: string; state?: StateValues; log?: (line: string) => void } = {}) {
+export async function localRuntime(env: EnvConfig, opts: { port?: number; only?: string; state?: StateValues; log?: (line: string) => void; console?: (line: string) => void } = {}) {
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackJson;
   const aws = await sharedEmulator();
-  const emulator = new RuntimeEmulator();
+  const emulator = new RuntimeEmulator([], { console: opts.console });
   const url = await emulator.listen(opts.port ?? 0);
   const { functions, problems } = functionsFromStack(stack, {
     stackDir: dir,

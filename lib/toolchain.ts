@@ -202,7 +202,7 @@ export function findInstalledEngine(): Engine | undefined {
   return undefined;
 }
 
-function goEnv(): NodeJS.ProcessEnv {
+export function goEnv(): NodeJS.ProcessEnv {
   const root = cacheRoot();
   return {
     ...process.env,

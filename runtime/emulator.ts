@@ -1,13 +1,20 @@
 import * as crypto from "crypto";
 import * as http from "http";
 import { AddressInfo } from "net";
-import { Outcome, RuntimeCommand, Sandbox } from "./sandbox";
+import { ConnectionsStandIn, PostedMessage } from "./connections";
+import { handleInvokeApi } from "./invoke-api";
+import { Invocation, NotDelivered, Outcome, RuntimeCommand, RuntimeResult, Sandbox, traceHeader } from "./sandbox";
+
+export type { PostedMessage } from "./connections";
 
 /**
- * A local Lambda service: the invoke side (Lambda's Invoke API path, so `@aws-sdk/client-lambda`
- * works with an endpoint override, and RIE's `/2015-03-31/functions/function/invocations`) in front of
- * per-function pools of sandboxes, each a real runtime process behind its own Runtime API endpoint.
- * Invocations beyond a function's concurrency wait in a queue; none is dropped.
+ * A local Lambda service: per-function pools of sandboxes (./sandbox), each a real runtime process
+ * behind its own Runtime API endpoint, and in front of them Lambda's Invoke API (./invoke-api), so
+ * `@aws-sdk/client-lambda` works with an endpoint override, plus RIE's
+ * `/2015-03-31/functions/function/invocations`. Invocations go only to a sandbox whose runtime waits
+ * for one; past a function's concurrency they wait (or, for a function with reserved concurrency
+ * called synchronously, are throttled as Lambda does). Event invocations run in the background with
+ * Lambda's retries. What it keeps (finished invocations, @connections posts) is bounded.
  */
 
 export interface FunctionSpec {
@@ -19,8 +26,16 @@ export interface FunctionSpec {
   readonly memoryMiB: number;
   /** Kill a runtime whose resident memory passes memoryMiB (Runtime.OutOfMemory). @default true */
   readonly enforceMemory?: boolean;
-  /** Sandboxes at once: its reserved concurrency, or a default. */
+  /** Sandboxes at once: its reserved concurrency, or a local cap. */
   readonly maxConcurrency: number;
+  /**
+   * The function's reserved concurrency, when it sets one: synchronous invocations past it are
+   * throttled (429 TooManyRequestsException), as Lambda does. @default - none: past maxConcurrency
+   * (a local cap; Lambda would scale to the account's limit) invocations wait for a sandbox
+   */
+  readonly reservedConcurrency?: number;
+  /** Retries of a failed Event invocation (its event invoke config). @default 2, Lambda's */
+  readonly maximumRetryAttempts?: number;
   /** What it runs, for status and logs: `provided.al2023 arm64 (qemu)`, ... */
   readonly description: string;
 }
@@ -30,17 +45,57 @@ export interface InvokeResult extends Outcome {
   readonly statusCode: number;
 }
 
+/** A finished invocation, as /status lists it. */
+export interface InvocationRecord {
+  readonly requestId: string;
+  readonly function: string;
+  readonly type: "RequestResponse" | "Event";
+  readonly attempt: number;
+  readonly status: "success" | "error";
+  readonly errorType?: string;
+  readonly durationMs: number;
+  readonly finishedAt: string;
+  /** The last lines of its log (up to 1 KB). */
+  readonly logTail: string;
+  /** For a failed Event invocation: what happens next (a retry in N s, or dropped). */
+  readonly next?: string;
+}
+
+export interface EmulatorOptions {
+  /** Where the functions' output goes, a line at a time, prefixed `[<function> <request id>]`. @default - nowhere */
+  readonly console?: (line: string) => void;
+  /** Waits before each retry of a failed Event invocation. @default [60000, 120000], Lambda's one and two minutes */
+  readonly asyncRetryDelaysMs?: readonly number[];
+  /** Finished invocations kept for /status. @default 200 */
+  readonly keepInvocations?: number;
+  /** @connections posts kept. @default 1000 */
+  readonly keepPosted?: number;
+  /** Lambda's init limit (10 s). */
+  readonly initTimeoutMs?: number;
+}
+
+/** Past a function's reserved concurrency: Lambda's 429. */
+export class Throttled extends Error {
+  constructor(readonly reason: string) {
+    super("Rate Exceeded.");
+  }
+}
+
 interface Stats {
   invocations: number;
   errors: number;
+  throttles: number;
   durations: number[];
+}
+
+interface Waiter {
+  readonly start: (sb: Sandbox) => void;
 }
 
 interface Pool {
   readonly spec: FunctionSpec;
   readonly sandboxes: Set<Sandbox>;
-  readonly idle: Sandbox[];
-  readonly queue: Array<() => void>;
+  readonly queue: Waiter[];
   active: number;
   readonly stats: Stats;
 }
@@ -51,99 +106,227 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
-/** A message a function sent to a WebSocket client through the API Gateway Management API stand-in. */
-export interface PostedMessage {
-  readonly connectionId: string;
-  readonly data: string;
+/** The last `bytes` of a text, cut at a character boundary. */
+export function lastBytes(text: string, bytes: number): Buffer {
+  const b = Buffer.from(text);
+  if (b.length <= bytes) return b;
+  let start = b.length - bytes;
+  while (start < b.length && (b[start] & 0xc0) === 0x80) start++; // not inside a UTF-8 sequence
+  return b.subarray(start);
 }
 
 export class RuntimeEmulator {
+  readonly connections: ConnectionsStandIn;
+  private readonly pools = new Map<string, Pool>();
+  private server?: http.Server;
+  private readonly started = Date.now();
+  private readonly records: InvocationRecord[] = [];
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private pendingEvents = 0;
+  private stopping = false;
+
+  constructor(
+    functions: readonly FunctionSpec[] = [],
+    private readonly opts: EmulatorOptions = {},
+  ) {
+    this.connections = new ConnectionsStandIn(opts.keepPosted ?? 1000);
+    for (const f of functions) this.add(f);
+  }
+
   /**
    * What functions posted to `@connections` (the Management API stand-in at `<url>/<stage>/@connections/<id>`):
    * set MANAGEMENT_API_ENDPOINT to `<url>/<stage>` so WebSocket handlers post here instead of AWS.
    */
-  public readonly posted: PostedMessage[] = [];
-  private readonly pools = new Map<string, Pool>();
-  private server?: http.Server;
-  private readonly started = Date.now();
+  get posted(): readonly PostedMessage[] {
+    return this.connections.posted;
+  }
 
-  constructor(functions: readonly FunctionSpec[] = []) {
-    for (const f of functions) this.add(f);
+  /** The last finished invocations, oldest first. */
+  get invocations(): readonly InvocationRecord[] {
+    return this.records;
   }
 
   add(spec: FunctionSpec): void {
-    this.pools.set(spec.name, { spec, sandboxes: new Set(), idle: [], queue: [], active: 0, stats: { invocations: 0, errors: 0, durations: [] } });
+    this.pools.set(spec.name, { spec, sandboxes: new Set(), queue: [], active: 0, stats: { invocations: 0, errors: 0, throttles: 0, durations: [] } });
+  }
+
+  /** `arn:aws:lambda:<region>:<account>:function:` of this emulator's functions (for names it does not have). */
+  get arnPrefix(): string {
+    const first = [...this.pools.values()][0]?.spec.arn;
+    return first ? first.slice(0, first.lastIndexOf(":") + 1) : "arn:aws:lambda:us-east-1:123456789012:function:";
   }
 
   get functionNames(): string[] {
     return [...this.pools.keys()];
   }
 
-  /** Invokes a function synchronously, as Lambda's RequestResponse invocation type. */
-  async invoke(nameOrArn: string, payload: Buffer | string, opts: { clientContext?: string } = {}): Promise<InvokeResult> {
-    const pool = this.poolOf(nameOrArn);
-    if (!pool) throw new Error(`no function ${nameOrArn}; the emulator has ${this.functionNames.join(", ")}`);
-    const requestId = crypto.randomUUID();
-    const sandbox = await this.acquire(pool);
-    pool.active++;
-    try {
-      const outcome = await sandbox.run({
-        requestId,
-        payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
-        functionArn: pool.spec.arn,
-        deadlineMs: Date.now() + pool.spec.timeoutSeconds * 1000,
-        traceId: `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${crypto.randomBytes(12).toString("hex")};Parent=${crypto.randomBytes(8).toString("hex")};Sampled=0`,
-        clientContext: opts.clientContext,
-      });
-      pool.stats.invocations++;
-      if (outcome.functionError) pool.stats.errors++;
-      pool.stats.durations.push(outcome.durationMs);
-      if (pool.stats.durations.length > 10000) pool.stats.durations.splice(0, 5000);
-      const report =
-        `REPORT RequestId: ${requestId}\tDuration: ${outcome.durationMs.toFixed(2)} ms\tBilled Duration: ${Math.ceil(outcome.durationMs)} ms\t` +
-        `Memory Size: ${pool.spec.memoryMiB} MB` +
-        (outcome.maxMemoryMB !== undefined ? `\tMax Memory Used: ${outcome.maxMemoryMB} MB` : "") +
-        (outcome.initDurationMs !== undefined ? `\tInit Duration: ${outcome.initDurationMs.toFixed(2)} ms` : "");
-      const logs = [`START RequestId: ${requestId} Version: $LATEST`, ...(outcome.logs ? [outcome.logs] : []), `END RequestId: ${requestId}`, report].join("\n");
-      return { ...outcome, logs, requestId, statusCode: 200 };
-    } finally {
-      pool.active--;
-      this.release(pool, sandbox);
-    }
-  }
-
-  /** A sandbox for the next invocation: an idle one, a new one under the limit, or the next freed one. */
-  private async acquire(pool: Pool): Promise<Sandbox> {
-    for (;;) {
-      const idle = pool.idle.pop();
-      if (idle && idle.state !== "dead") return idle;
-      if (idle) continue;
-      if (pool.sandboxes.size < pool.spec.maxConcurrency) {
-        const sb = new Sandbox(pool.spec.runtime, pool.spec.timeoutSeconds * 1000, pool.spec.enforceMemory === false ? undefined : pool.spec.memoryMiB);
-        pool.sandboxes.add(sb);
-        sb.onDead(() => {
-          pool.sandboxes.delete(sb);
-          const i = pool.idle.indexOf(sb);
-          if (i >= 0) pool.idle.splice(i, 1);
-          void sb.stop();
-          pool.queue.shift()?.();
-        });
-        await sb.start();
-        return sb;
-      }
-      await new Promise<void>((resolve) => pool.queue.push(resolve));
-    }
-  }
-
-  private release(pool: Pool, sb: Sandbox): void {
-    if (sb.state !== "dead") pool.idle.push(sb);
-    pool.queue.shift()?.();
-  }
-
-  private poolOf(nameOrArn: string): Pool | undefined {
+  /** The pool of a function by name, ARN or RIE's `function` (when there is one function). */
+  poolOf(nameOrArn: string): Pool | undefined {
     const name = decodeURIComponent(nameOrArn).replace(/^arn:[^:]+:lambda:[^:]+:\d+:function:/, "").replace(/:\$LATEST$/, "");
     if (name === "function" && this.pools.size === 1) return [...this.pools.values()][0]; // RIE's path
     return this.pools.get(name);
+  }
+
+  /**
+   * Invokes a function synchronously, as Lambda's RequestResponse invocation type; resolves when the
+   * invocation is complete (logs with START, END and REPORT). `onResponse` hears the function's
+   * answer as soon as it is given. With `throttle`, a function past its reserved concurrency
+   * rejects with Throttled instead of waiting.
+   */
+  async invoke(
+    nameOrArn: string,
+    payload: Buffer | string,
+    opts: { clientContext?: string; traceId?: string; requestId?: string; throttle?: boolean; onResponse?: (r: RuntimeResult & { requestId: string }) => void } = {},
+  ): Promise<InvokeResult> {
+    const pool = this.poolOf(nameOrArn);
+    if (!pool) throw new Error(`no function ${nameOrArn}; the emulator has ${this.functionNames.join(", ")}`);
+    const requestId = opts.requestId ?? crypto.randomUUID();
+    if (opts.throttle && pool.spec.reservedConcurrency !== undefined && this.full(pool)) {
+      pool.stats.throttles++;
+      throw new Throttled("ReservedFunctionConcurrentInvocationLimitExceeded");
+    }
+    const inv: Invocation = {
+      requestId,
+      payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
+      functionArn: pool.spec.arn,
+      traceId: traceHeader(opts.traceId),
+      clientContext: opts.clientContext,
+    };
+    pool.active++;
+    let outcome: Outcome;
+    try {
+      outcome = await this.execute(pool, inv, opts.onResponse && ((r) => opts.onResponse!({ ...r, requestId })));
+    } finally {
+      pool.active--;
+    }
+    pool.stats.invocations++;
+    if (outcome.functionError) pool.stats.errors++;
+    pool.stats.durations.push(outcome.durationMs);
+    if (pool.stats.durations.length > 10000) pool.stats.durations.splice(0, 5000);
+    const report =
+      `REPORT RequestId: ${requestId}\tDuration: ${outcome.durationMs.toFixed(2)} ms\tBilled Duration: ${Math.ceil(outcome.durationMs)} ms\t` +
+      `Memory Size: ${pool.spec.memoryMiB} MB` +
+      (outcome.maxMemoryMB !== undefined ? `\tMax Memory Used: ${outcome.maxMemoryMB} MB` : "") +
+      (outcome.initDurationMs !== undefined ? `\tInit Duration: ${outcome.initDurationMs.toFixed(2)} ms` : "") +
+      (outcome.errorType === "Sandbox.Timedout" ? "\tStatus: timeout" : outcome.sandbox === "reset" && outcome.functionError ? "\tStatus: error" : "");
+    const logs = [
+      ...(outcome.initLogs ? [outcome.initLogs] : []),
+      `START RequestId: ${requestId} Version: $LATEST`,
+      ...(outcome.logs ? [outcome.logs] : []),
+      `END RequestId: ${requestId}`,
+      report,
+    ].join("\n");
+    this.opts.console?.(`[${pool.spec.name} ${requestId.slice(0, 8)}] ${report}`);
+    return { ...outcome, logs, requestId, statusCode: 200 };
+  }
+
+  /** Every sandbox is taken and no other may start (or invocations already wait). */
+  private full(pool: Pool): boolean {
+    const limit = pool.spec.reservedConcurrency ?? pool.spec.maxConcurrency;
+    return pool.queue.length > 0 || (![...pool.sandboxes].some((s) => s.available) && pool.sandboxes.size >= limit);
+  }
+
+  /** Runs an invocation on a sandbox of the pool; one that died before taking it is run on another. */
+  private execute(pool: Pool, inv: Invocation, onResponse?: (r: RuntimeResult) => void): Promise<Outcome> {
+    return new Promise<Outcome>((resolve, reject) => {
+      const waiter: Waiter = {
+        start: (sb) =>
+          sb.run(inv, onResponse).then(resolve, (e: unknown) => {
+            if (e instanceof NotDelivered) {
+              pool.queue.unshift(waiter);
+              this.dispatch(pool);
+            } else reject(e as Error);
+          }),
+      };
+      pool.queue.push(waiter);
+      this.dispatch(pool);
+    });
+  }
+
+  /** Hands waiting invocations to ready sandboxes, starting new ones up to the limit. */
+  private dispatch(pool: Pool): void {
+    while (pool.queue.length > 0 && !this.stopping) {
+      const ready = [...pool.sandboxes].find((s) => s.available);
+      if (ready) {
+        pool.queue.shift()!.start(ready);
+        continue;
+      }
+      if (pool.sandboxes.size >= pool.spec.maxConcurrency) return;
+      const waiter = pool.queue.shift()!;
+      const sb = this.newSandbox(pool);
+      // The invocation is assigned before init, so no other waiter takes this sandbox.
+      waiter.start(sb);
+      void sb.start();
+    }
+  }
+
+  private newSandbox(pool: Pool): Sandbox {
+    const { spec } = pool;
+    const sb = new Sandbox(spec.runtime, {
+      timeoutMs: spec.timeoutSeconds * 1000,
+      memoryMiB: spec.enforceMemory === false ? undefined : spec.memoryMiB,
+      initTimeoutMs: this.opts.initTimeoutMs,
+      onLine: this.opts.console && ((line, requestId, phase) => this.opts.console!(`[${spec.name} ${requestId ? requestId.slice(0, 8) : phase}] ${line}`)),
+    });
+    pool.sandboxes.add(sb);
+    sb.onReady(() => this.dispatch(pool));
+    sb.onDead(() => {
+      pool.sandboxes.delete(sb);
+      void sb.stop();
+      this.dispatch(pool);
+    });
+    return sb;
+  }
+
+  private record(r: InvocationRecord): void {
+    this.records.push(r);
+    const keep = this.opts.keepInvocations ?? 200;
+    if (this.records.length > keep) this.records.splice(0, this.records.length - keep);
+  }
+
+  /**
+   * An Event invocation: queued and run in the background, returns its request id at once. A
+   * failed attempt is retried (twice by default, after one and then two minutes, as Lambda does),
+   * with the same request id; each attempt is recorded and printed to the console.
+   */
+  invokeAsync(nameOrArn: string, payload: Buffer | string, opts: { traceId?: string } = {}): string {
+    const pool = this.poolOf(nameOrArn);
+    if (!pool) throw new Error(`no function ${nameOrArn}; the emulator has ${this.functionNames.join(", ")}`);
+    const requestId = crypto.randomUUID();
+    const retries = pool.spec.maximumRetryAttempts ?? 2;
+    const delays = this.opts.asyncRetryDelaysMs ?? [60_000, 120_000];
+    this.pendingEvents++;
+    const attempt = (n: number): void => {
+      void this.invoke(nameOrArn, payload, { requestId, traceId: opts.traceId })
+        .then(
+          (r) => ({ status: r.functionError ? ("error" as const) : ("success" as const), errorType: r.errorType, durationMs: r.durationMs, logs: r.logs }),
+          (e: Error) => ({ status: "error" as const, errorType: "ServiceException", durationMs: 0, logs: e.message }),
+        )
+        .then((r) => {
+          const again = r.status === "error" && n <= retries && !this.stopping;
+          const delay = delays[Math.min(n - 1, delays.length - 1)] ?? 0;
+          const next = r.status === "success" ? undefined : again ? `retry ${n} of ${retries} in ${(delay / 1000).toFixed(delay < 1000 ? 1 : 0)} s` : `dropped after ${n} attempt(s) (no destination here)`;
+          this.record({ requestId, function: pool.spec.name, type: "Event", attempt: n, status: r.status, errorType: r.errorType, durationMs: r.durationMs, finishedAt: new Date().toISOString(), logTail: lastBytes(r.logs, 1024).toString(), next });
+          this.opts.console?.(`[${pool.spec.name} ${requestId.slice(0, 8)}] Event invocation, attempt ${n}: ${r.status}${r.errorType ? ` (${r.errorType})` : ""}${next ? `; ${next}` : ""}`);
+          if (!again) {
+            this.pendingEvents--;
+            return;
+          }
+          const t = setTimeout(() => {
+            this.retryTimers.delete(t);
+            attempt(n + 1);
+          }, delay);
+          t.unref();
+          this.retryTimers.add(t);
+        });
+    };
+    attempt(1);
+    return requestId;
+  }
+
+  /** Records a synchronous invocation (the Invoke API does, for /status). */
+  recordSync(pool: string, r: InvokeResult): void {
+    this.record({ requestId: r.requestId, function: pool, type: "RequestResponse", attempt: 1, status: r.functionError ? "error" : "success", errorType: r.errorType, durationMs: r.durationMs, finishedAt: new Date().toISOString(), logTail: lastBytes(r.logs, 1024).toString() });
   }
 
   status() {
@@ -153,74 +336,42 @@ export class RuntimeEmulator {
         name: p.spec.name,
         runs: p.spec.description,
         maxConcurrency: p.spec.maxConcurrency,
+        reservedConcurrency: p.spec.reservedConcurrency,
         sandboxes: p.sandboxes.size,
+        sandboxDetails: [...p.sandboxes].map((s) => {
+          const u = s.usage();
+          return { id: s.id, state: s.state, pid: u.pid, invocations: s.invocations, memoryMB: Math.round(u.rssMB * 10) / 10, peakMemoryMB: Math.round(u.peakMB * 10) / 10, cpuSeconds: u.cpuSeconds, ageSeconds: Math.round((Date.now() - s.createdAt) / 1000) };
+        }),
         active: p.active,
         queued: p.queue.length,
         invocations: p.stats.invocations,
         errors: p.stats.errors,
+        throttles: p.stats.throttles,
         durationMs: { p50: percentile(p.stats.durations, 50), p99: percentile(p.stats.durations, 99), max: Math.max(0, ...p.stats.durations) },
       })),
+      pendingEventInvocations: this.pendingEvents,
+      recentInvocations: this.records.slice(-50),
+      postedToConnections: this.connections.postedTotal,
     };
   }
 
-  /** Serves the invoke API, /health and /status on 127.0.0.1:`port` (0: a free one). */
+  /** Serves the Invoke API, /health, /status and @connections on 127.0.0.1:`port` (0: a free one). */
   async listen(port = 0): Promise<string> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(port, "127.0.0.1", resolve));
+    this.server = http.createServer({ noDelay: true }, (req, res) => void handleInvokeApi(this, req, res));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once("error", reject);
+      this.server!.listen(port, "127.0.0.1", resolve);
+    });
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.retryTimers) clearTimeout(t);
     await Promise.all([...this.pools.values()].flatMap((p) => [...p.sandboxes].map((s) => s.stop())));
-    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const url = (req.url ?? "").replace(/\?.*$/, "");
-    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { "Content-Type": "application/json", ...headers });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method === "GET" && url === "/health") return json(200, { status: "ok", functions: this.pools.size });
-    if (req.method === "GET" && url === "/status") return json(200, { ...this.status(), postedToConnections: this.posted.length });
-    const conn = /\/@connections\/([^/]+)$/.exec(url);
-    if (conn) {
-      const connectionId = decodeURIComponent(conn[1]);
-      if (req.method === "POST") {
-        this.posted.push({ connectionId, data: Buffer.concat(chunks).toString() });
-        return json(200, {});
-      }
-      if (req.method === "DELETE") return json(204, {});
-      return json(200, { ConnectedAt: new Date(this.started).toISOString(), Identity: { SourceIp: "127.0.0.1" }, LastActiveAt: new Date().toISOString() });
+    if (this.server) {
+      this.server.closeAllConnections();
+      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     }
-    const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url);
-    if (req.method === "POST" && m) {
-      if (!this.poolOf(m[1])) {
-        return json(404, { Type: "User", message: `Function not found: ${decodeURIComponent(m[1])}` }, { "X-Amzn-ErrorType": "ResourceNotFoundException" });
-      }
-      const type = String(req.headers["x-amz-invocation-type"] ?? "RequestResponse");
-      const payload = Buffer.concat(chunks);
-      if (type === "DryRun") return json(204, {});
-      if (type === "Event") {
-        void this.invoke(m[1], payload).catch(() => undefined);
-        res.writeHead(202);
-        return void res.end();
-      }
-      try {
-        const r = await this.invoke(m[1], payload, { clientContext: req.headers["x-amz-client-context"] as string | undefined });
-        const headers: Record<string, string> = { "Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST", "X-Amzn-RequestId": r.requestId };
-        if (r.functionError) headers["X-Amz-Function-Error"] = r.functionError;
-        if (req.headers["x-amz-log-type"] === "Tail") headers["X-Amz-Log-Result"] = Buffer.from(r.logs.slice(-4096)).toString("base64");
-        res.writeHead(r.statusCode, headers);
-        return void res.end(r.payload);
-      } catch (e) {
-        return json(500, { Type: "Service", message: (e as Error).message }, { "X-Amzn-ErrorType": "ServiceException" });
-      }
-    }
-    return json(404, {
-      message: `${req.method} ${url}: not an endpoint of this emulator (POST /2015-03-31/functions/<name>/invocations, GET /health, GET /status, POST <stage>/@connections/<id>)`,
-    });
   }
 }

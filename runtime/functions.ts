@@ -262,13 +262,15 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
         description += `, through ${path.basename(wrapper)}`;
       }
     }
+    const reserved = typeof fn.reserved_concurrent_executions === "number" && fn.reserved_concurrent_executions > 0 ? fn.reserved_concurrent_executions : undefined;
     functions.push({
       name,
       arn: `arn:aws:lambda:${opts.region}:${ACCOUNT_ID}:function:${name}`,
       runtime: { command, args, cwd: codeDir, env, extensions },
       timeoutSeconds,
       memoryMiB,
-      maxConcurrency: typeof fn.reserved_concurrent_executions === "number" && fn.reserved_concurrent_executions > 0 ? fn.reserved_concurrent_executions : (opts.defaultConcurrency ?? 10),
+      maxConcurrency: reserved ?? opts.defaultConcurrency ?? 10,
+      reservedConcurrency: reserved,
       description: `${description} (${id})`,
     });
   }

@@ -1,20 +1,23 @@
-import { ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
-import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
 import { AddressInfo } from "net";
+import { EXTENSIONS_API_PREFIX, ExtensionsApi } from "./extensions-api";
+import { Body, MAX_RESPONSE_BYTES, readBody, refuse, reply, reportedError, routeRuntimeApi } from "./rapi";
+import { SandboxState, SandboxStateMachine } from "./state";
+import { SupervisedProcess } from "./supervisor";
+import { MemoryWatchdog, Usage } from "./watchdog";
+
+export { MAX_RESPONSE_BYTES } from "./rapi";
 
 /**
- * One execution environment of a function, as Lambda runs it: one runtime process that serves one
- * invocation at a time through its own Runtime API endpoint (API version 2018-06-01). The process is
- * started on the first invocation (init), reused while it lives, and killed on a timeout.
- *
- * External extensions (the layers' `extensions/*`) are started before the runtime and served the
- * Extensions API (2020-01-01) on the same endpoint: register, event/next (INVOKE and SHUTDOWN),
- * init/error and exit/error. The runtime starts once every extension has registered and asked for its
- * first event; an invocation ends when the runtime has answered and every extension has asked for
- * the next event, as in Lambda.
+ * One execution environment of a function, as Lambda runs it: one runtime process behind its own
+ * Runtime API endpoint, serving one invocation at a time, with its external extensions on the
+ * Extensions API of the same endpoint. Its life is the state machine of ./state: an invocation is
+ * only ever handed to a runtime that is waiting on invocation/next, so a runtime that exits, crashes
+ * or is killed (timeout, out of memory) never receives another one; the next starts a fresh sandbox.
+ * Each line the processes write belongs to the invocation in progress when it was read (init's to
+ * the first), never to a later one.
  */
 
 /** How to start a function's runtime process. */
@@ -28,29 +31,13 @@ export interface RuntimeCommand {
   readonly extensions?: ReadonlyArray<{ readonly name: string; readonly command: string; readonly args: readonly string[] }>;
 }
 
-/** How long extensions get to register (Lambda's init phase is limited to 10 s). */
-const EXTENSION_INIT_MS = 10_000;
-/** How long extensions get after SHUTDOWN before they are killed. */
-const EXTENSION_SHUTDOWN_MS = 500;
-
-interface ExtensionState {
-  readonly name: string;
-  proc?: ChildProcess;
-  id?: string;
-  events: string[];
-  pendingNext?: http.ServerResponse;
-  queue: object[];
-  /** The request ID of the INVOKE event it got and has not finished (asked for the next event after). */
-  busyWith?: string;
-}
-
 /** One invocation as the runtime sees it. */
 export interface Invocation {
   readonly requestId: string;
   readonly payload: Buffer;
   readonly functionArn: string;
-  readonly deadlineMs: number;
   readonly traceId: string;
+  /** The client context as JSON text (decoded from the caller's base64). */
   readonly clientContext?: string;
 }
 
@@ -62,18 +49,46 @@ export interface Outcome {
   readonly functionError?: "Unhandled";
   /** The error type, for errors (Runtime.ExitError, Sandbox.Timedout, ...). */
   readonly errorType?: string;
-  /** The runtime's output during the invocation (and during init for the first one). */
+  /** The lines the processes wrote during this invocation, and only this one. */
   readonly logs: string;
+  /** The lines written during init, for the first invocation of a sandbox. */
+  readonly initLogs?: string;
   readonly durationMs: number;
   readonly initDurationMs?: number;
-  /** Peak resident memory of the runtime process so far (MB), when memory is enforced. */
+  /** Peak resident memory during the invocation (MB). */
   readonly maxMemoryMB?: number;
+  /** Whether the sandbox lives on for the next invocation, or was reset (exited, killed). */
+  readonly sandbox: "kept" | "reset";
 }
 
-/** Lambda's limit on a synchronous response. */
-export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100; // 6291556, as Lambda reports it
-const API_PREFIX = "/2018-06-01";
-const EXTENSION_PREFIX = "/2020-01-01/extension";
+/** What the runtime answered, before the invocation is complete (the caller may have it early). */
+export type RuntimeResult = Pick<Outcome, "payload" | "functionError" | "errorType">;
+
+export interface SandboxOptions {
+  /** The function's timeout. */
+  readonly timeoutMs: number;
+  /** Kill the sandbox when its processes' resident memory passes this (Runtime.OutOfMemory). @default - not enforced */
+  readonly memoryMiB?: number;
+  /** Lambda's limit on init (10 s); past it, init runs again with the function's timeout. @default 10000 */
+  readonly initTimeoutMs?: number;
+  /** Each line as it is read, with the request id of the invocation it belongs to (undefined: none). */
+  readonly onLine?: (line: string, requestId: string | undefined, phase: "init" | "invoke" | "idle") => void;
+}
+
+/** The invocation was never handed to the runtime (it died first): run it on another sandbox. */
+export class NotDelivered extends Error {
+  constructor(readonly why: string) {
+    super(`the invocation was not delivered: ${why}`);
+  }
+}
+
+/** Lambda's grace for external extensions after SHUTDOWN. */
+const SHUTDOWN_GRACE_MS = 2000;
+const INIT_TIMEOUT_MS = 10_000;
+
+function errorPayload(errorType: string, errorMessage: string): Buffer {
+  return Buffer.from(JSON.stringify({ errorType, errorMessage }));
+}
 
 /** A port free on the loopback now. */
 function freePort(): Promise<number> {
@@ -87,422 +102,392 @@ function freePort(): Promise<number> {
   });
 }
 
-function errorPayload(errorType: string, errorMessage: string): Buffer {
-  return Buffer.from(JSON.stringify({ errorType, errorMessage }));
+interface Current {
+  readonly inv: Invocation;
+  readonly resolve: (o: Outcome) => void;
+  readonly reject: (e: Error) => void;
+  readonly onResponse?: (r: RuntimeResult) => void;
+  readonly lines: string[];
+  deliveredAt?: number;
+  timer?: NodeJS.Timeout;
+  result?: RuntimeResult;
+  /** The runtime asked for its next invocation after answering. */
+  askedNext: boolean;
+  finishing: boolean;
 }
 
-type State = "starting" | "idle" | "busy" | "dead";
+let sandboxes = 0;
 
 export class Sandbox {
-  public state: State = "starting";
+  /** A short id, for /status and the console. */
+  readonly id = `sb${++sandboxes}`;
+  readonly machine = new SandboxStateMachine();
+  readonly createdAt = Date.now();
   private server!: http.Server;
-  private proc?: ChildProcess;
-  private pendingNext?: http.ServerResponse;
-  private current?: { inv: Invocation; started: number; resolve: (o: Outcome) => void; timer: NodeJS.Timeout; delivered?: boolean };
-  private logLines: string[] = [];
-  private initStarted = 0;
-  /** Set once the runtime asked for its first invocation: the end of init. */
-  private initialized = false;
-  private initDurationMs?: number;
-  private initError?: { errorType: string; payload: Buffer };
-  private exitListeners: Array<() => void> = [];
-
-  private extensions: ExtensionState[] = [];
-  private extensionsReady?: () => void;
-  /** The runtime's outcome, held until the extensions finished the invocation too. */
-  private runtimeOutcome?: Omit<Outcome, "logs" | "durationMs" | "initDurationMs">;
   private env: Record<string, string> = {};
-
-  /** Peak resident memory of the process during the current invocation (MB), sampled. */
-  private maxMemoryMB = 0;
-  private memoryTimer?: NodeJS.Timeout;
+  private runtime?: SupervisedProcess;
+  private extensionProcs: SupervisedProcess[] = [];
+  private extensions!: ExtensionsApi;
+  /** The runtime's pending invocation/next. */
+  private waiting?: http.ServerResponse;
+  private current?: Current;
+  private initLines: string[] = [];
+  private initStarted = 0;
+  private initDurationMs?: number;
+  /** Which processes are current: those of an earlier init attempt are ignored when they exit. */
+  private initAttempt = 0;
+  private initTries = 0;
+  private initTimer?: NodeJS.Timeout;
+  /** What went wrong in init (init/error, an extension's error or crash, an init timeout). */
+  private initError?: { errorType: string; payload: Buffer };
+  /** Why the sandbox is being killed, for the invocation in progress (timeout, out of memory). */
+  private killedFor?: { errorType: string; message: (requestId: string) => string };
+  private readonly watchdog: MemoryWatchdog;
+  private readonly deadListeners: Array<() => void> = [];
+  private readonly readyListeners: Array<() => void> = [];
+  invocations = 0;
 
   constructor(
     private readonly spec: RuntimeCommand,
-    private readonly timeoutMs: number,
-    /** The function's memory size: a process whose resident memory passes it is killed, as Lambda does. @default - not enforced */
-    private readonly memoryMiB?: number,
-  ) {}
+    private readonly opts: SandboxOptions,
+  ) {
+    this.watchdog = new MemoryWatchdog(() => [this.runtime?.pid, ...this.extensionProcs.map((p) => p.pid)], opts.memoryMiB, (mb) => this.outOfMemory(mb));
+    this.machine.onChange((to) => {
+      if (to === "dead") for (const l of this.deadListeners.splice(0)) l();
+      if (to === "ready") for (const l of this.readyListeners) l();
+    });
+  }
 
-  /** Starts the Runtime API endpoint, the extensions (waiting for them to register) and the runtime process. */
+  get state(): SandboxState {
+    return this.machine.state;
+  }
+
+  /** Calls `listener` once the sandbox is dead (now, if it is). */
+  onDead(listener: () => void): void {
+    if (this.state === "dead") listener();
+    else this.deadListeners.push(listener);
+  }
+
+  /** Calls `listener` each time the sandbox becomes ready for an invocation (its runtime waits on /next). */
+  onReady(listener: () => void): void {
+    this.readyListeners.push(listener);
+  }
+
+  /** Whether an invocation can be handed over now: its runtime waits on invocation/next and none is assigned. */
+  get available(): boolean {
+    return this.state === "ready" && !this.current && this.waiting !== undefined;
+  }
+
+  /** Memory and CPU of its processes, sampled now. */
+  usage(): Usage & { pid?: number } {
+    return { ...this.watchdog.sample(), pid: this.runtime?.pid };
+  }
+
+  /** Starts the sandbox's API endpoint, its extensions and its runtime (init). */
   async start(): Promise<void> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server = http.createServer({ noDelay: true, keepAliveTimeout: 0 }, (req, res) => void this.handle(req, res));
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    const port = (this.server.address() as AddressInfo).port;
-    this.initStarted = performance.now();
-    this.env = { ...this.spec.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` };
+    this.env = { ...this.spec.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${(this.server.address() as AddressInfo).port}` };
     if (this.env.LAMBDASHIP_PROXY_PORT) {
       // Sandboxes here share one loopback (Lambda gives each its own), so each gets its own proxy port.
       const own = String(await freePort());
       this.env.LAMBDASHIP_PROXY_PORT = own;
       if (this.env.LAMBDASHIP_RUNTIME_API_PROXY) this.env.LAMBDASHIP_RUNTIME_API_PROXY = `127.0.0.1:${own}`;
     }
-    if (this.spec.extensions?.length) {
-      const ready = new Promise<void>((resolve) => (this.extensionsReady = resolve));
-      this.extensions = this.spec.extensions.map((e) => ({ name: e.name, events: [], queue: [] }));
-      for (const [i, e] of this.spec.extensions.entries()) this.extensions[i].proc = this.launch(e.command, e.args, () => this.onExtensionExit(e.name));
-      const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), EXTENSION_INIT_MS).unref());
-      const result = await Promise.race([ready.then(() => "ready" as const), timer, new Promise<"dead">((resolve) => this.onDead(() => resolve("dead")))]);
-      if (result !== "ready") {
-        if (result === "timeout") {
-          const late = this.extensions.filter((x) => !x.pendingNext).map((x) => x.name);
-          this.initError ??= { errorType: "Extension.TimedOut", payload: errorPayload("Extension.TimedOut", `extensions ${late.join(", ")} did not register and ask for an event within ${EXTENSION_INIT_MS / 1000} s`) };
-        }
-        this.killAll();
-        this.markDead();
-        return;
-      }
-    }
-    this.proc = this.launch(this.spec.command, this.spec.args, (code, signal) => this.onExit(code, signal));
-    if (this.memoryMiB) {
-      // Sampled every 20 ms from /proc: a process that allocates faster can briefly exceed the limit.
-      this.memoryTimer = setInterval(() => this.checkMemory(), 20);
-      this.memoryTimer.unref();
-    }
+    this.initStarted = performance.now();
+    this.boot(this.opts.initTimeoutMs ?? INIT_TIMEOUT_MS);
   }
 
-  /** Starts a process of the sandbox, its output going to the sandbox's log lines. */
-  private launch(command: string, args: readonly string[], onExit: (code: number | null, signal: NodeJS.Signals | null) => void): ChildProcess {
-    const proc = spawn(command, [...args], { cwd: this.spec.cwd, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
-    // Whole lines only: a process may write a line in several pieces.
-    const partial = { out: "", err: "" };
-    const collector = (stream: "out" | "err") => (d: Buffer) => {
-      const text = partial[stream] + d.toString();
-      const lines = text.split("\n");
-      partial[stream] = lines.pop()!;
-      for (const line of lines) this.logLines.push(line);
-    };
-    proc.stdout!.on("data", collector("out"));
-    proc.stderr!.on("data", collector("err"));
-    const flush = () => {
-      for (const k of ["out", "err"] as const) if (partial[k]) this.logLines.push(partial[k]);
-      partial.out = partial.err = "";
-    };
-    this.flushers.push(flush);
-    proc.on("error", (e) => {
-      this.logLines.push(`could not start ${command}: ${e.message}`);
-      onExit(null, null);
+  /** One init attempt: the extensions (until all registered and waiting), then the runtime, within `limitMs`. */
+  private boot(limitMs: number): void {
+    const attempt = ++this.initAttempt;
+    this.initTries++;
+    this.extensions = new ExtensionsApi(
+      (this.spec.extensions ?? []).map((e) => e.name),
+      () => ({ functionName: this.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: this.env.AWS_LAMBDA_FUNCTION_VERSION, handler: this.env._HANDLER }),
+      {
+        onAllWaiting: () => {
+          if (attempt === this.initAttempt && !this.runtime && this.state === "initializing") this.launchRuntime(attempt);
+        },
+        onInvokeDone: () => this.completeIfDone(),
+        onError: (_name, errorType, message) => {
+          this.initError ??= { errorType, payload: errorPayload(errorType, message) };
+          this.killAll();
+        },
+      },
+    );
+    this.initTimer = setTimeout(() => this.initTimedOut(attempt, limitMs), limitMs);
+    this.initTimer.unref();
+    this.extensionProcs = (this.spec.extensions ?? []).map((e) => {
+      const p = this.spawn(e);
+      void p.whenExited().then((how) => this.onExtensionExit(attempt, e.name, how));
+      return p;
     });
-    proc.on("exit", (code, signal) => {
-      flush();
-      onExit(code, signal);
+    if (this.extensionProcs.length === 0) this.launchRuntime(attempt);
+    this.watchdog.start();
+  }
+
+  private launchRuntime(attempt: number): void {
+    const p = this.spawn(this.spec);
+    this.runtime = p;
+    void p.whenExited().then((how) => this.onRuntimeExit(attempt, how));
+  }
+
+  private spawn(cmd: { command: string; args: readonly string[] }): SupervisedProcess {
+    return new SupervisedProcess({ command: cmd.command, args: cmd.args, cwd: this.spec.cwd, env: this.env }, (line) => this.onLine(line));
+  }
+
+  private onLine(line: string): void {
+    const state = this.state;
+    const cur = this.current;
+    if (state === "initializing") {
+      this.initLines.push(line);
+      this.opts.onLine?.(line, cur?.inv.requestId, "init");
+    } else if ((state === "invoking" || state === "responded") && cur) {
+      cur.lines.push(line);
+      this.opts.onLine?.(line, cur.inv.requestId, "invoke");
+    } else {
+      this.opts.onLine?.(line, undefined, "idle");
+    }
+  }
+
+  /**
+   * Runs an invocation: on a new sandbox, after its init; on a ready one, at once. Resolves when
+   * the invocation is complete (the runtime asked for the next one, or the sandbox died);
+   * `onResponse` hears the runtime's answer as soon as it is given. Rejects with NotDelivered when
+   * the sandbox died before the runtime got it.
+   */
+  run(inv: Invocation, onResponse?: (r: RuntimeResult) => void): Promise<Outcome> {
+    if (this.current) throw new Error(`${this.id} is running ${this.current.inv.requestId}: one invocation at a time`);
+    if (this.state !== "initializing" && !this.available) throw new Error(`${this.id} is ${this.state}, not ready for an invocation`);
+    this.invocations++;
+    return new Promise<Outcome>((resolve, reject) => {
+      this.current = { inv, resolve, reject, onResponse, lines: [], askedNext: false, finishing: false };
+      if (this.state === "ready") this.deliver();
     });
-    return proc;
-  }
-
-  private flushers: Array<() => void> = [];
-
-  private onExtensionExit(name: string): void {
-    if (this.state === "dead") return;
-    // An extension that stops takes the sandbox with it, as in Lambda.
-    this.initError ??= { errorType: "Extension.Crash", payload: errorPayload("Extension.Crash", `extension ${name} exited`) };
-    this.exitedHow = `extension ${name} exited`;
-    this.proc?.kill("SIGKILL");
-    if (!this.proc) {
-      this.killAll();
-      this.markDead();
-    }
-  }
-
-  private killAll(): void {
-    for (const x of this.extensions) x.proc?.kill("SIGKILL");
-    this.proc?.kill("SIGKILL");
-  }
-
-  /** Samples the process's resident memory into the peak; undefined once it is gone. */
-  private sampleMemory(): number | undefined {
-    if (!this.memoryMiB || !this.proc?.pid) return undefined;
-    try {
-      const mb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${this.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-      this.maxMemoryMB = Math.max(this.maxMemoryMB, mb);
-      return mb;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private checkMemory(): void {
-    if (this.state === "dead") return;
-    const mb = this.sampleMemory();
-    if (mb !== undefined && mb > this.memoryMiB! && this.current) {
-      const { inv } = this.current;
-      this.finish({
-        payload: errorPayload("Runtime.OutOfMemory", `RequestId: ${inv.requestId} Error: Runtime exited with error: signal: killed (memory ${mb.toFixed(0)} MB > ${this.memoryMiB} MB)`),
-        functionError: "Unhandled",
-        errorType: "Runtime.OutOfMemory",
-      });
-      this.proc?.kill("SIGKILL");
-      this.markDead();
-    }
-  }
-
-  /** Resolves when the sandbox is gone (process exited). */
-  onDead(listener: () => void): void {
-    if (this.state === "dead") listener();
-    else this.exitListeners.push(listener);
-  }
-
-  /** Hands an invocation to the runtime; resolves when it completes, fails or times out. */
-  run(inv: Invocation): Promise<Outcome> {
-    if (this.current) throw new Error("a sandbox runs one invocation at a time");
-    if (this.state !== "dead") this.state = "busy";
-    return new Promise<Outcome>((resolve) => {
-      const timer = setTimeout(() => this.timeOut(), Math.max(0, inv.deadlineMs - Date.now()));
-      this.current = { inv, started: performance.now(), resolve, timer };
-      this.runtimeOutcome = undefined;
-      if (this.state === "dead") return this.failExited(); // it died before it could take the invocation
-      for (const x of this.extensions.filter((e) => e.events.includes("INVOKE"))) {
-        x.busyWith = inv.requestId;
-        this.sendEvent(x, { eventType: "INVOKE", deadlineMs: inv.deadlineMs, requestId: inv.requestId, invokedFunctionArn: inv.functionArn, tracing: { type: "X-Amzn-Trace-Id", value: inv.traceId } });
-      }
-      if (this.pendingNext) this.deliver();
-    });
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.memoryTimer);
-    this.proc?.kill("SIGKILL");
-    const running = this.extensions.filter((x) => x.proc && x.proc.exitCode === null && x.proc.signalCode === null);
-    if (running.length > 0) {
-      // SHUTDOWN, then a short grace period, as Lambda gives extensions when it stops a sandbox.
-      const exited = Promise.all(running.map((x) => new Promise<void>((resolve) => x.proc!.once("exit", () => resolve()))));
-      for (const x of running) if (x.events.includes("SHUTDOWN")) this.sendEvent(x, { eventType: "SHUTDOWN", shutdownReason: "spindown", deadlineMs: Date.now() + EXTENSION_SHUTDOWN_MS });
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, EXTENSION_SHUTDOWN_MS).unref())]);
-      for (const x of running) x.proc!.kill("SIGKILL");
-    }
-    for (const x of this.extensions) x.pendingNext?.destroy();
-    this.pendingNext?.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private deliver(): void {
-    const res = this.pendingNext!;
-    const { inv } = this.current!;
-    this.current!.started = performance.now(); // Duration excludes init, as Lambda reports it
-    this.current!.delivered = true;
-    this.pendingNext = undefined;
+    const cur = this.current!;
+    const res = this.waiting!;
+    this.waiting = undefined;
+    this.machine.to("invoking");
+    cur.deliveredAt = performance.now(); // Duration excludes init, as Lambda reports it
+    const deadlineMs = Date.now() + this.opts.timeoutMs;
+    cur.timer = setTimeout(() => this.timedOut(), this.opts.timeoutMs);
+    this.extensions.invoke({ requestId: cur.inv.requestId, deadlineMs, invokedFunctionArn: cur.inv.functionArn, traceId: cur.inv.traceId });
     res.writeHead(200, {
       "Content-Type": "application/json",
-      "Lambda-Runtime-Aws-Request-Id": inv.requestId,
-      "Lambda-Runtime-Deadline-Ms": String(inv.deadlineMs),
-      "Lambda-Runtime-Invoked-Function-Arn": inv.functionArn,
-      "Lambda-Runtime-Trace-Id": inv.traceId,
-      ...(inv.clientContext ? { "Lambda-Runtime-Client-Context": inv.clientContext } : {}),
+      "Lambda-Runtime-Aws-Request-Id": cur.inv.requestId,
+      "Lambda-Runtime-Deadline-Ms": String(deadlineMs),
+      "Lambda-Runtime-Invoked-Function-Arn": cur.inv.functionArn,
+      "Lambda-Runtime-Trace-Id": cur.inv.traceId,
+      ...(cur.inv.clientContext ? { "Lambda-Runtime-Client-Context": cur.inv.clientContext } : {}),
     });
-    res.end(inv.payload);
+    res.end(cur.inv.payload);
   }
 
-  private finish(outcome: Omit<Outcome, "logs" | "durationMs" | "initDurationMs">): void {
-    const cur = this.current;
-    if (!cur) return;
-    clearTimeout(cur.timer);
-    this.current = undefined;
-    this.sampleMemory(); // short invocations report their memory too
-    for (const flush of this.flushers) flush();
-    for (const x of this.extensions) x.busyWith = undefined;
-    this.runtimeOutcome = undefined;
-    const logs = this.logLines.join("\n");
-    this.logLines = [];
-    const initDurationMs = this.initDurationMs;
-    this.initDurationMs = undefined; // reported once, with the first invocation
-    if (this.state === "busy") this.state = "idle";
-    const maxMemoryMB = this.memoryMiB ? Math.ceil(this.maxMemoryMB) : undefined;
-    cur.resolve({ ...outcome, logs, durationMs: performance.now() - cur.started, initDurationMs, maxMemoryMB });
-  }
-
-  private timeOut(): void {
-    const cur = this.current;
-    if (!cur) return;
-    const seconds = (this.timeoutMs / 1000).toFixed(2);
-    this.finish({
-      payload: errorPayload("Sandbox.Timedout", `RequestId: ${cur.inv.requestId} Error: Task timed out after ${seconds} seconds`),
-      functionError: "Unhandled",
-      errorType: "Sandbox.Timedout",
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = (req.url ?? "").replace(/\?.*$/, "");
+    const body = await readBody(req, MAX_RESPONSE_BYTES);
+    if (url.startsWith(EXTENSIONS_API_PREFIX)) return this.extensions.handle(req, url.slice(EXTENSIONS_API_PREFIX.length), body, res);
+    const routed = routeRuntimeApi(req, url, body, res, {
+      next: (r) => this.next(r),
+      response: (id, b, r) => this.answer(id, b, r, undefined),
+      error: (id, b, type, r) => this.answer(id, b, r, type ?? ""),
+      initError: (b, type, r) => this.initErrorReported(b, type, r),
     });
-    this.proc?.kill("SIGKILL");
-    this.markDead();
+    if (!routed) refuse(res, 404, "NotFound", `${req.method} ${url} is not part of the Runtime API 2018-06-01 or the Extensions API 2020-01-01`);
   }
 
-  /** Marks the sandbox gone and tells its pool, once. */
-  private markDead(): void {
-    this.state = "dead";
-    for (const x of this.extensions) x.proc?.kill("SIGKILL");
-    for (const l of this.exitListeners.splice(0)) l();
+  /** GET invocation/next. */
+  private next(res: http.ServerResponse): void {
+    if (this.state === "dead") return void res.destroy();
+    if (this.waiting) return refuse(res, 400, "InvalidStateTransition", "a request for the next invocation is already waiting");
+    if (this.state === "invoking") return refuse(res, 403, "InvalidStateTransition", `invocation ${this.current!.inv.requestId} has no response or error yet`);
+    this.waiting = res;
+    // A runtime that drops the request (it is exiting) is not waiting any more.
+    res.once("close", () => {
+      if (this.waiting === res) this.waiting = undefined;
+    });
+    if (this.state === "initializing") {
+      clearTimeout(this.initTimer);
+      this.initDurationMs = performance.now() - this.initStarted;
+      this.machine.to("ready");
+      if (this.current) this.deliver();
+    } else if (this.state === "responded") {
+      this.current!.askedNext = true;
+      this.completeIfDone();
+    }
   }
 
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    this.pendingNext?.destroy();
-    this.pendingNext = undefined;
-    this.exitedHow = signal ? `signal: ${signal}` : `exit status ${code}`;
-    if (this.current) this.failExited();
-    this.markDead();
-  }
-
-  private exitedHow = "exit status unknown";
-
-  /** Ends the current invocation with the init error the runtime reported, else Runtime.ExitError. */
-  private failExited(): void {
-    if (!this.current) return;
-    const { errorType, payload } = this.initError ?? {
-      errorType: "Runtime.ExitError",
-      payload: errorPayload("Runtime.ExitError", `RequestId: ${this.current.inv.requestId} Error: Runtime exited with error: ${this.exitedHow}`),
-    };
-    this.finish({ payload, functionError: "Unhandled", errorType });
-  }
-
-  /** The runtime answered: the invocation ends once every extension has asked for its next event too. */
-  private complete(outcome: Omit<Outcome, "logs" | "durationMs" | "initDurationMs">): void {
-    this.runtimeOutcome = outcome;
+  /** POST invocation/<id>/response (errorTypeHeader undefined) or /error. */
+  private answer(requestId: string, body: Body, res: http.ServerResponse, errorTypeHeader: string | undefined): void {
+    const cur = this.current;
+    if (!cur || cur.inv.requestId !== requestId || (this.state !== "invoking" && this.state !== "responded")) {
+      return refuse(res, 400, "InvalidRequestID", `no invocation ${requestId} is in progress`);
+    }
+    if (this.state === "responded") return refuse(res, 400, "InvalidStateTransition", `invocation ${requestId} already has its ${cur.result?.functionError ? "error" : "response"}`);
+    let result: RuntimeResult;
+    if (body.tooLarge) {
+      refuse(res, 413, "RequestEntityTooLarge", `Response payload size (${body.size} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`);
+      const errorType = "Function.ResponseSizeTooLarge";
+      result = { payload: errorPayload(errorType, `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`), functionError: "Unhandled", errorType };
+    } else {
+      reply(res, 202, { status: "OK" });
+      result = errorTypeHeader === undefined ? { payload: body.data } : { payload: body.data, functionError: "Unhandled", errorType: reportedError(body.data, errorTypeHeader, "Unhandled").errorType };
+    }
+    cur.result = result;
+    this.machine.to("responded");
+    cur.onResponse?.(result);
     this.completeIfDone();
   }
 
+  /** POST init/error: only before the first invocation/next. */
+  private initErrorReported(body: Body, errorTypeHeader: string | undefined, res: http.ServerResponse): void {
+    if (this.state !== "initializing") return refuse(res, 403, "InvalidStateTransition", "init/error is only valid before the first invocation/next");
+    reply(res, 202, { status: "OK" });
+    const { errorType, errorMessage } = reportedError(body.data, errorTypeHeader, "Runtime.InitError");
+    this.initError = { errorType, payload: errorPayload(errorType, errorMessage ?? "") };
+    this.killAll();
+  }
+
+  /** The invocation is complete once the runtime asked for the next one and every extension is done. */
   private completeIfDone(): void {
     const cur = this.current;
-    if (!cur || !this.runtimeOutcome || this.extensions.some((x) => x.busyWith === cur.inv.requestId)) return;
-    if (this.extensions.length === 0) return this.finish(this.runtimeOutcome);
-    // An extension writes its lines before it asks for the next event; let its output pipe drain first.
-    setTimeout(() => {
-      if (this.current === cur && this.runtimeOutcome) this.finish(this.runtimeOutcome);
-    }, 5);
+    if (!cur || this.state !== "responded" || !cur.askedNext || this.extensions.busyWith(cur.inv.requestId) || cur.finishing) return;
+    cur.finishing = true;
+    // What the processes wrote before asking for the next event is still in their pipes: read it first.
+    void Promise.all([this.runtime, ...this.extensionProcs].map((p) => p?.quiet())).then(() => {
+      if (this.current !== cur || this.state !== "responded") return; // it died meanwhile: finished there
+      this.machine.to("ready");
+      this.finish(cur, cur.result!, "kept");
+    });
   }
 
-  private sendEvent(x: ExtensionState, event: object): void {
-    x.queue.push(event);
-    this.flushEvents(x);
+  private finish(cur: Current, result: RuntimeResult, sandbox: "kept" | "reset"): void {
+    if (this.current !== cur) return;
+    this.current = undefined;
+    clearTimeout(cur.timer);
+    this.watchdog.sample(); // short invocations report their memory too
+    const initDurationMs = this.initDurationMs;
+    this.initDurationMs = undefined; // reported once, with the first invocation
+    const initLogs = this.initLines.length ? this.initLines.join("\n") : undefined;
+    this.initLines = [];
+    cur.resolve({
+      ...result,
+      logs: cur.lines.join("\n"),
+      initLogs,
+      durationMs: cur.deliveredAt === undefined ? 0 : performance.now() - cur.deliveredAt,
+      initDurationMs,
+      maxMemoryMB: this.opts.memoryMiB ? this.watchdog.takePeak() : undefined,
+      sandbox,
+    });
+    // A sandbox that became ready while this invocation was finishing may take the next one now.
+    if (sandbox === "kept" && this.available) for (const l of this.readyListeners) l();
   }
 
-  private flushEvents(x: ExtensionState): void {
-    if (!x.pendingNext || x.queue.length === 0) return;
-    const res = x.pendingNext;
-    x.pendingNext = undefined;
-    res.writeHead(200, { "Content-Type": "application/json", "Lambda-Extension-Event-Identifier": crypto.randomUUID() });
-    res.end(JSON.stringify(x.queue.shift()));
+  private timedOut(): void {
+    const cur = this.current;
+    if (!cur) return;
+    const seconds = (this.opts.timeoutMs / 1000).toFixed(2);
+    if (this.state === "invoking") this.killedFor = { errorType: "Sandbox.Timedout", message: (id) => `RequestId: ${id} Error: Task timed out after ${seconds} seconds` };
+    // Answered but still not done (no next request, an extension still busy): the sandbox is reset.
+    this.killAll();
   }
 
-  /** The Extensions API (2020-01-01). */
-  private handleExtension(req: http.IncomingMessage, res: http.ServerResponse, p: string, body: Buffer): void {
-    const reply = (status: number, payload: object, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { "Content-Type": "application/json", ...headers });
-      res.end(JSON.stringify(payload));
-    };
-    const byId = this.extensions.find((x) => x.id !== undefined && x.id === req.headers["lambda-extension-identifier"]);
-    if (req.method === "POST" && p === "/register") {
-      const name = String(req.headers["lambda-extension-name"] ?? "");
-      const x = this.extensions.find((e) => e.name === name && e.id === undefined);
-      if (!x) return reply(403, { errorType: "Extension.InvalidExtensionName", errorMessage: `no unregistered extension named ${JSON.stringify(name)} in /opt/extensions (the name must be the file's)` });
-      let events: unknown;
-      try {
-        events = (JSON.parse(body.toString() || "{}") as { events?: unknown }).events;
-      } catch {
-        /* handled below */
-      }
-      if (!Array.isArray(events) || !events.every((e) => e === "INVOKE" || e === "SHUTDOWN")) {
-        return reply(400, { errorType: "InvalidRequest", errorMessage: 'the body must be {"events": [...]} with INVOKE and/or SHUTDOWN' });
-      }
-      x.id = crypto.randomUUID();
-      x.events = events as string[];
-      return reply(200, { functionName: this.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: this.env.AWS_LAMBDA_FUNCTION_VERSION, handler: this.env._HANDLER }, { "Lambda-Extension-Identifier": x.id });
-    }
-    if (!byId) return reply(403, { errorType: "Extension.InvalidExtensionIdentifier", errorMessage: "missing or unknown Lambda-Extension-Identifier header: register first" });
-    if (req.method === "GET" && p === "/event/next") {
-      if (byId.pendingNext) return reply(400, { errorType: "InvalidStateTransition", errorMessage: "a request for the next event is already waiting" });
-      byId.pendingNext = res;
-      if (byId.busyWith && byId.queue.length === 0) {
-        byId.busyWith = undefined; // done with the invocation it was given
-        this.completeIfDone();
-      }
-      if (this.extensions.every((x) => x.pendingNext || x.busyWith)) this.extensionsReady?.();
-      return this.flushEvents(byId);
-    }
-    const err = /^\/(init|exit)\/error$/.exec(p);
-    if (req.method === "POST" && err) {
-      const errorType = String(req.headers["lambda-extension-function-error-type"] ?? "Extension.Unknown");
-      let message = body.toString();
-      try {
-        message = String((JSON.parse(message) as { errorMessage?: unknown }).errorMessage ?? message);
-      } catch {
-        /* not JSON: the body is the message */
-      }
-      reply(202, { status: "OK" });
-      this.initError ??= { errorType, payload: errorPayload(errorType, `extension ${byId.name}: ${message}`) };
-      byId.proc?.kill("SIGKILL");
+  private outOfMemory(mb: number): void {
+    if (this.state === "dead") return;
+    this.killedFor = { errorType: "Runtime.OutOfMemory", message: (id) => `RequestId: ${id} Error: Runtime exited with error: signal: killed (memory ${mb.toFixed(0)} MB > ${this.opts.memoryMiB} MB)` };
+    this.killAll();
+  }
+
+  /** Init ran past its limit: once, init runs again within the function's timeout (Lambda's suppressed init); twice, the invocation times out. */
+  private initTimedOut(attempt: number, limitMs: number): void {
+    if (attempt !== this.initAttempt || this.state !== "initializing") return;
+    const late = this.extensions.late;
+    const first = this.initTries === 1;
+    this.initLines.push(`INIT_REPORT Init Duration: ${limitMs.toFixed(2)} ms\tPhase: ${first ? "init" : "invoke"}\tStatus: timeout`);
+    if (first && this.current) {
+      this.initAttempt++; // the old processes' exits are not this sandbox's end
+      const old = [this.runtime, ...this.extensionProcs];
+      this.runtime = undefined;
+      this.extensionProcs = [];
+      this.extensions.close();
+      for (const p of old) p?.kill();
+      void Promise.all(old.map((p) => p?.whenExited())).then(() => {
+        if (this.state === "initializing") this.boot(this.opts.timeoutMs);
+      });
       return;
     }
-    return reply(404, { errorType: "NotFound", errorMessage: `${req.method} ${EXTENSION_PREFIX}${p} is not part of the Extensions API 2020-01-01` });
+    const seconds = ((first ? limitMs : this.opts.timeoutMs) / 1000).toFixed(2);
+    this.initError ??= late.length
+      ? { errorType: "Extension.TimedOut", payload: errorPayload("Extension.TimedOut", `extensions ${late.join(", ")} did not register and ask for an event within ${seconds} s`) }
+      : { errorType: "Sandbox.Timedout", payload: errorPayload("Sandbox.Timedout", `RequestId: ${this.current?.inv.requestId ?? "-"} Error: Task timed out after ${seconds} seconds`) };
+    this.killAll();
+    if (!this.runtime) this.die("init timed out");
   }
 
-  /** The Runtime API (2018-06-01), with and without the version prefix. */
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_RESPONSE_BYTES) tooLarge = true;
-      else chunks.push(c);
-    });
-    req.on("end", () => {
-      const url = (req.url ?? "").replace(/\?.*$/, "");
-      const p = url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) : url;
-      const reply = (status: number, body?: object) => {
-        res.writeHead(status, { "Content-Type": "application/json" });
-        res.end(body ? JSON.stringify(body) : undefined);
-      };
-      const invalid = (status: number, errorType: string, errorMessage: string) => reply(status, { errorType, errorMessage });
-
-      if (url.startsWith(EXTENSION_PREFIX)) return this.handleExtension(req, res, url.slice(EXTENSION_PREFIX.length), Buffer.concat(chunks));
-      if (req.method === "GET" && p === "/runtime/invocation/next") {
-        if (!this.initialized) {
-          this.initialized = true;
-          this.initDurationMs = performance.now() - this.initStarted;
-        }
-        if (this.state === "starting") this.state = "idle";
-        if (this.pendingNext) return invalid(400, "InvalidStateTransition", "a request for the next invocation is already waiting");
-        this.pendingNext = res;
-        // Not an invocation the runtime already answered (its extensions may still be finishing it).
-        if (this.current && !this.current.delivered) this.deliver();
-        return;
-      }
-      const m = /^\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(p);
-      if (req.method === "POST" && m) {
-        const [, id, kind] = m;
-        if (!this.current || this.current.inv.requestId !== id) return invalid(400, "InvalidRequestID", `no invocation ${id} is in progress`);
-        if (kind === "response" && tooLarge) {
-          invalid(413, "RequestEntityTooLarge", `Response payload size (${size} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`);
-          return this.complete({
-            payload: errorPayload("Function.ResponseSizeTooLarge", `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`),
-            functionError: "Unhandled",
-            errorType: "Function.ResponseSizeTooLarge",
-          });
-        }
-        reply(202, { status: "OK" });
-        const body = Buffer.concat(chunks);
-        if (kind === "response") return this.complete({ payload: body });
-        let errorType = String(req.headers["lambda-runtime-function-error-type"] ?? "Unhandled");
-        try {
-          const parsed = JSON.parse(body.toString()) as { errorType?: string };
-          if (parsed.errorType) errorType = parsed.errorType;
-        } catch {
-          /* not JSON: passed through as the runtime sent it */
-        }
-        return this.complete({ payload: body, functionError: "Unhandled", errorType });
-      }
-      if (req.method === "POST" && p === "/runtime/init/error") {
-        if (this.initialized) return invalid(403, "InvalidStateTransition", "init/error is only valid before the first /next");
-        reply(202, { status: "OK" });
-        const body = Buffer.concat(chunks).toString();
-        let parsed: { errorType?: string; errorMessage?: string } = {};
-        try {
-          parsed = JSON.parse(body) as typeof parsed;
-        } catch {
-          /* not JSON: the body is the message */
-        }
-        const errorType = parsed.errorType ?? String(req.headers["lambda-runtime-function-error-type"] ?? "Runtime.InitError");
-        this.initError = { errorType, payload: errorPayload(errorType, String(parsed.errorMessage ?? body)) };
-        this.proc?.kill("SIGKILL");
-        return;
-      }
-      return invalid(404, "NotFound", `${req.method} ${url} is not part of the Runtime API 2018-06-01`);
-    });
+  private onExtensionExit(attempt: number, name: string, how: string): void {
+    if (attempt !== this.initAttempt || this.state === "dead") return;
+    // An extension that stops takes the sandbox with it, as in Lambda.
+    this.initError ??= { errorType: "Extension.Crash", payload: errorPayload("Extension.Crash", `extension ${name} exited (${how})`) };
+    this.killAll();
+    if (!this.runtime) this.die(`extension ${name} exited (${how})`);
   }
+
+  private onRuntimeExit(attempt: number, how: string): void {
+    if (attempt !== this.initAttempt || this.state === "dead") return;
+    this.die(`Runtime exited with error: ${how}`, how);
+  }
+
+  /** The sandbox is gone: the invocation in progress ends with why; one not yet delivered goes elsewhere. */
+  private die(why: string, exitHow?: string): void {
+    const before = this.state;
+    const cur = this.current;
+    this.machine.kill();
+    this.killAll();
+    this.watchdog.stop();
+    this.waiting = undefined;
+    if (!cur) return;
+    if (before === "responded") return this.finish(cur, cur.result!, "reset");
+    if (before === "ready") {
+      // Assigned but never handed over (its runtime left between asking and receiving).
+      this.current = undefined;
+      clearTimeout(cur.timer);
+      return cur.reject(new NotDelivered(why));
+    }
+    const id = cur.inv.requestId;
+    const result: RuntimeResult = this.killedFor
+      ? { payload: errorPayload(this.killedFor.errorType, this.killedFor.message(id)), functionError: "Unhandled", errorType: this.killedFor.errorType }
+      : this.initError
+        ? { ...this.initError, functionError: "Unhandled" }
+        : { payload: errorPayload("Runtime.ExitError", `RequestId: ${id} Error: Runtime exited with error: ${exitHow ?? why}`), functionError: "Unhandled", errorType: "Runtime.ExitError" };
+    cur.onResponse?.(result);
+    this.finish(cur, result, "reset");
+  }
+
+  private killAll(): void {
+    for (const p of [this.runtime, ...this.extensionProcs]) p?.kill();
+  }
+
+  /** Stops the sandbox: SHUTDOWN to its extensions (with Lambda's grace), then kills what is left. */
+  async stop(): Promise<void> {
+    this.watchdog.stop();
+    const running = this.extensionProcs.filter((p) => p.exit === undefined);
+    if (running.length > 0 && this.extensions.shutdown("spindown", Date.now() + SHUTDOWN_GRACE_MS) > 0) {
+      await Promise.race([Promise.all(running.map((p) => p.whenExited())), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
+    }
+    this.killAll();
+    this.extensions?.close();
+    this.waiting?.destroy();
+    if (this.state !== "dead") this.die("stopped");
+    if (this.server?.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A trace header for an invocation: the caller's when it sent one (`Root=...`), else a new one. */
+export function traceHeader(given?: string): string {
+  if (given && /(^|;)\s*Root=1-[0-9a-f]{8}-[0-9a-f]{24}/.test(given)) return given;
+  return `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${crypto.randomBytes(12).toString("hex")};Parent=${crypto.randomBytes(8).toString("hex")};Sampled=0`;
 }

@@ -12,11 +12,18 @@ Serves every function an env's stack deploys, run locally from its real package,
 (Ctrl-C):
   POST /2015-03-31/functions/<name>/invocations   Lambda's Invoke API (point @aws-sdk/client-lambda's
                                                   endpoint here), also RIE's .../function/invocations
-  GET  /health, GET /status                       functions, sandboxes, active and queued invocations,
-                                                  counts, durations
-  POST /<stage>/@connections/<id>                 where the WebSocket handlers post (recorded)
-Functions' AWS SDK calls go to the local AWS emulator (moto); each function runs at most its reserved
-concurrency (else 10) sandboxes at once, and further invocations wait.
+                                                  (RequestResponse, Event with Lambda's retries, DryRun;
+                                                  LogType Tail; client context; trace header)
+  GET  /health, GET /status                       functions; each sandbox's state, memory and CPU;
+                                                  active and queued invocations, throttles, durations;
+                                                  the last finished invocations (Event ones included)
+  POST|GET|DELETE /<stage>/@connections/<id>      where the WebSocket handlers post (recorded, bounded)
+Every line a function writes is printed as it comes, prefixed [<function> <request id>]. Functions'
+AWS SDK calls go to the local AWS emulator (moto). A function with reserved concurrency runs at most
+that many sandboxes, and synchronous invocations past it get Lambda's 429; one without runs up to 10
+and further invocations wait (Lambda would scale to the account's limit). A sandbox whose runtime
+exited, crashed, timed out or ran out of memory never gets another invocation: the next one starts a
+fresh sandbox (a cold start).
 ${exitCodesHelp()}`;
 
 async function main(): Promise<number | void> {
@@ -32,7 +39,7 @@ async function main(): Promise<number | void> {
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackJson;
   for (const r of Object.values(stack.resource?.aws_lambda_function ?? {})) buildIfNeeded(stack, dir, r);
-  const { emulator, url, functions, aws } = await localRuntime(env, { port });
+  const { emulator, url, functions, aws } = await localRuntime(env, { port, console: (line) => process.stdout.write(`${line}\n`) });
   process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], functions.map((f) => [f.name, f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n\n`);
   process.stdout.write(`${stackName(env.name)}: runtime emulator at ${url} (AWS calls go to ${aws.endpoint}); Ctrl-C stops it\n`);
   const stop = () => void emulator.stop().then(() => process.exit(0));
