@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -184,5 +185,21 @@ describe.each(handlers)("conformance with RIE: $label", ({ label, cmd }) => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => call(side.ours, { lines: 1, i })));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(new Set(results.map((r) => r.json().requestId)).size).toBe(10);
+  });
+});
+
+describe("npm run invoke -- --source: any handler, in no env", () => {
+  it("builds and runs a Go handler from a folder outside lambda-src/, for this machine's architecture", () => {
+    const dir = path.join(scratch, "outside", "echo-go");
+    fs.cpSync(path.join(__dirname, "fixtures", "conformance", "go"), dir, { recursive: true });
+    fs.writeFileSync(path.join(scratch, "event.json"), '{"lines": 1}');
+    const r = spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "--source", dir, "--event", path.join(scratch, "event.json")], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/building .*echo-go \(go, provided\.al2023, handler bootstrap\) for x86_64/);
+    expect(r.stdout).toMatch(/^line 0 of [0-9a-f-]{36}$/m);
+    expect(r.stdout).toMatch(/"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:echo-go"/);
+    const zip = spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "--source", path.join(scratch, "missing.zip")], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+    expect(zip.status).toBe(2);
+    expect(zip.stderr).toContain("--source is");
   });
 });

@@ -1,9 +1,14 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { buildFunction, planFunction } from "../build/function";
+import { collectFiles, createZip, writeFileAtomic } from "../build/zip";
 import type { EnvConfig } from "../envs/schema";
-import { RuntimeEmulator } from "../runtime/emulator";
+import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, StackJson, StateValues } from "../runtime/functions";
-import { sharedEmulator } from "./local-aws";
+import { UsageError } from "./cli";
+import { recordedEmulator, sharedEmulator } from "./local-aws";
 import { localStateFile } from "./state-guard";
 import { readStack, runBuilder, stackDir } from "./synth";
 import { PROJECT_ROOT } from "./toolchain";
@@ -97,4 +102,63 @@ export async function localRuntime(env: EnvConfig, opts: { port?: number; only?:
   for (const p of problems) (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`note: ${p}`);
   for (const f of functions) emulator.add(f);
   return { emulator, url, functions, aws, stack, dir };
+}
+
+/** A function given on the command line (`--source DIR|ZIP --runtime R --handler H`), not one of an env's. */
+export interface SourceFunction {
+  readonly source: string;
+  readonly runtime?: string;
+  readonly handler?: string;
+  readonly memoryMiB?: number;
+  readonly timeoutSeconds?: number;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The runtime emulator's spec of a function from a folder or a zip, outside any env: a zip runs as
+ * it is; a folder holding an executable `bootstrap` runs it; any other folder is built as
+ * `functions` entries are (runtime and handler detected unless given), for this machine's
+ * architecture and with its dependencies in the package, so it runs natively. Its AWS calls go to
+ * the local AWS when one is running (npm run emulator -- start), else nowhere.
+ */
+export function sourceFunction(src: SourceFunction): FunctionSpec {
+  const given = path.resolve(src.source);
+  if (!fs.existsSync(given)) throw new UsageError(`--source is ${src.source}, which does not exist; give a function's folder or a zip`);
+  const name = path.basename(given).replace(/\.zip$/, "").toLowerCase().replace(/[^a-z0-9_-]/g, "-") || "function";
+  const log = src.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  let zip: string;
+  let runtime = src.runtime;
+  let handler = src.handler;
+  if (fs.statSync(given).isFile()) {
+    if (!given.endsWith(".zip")) throw new UsageError(`--source is ${src.source}, a file that is not a .zip; give a function's folder or its zip`);
+    if (!runtime) throw new UsageError(`--runtime is needed with a zip (${src.source}): e.g. --runtime provided.al2023, python3.12, nodejs22.x, java21`);
+    handler ??= runtime.startsWith("provided") ? "bootstrap" : undefined;
+    if (!handler) throw new UsageError(`--handler is needed with a ${runtime} zip (${src.source}): e.g. handler.handler`);
+    zip = given;
+  } else if (fs.existsSync(path.join(given, "bootstrap")) && (!runtime || runtime.startsWith("provided"))) {
+    const files = collectFiles(given);
+    zip = path.join(PROJECT_ROOT, ".build", "source", `${name}-${crypto.createHash("sha256").update(given).digest("hex").slice(0, 12)}.zip`);
+    fs.mkdirSync(path.dirname(zip), { recursive: true });
+    writeFileAtomic(zip, createZip(files));
+    runtime ??= "provided.al2023";
+    handler ??= "bootstrap";
+  } else {
+    const arch = os.arch() === "arm64" ? "arm64" : "x86_64";
+    const fnSrc = { name, dir: given, runtime, handler, dependencies: "bundle" as const };
+    const plan = planFunction(fnSrc, arch);
+    log(`building ${src.source} (${plan.language}, ${plan.runtime}, handler ${plan.handler}) for ${arch}, this machine's architecture`);
+    const built = buildFunction(fnSrc, arch, { projectRoot: PROJECT_ROOT, log }, plan);
+    log(`built ${built.zipPath} in ${built.seconds.toFixed(1)} s (${built.status})`);
+    zip = built.zipPath;
+    runtime = plan.runtime;
+    handler = plan.deployedHandler;
+  }
+  const recorded = recordedEmulator();
+  const stack: StackJson = {
+    resource: { aws_lambda_function: { source: { function_name: name, runtime, handler, filename: zip, memory_size: src.memoryMiB ?? 128, timeout: src.timeoutSeconds ?? 3 } } },
+  };
+  const { functions, problems } = functionsFromStack(stack, { stackDir: PROJECT_ROOT, region: "us-east-1", projectRoot: PROJECT_ROOT, awsEndpoint: recorded?.endpoint });
+  for (const p of problems) log(`note: ${p}`);
+  if (!functions[0]) throw new UsageError(`${src.source}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*, nodejs*, java*)`);
+  return functions[0];
 }

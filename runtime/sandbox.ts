@@ -180,7 +180,7 @@ export class Sandbox {
 
   /** Memory and CPU of its processes, sampled now. */
   usage(): Usage & { pid?: number } {
-    return { ...this.watchdog.sample(), pid: this.runtime?.pid };
+    return { ...this.watchdog.sample(true), pid: this.runtime?.pid };
   }
 
   /** Starts the sandbox's API endpoint, its extensions and its runtime (init). */
@@ -369,7 +369,7 @@ export class Sandbox {
     if (this.current !== cur) return;
     this.current = undefined;
     clearTimeout(cur.timer);
-    this.watchdog.sample(); // short invocations report their memory too
+    if (this.opts.memoryMiB) this.watchdog.sample(); // short invocations report their memory too
     const initDurationMs = this.initDurationMs;
     this.initDurationMs = undefined; // reported once, with the first invocation
     const initLogs = this.initLines.length ? this.initLines.join("\n") : undefined;
@@ -489,5 +489,6 @@ export class Sandbox {
 /** A trace header for an invocation: the caller's when it sent one (`Root=...`), else a new one. */
 export function traceHeader(given?: string): string {
   if (given && /(^|;)\s*Root=1-[0-9a-f]{8}-[0-9a-f]{24}/.test(given)) return given;
-  return `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${crypto.randomBytes(12).toString("hex")};Parent=${crypto.randomBytes(8).toString("hex")};Sampled=0`;
+  const hex = crypto.randomUUID().replace(/-/g, "") + crypto.randomUUID().replace(/-/g, "");
+  return `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${hex.slice(0, 24)};Parent=${hex.slice(24, 40)};Sampled=0`;
 }

@@ -17,6 +17,7 @@ export interface Usage {
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
+const PAGE_KB = 4; // the page size of x86_64 and arm64 Linux kernels here
 
 /** Resident memory (MB) and CPU time (s) of one process, or undefined once it is gone. */
 export function processUsage(pid: number): { rssMB: number; cpuSeconds: number } | undefined {
@@ -26,6 +27,16 @@ export function processUsage(pid: number): { rssMB: number; cpuSeconds: number }
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return { rssMB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident memory (MB) of one process from /proc/<pid>/statm (one small read: cheap enough per invocation), or undefined. */
+export function processRss(pid: number): number | undefined {
+  try {
+    const pages = Number(fs.readFileSync(`/proc/${pid}/statm`, "latin1").split(" ")[1]);
+    return (pages * PAGE_KB) / 1024;
   } catch {
     return undefined;
   }
@@ -56,15 +67,17 @@ export class MemoryWatchdog {
     this.timer = undefined;
   }
 
-  /** Samples now; returns the usage (and enforces the limit). */
-  sample(): Usage {
+  /** Samples now (memory only, unless `withCpu`); returns the usage (and enforces the limit). */
+  sample(withCpu = false): Usage {
     let rssMB = 0;
-    let cpuSeconds = 0;
+    let cpuSeconds = withCpu ? 0 : this.last.cpuSeconds;
     for (const pid of this.pids()) {
-      const u = pid === undefined ? undefined : processUsage(pid);
-      if (!u) continue;
-      rssMB += u.rssMB;
-      cpuSeconds += u.cpuSeconds;
+      if (pid === undefined) continue;
+      if (withCpu) {
+        const u = processUsage(pid);
+        rssMB += u?.rssMB ?? 0;
+        cpuSeconds += u?.cpuSeconds ?? 0;
+      } else rssMB += processRss(pid) ?? 0;
     }
     this.peak = Math.max(this.peak, rssMB);
     this.last = { rssMB, peakMB: this.peak, cpuSeconds };

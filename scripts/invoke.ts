@@ -2,12 +2,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadEnv } from "../envs";
 import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
-import { buildIfNeeded, functionKey, functionKeys, localRuntime, sampleEvent } from "../lib/local-runtime";
+import { buildIfNeeded, functionKey, functionKeys, localRuntime, sampleEvent, sourceFunction } from "../lib/local-runtime";
+import { RuntimeEmulator } from "../runtime/emulator";
 import { stackName } from "../modules/stack";
 import type { StackJson } from "../runtime/functions";
 import { readStack, stackDir, synthAll } from "../lib/synth";
 
 const HELP = `Usage: npm run invoke -- <env> <function> [--event FILE]
+       npm run invoke -- --source DIR|ZIP [--runtime R] [--handler H] [--memory MIB] [--timeout S] [--event FILE]
 
 Runs one function of an env's stack on this machine, exactly as packaged for deployment, and prints
 its response and logs; exits 0 when the function succeeded, 1 when it returned an error.
@@ -16,6 +18,12 @@ its response and logs; exits 0 when the function succeeded, 1 when it returned a
                  name (lambdaship-local-orders-api)
   --event FILE   the event (JSON); default lambda-src/events/<key>.json, else the function folder's
                  events/sample.json, else {}
+  --source       any function, in no env: a zip (give --runtime, and --handler unless provided.*), a
+                 folder with an executable bootstrap, or a function's source folder in any language
+                 (built as env functions are, runtime and handler detected unless given, for this
+                 machine's architecture, dependencies bundled); Lambda's 128 MB and 3 s unless
+                 --memory and --timeout say otherwise. Its AWS calls go to the local AWS when one is
+                 running (npm run emulator -- start)
 
 What it starts: a synth of that env; the Rust builder when the function's package is missing (the
 same command the stack's builder runs at apply); the local AWS emulator (moto), which the function's
@@ -27,11 +35,20 @@ for local.
 ${exitCodesHelp()} A function that returned an error exits 1.`;
 
 async function main(): Promise<number> {
-  const { values, positionals, help } = parseCommandLine(process.argv.slice(2), { event: { type: "string" } }, 2);
+  const { values, positionals, help } = parseCommandLine(
+    process.argv.slice(2),
+    { event: { type: "string" }, source: { type: "string" }, runtime: { type: "string" }, handler: { type: "string" }, memory: { type: "string" }, timeout: { type: "string" } },
+    2,
+  );
   if (help) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
+  if (values.source !== undefined) {
+    if (positionals.length) throw new UsageError(`--source runs a function outside any env; leave out ${positionals.join(" ")}`);
+    return invokeSource(values);
+  }
+  for (const flag of ["runtime", "handler", "memory", "timeout"] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --source`);
   if (positionals.length !== 2) throw new UsageError("name an env and a function, e.g. npm run invoke -- local backend");
   const opts = { env: positionals[0], fn: positionals[1], event: values.event };
   const env = loadEnv(opts.env);
@@ -52,17 +69,39 @@ async function main(): Promise<number> {
   buildIfNeeded(stack, dir, resource);
 
   const eventFile = opts.event ? path.resolve(opts.event) : sampleEvent(env, fullName);
+  const { emulator, functions, aws } = await localRuntime(env, { only: fullName });
+  if (aws.fresh) process.stderr.write(`note: started the local AWS emulator at ${aws.endpoint}; it is empty until the env is deployed to it (npm start)\n`);
+  return invokeOnce(emulator, fullName, functions[0].description, eventFile);
+}
+
+/** The event of an invocation: the file's JSON, else {}. */
+function readEvent(eventFile: string | undefined): Buffer {
   const payload = eventFile ? fs.readFileSync(eventFile) : Buffer.from("{}");
   try {
     JSON.parse(payload.toString());
   } catch (e) {
-    throw new Error(`${eventFile} is not JSON: ${(e as Error).message}`);
+    throw new UsageError(`--event ${eventFile} is not JSON: ${(e as Error).message}`);
   }
+  return payload;
+}
 
-  const { emulator, functions, aws } = await localRuntime(env, { only: fullName });
-  if (aws.fresh) process.stderr.write(`note: started the local AWS emulator at ${aws.endpoint}; it is empty until the env is deployed to it (npm start)\n`);
+function whole(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} is ${JSON.stringify(text)}; Lambda allows ${min}-${max}`);
+  return n;
+}
+
+async function invokeSource(values: { source?: string; runtime?: string; handler?: string; memory?: string; timeout?: string; event?: string }): Promise<number> {
+  const spec = sourceFunction({ source: values.source!, runtime: values.runtime, handler: values.handler, memoryMiB: whole("memory", values.memory, 128, 10240), timeoutSeconds: whole("timeout", values.timeout, 1, 900) });
+  const emulator = new RuntimeEmulator([spec]);
+  return invokeOnce(emulator, spec.name, spec.description, values.event ? path.resolve(values.event) : undefined);
+}
+
+async function invokeOnce(emulator: RuntimeEmulator, fullName: string, description: string, eventFile: string | undefined): Promise<number> {
+  const payload = readEvent(eventFile);
   try {
-    process.stderr.write(`invoking ${fullName} (${functions[0].description}) with ${eventFile ? path.relative(process.cwd(), eventFile) : "{}"}\n\n`);
+    process.stderr.write(`invoking ${fullName} (${description}) with ${eventFile ? path.relative(process.cwd(), eventFile) : "{}"}\n\n`);
     const r = await emulator.invoke(fullName, payload);
     process.stdout.write(`--- logs\n${r.logs}\n--- response${r.functionError ? ` (error: ${r.errorType})` : ""}\n`);
     let shown = r.payload.toString();
