@@ -330,16 +330,17 @@ export class Sandbox {
     if (this.state === "responded") return refuse(res, 400, "InvalidStateTransition", `invocation ${requestId} already has its ${cur.result?.functionError ? "error" : "response"}`);
     let result: RuntimeResult;
     if (body.tooLarge) {
-      refuse(res, 413, "RequestEntityTooLarge", `Response payload size (${body.size} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`);
       const errorType = "Function.ResponseSizeTooLarge";
       result = { payload: errorPayload(errorType, `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`), functionError: "Unhandled", errorType };
     } else {
-      reply(res, 202, { status: "OK" });
       result = errorTypeHeader === undefined ? { payload: body.data } : { payload: body.data, functionError: "Unhandled", errorType: reportedError(body.data, errorTypeHeader, "Unhandled").errorType };
     }
     cur.result = result;
     this.machine.to("responded");
+    // The caller first: its answer is on the critical path, the runtime's acknowledgement is not.
     cur.onResponse?.(result);
+    if (body.tooLarge) refuse(res, 413, "RequestEntityTooLarge", `Response payload size (${body.size} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`);
+    else reply(res, 202, { status: "OK" });
     this.completeIfDone();
   }
 
