@@ -1,8 +1,9 @@
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
+import { freePort } from "../lib/local-aws";
 import { buildGoHandler, pythonHandlerCommand, RieInstance, startRie } from "../lib/rie";
 
 /**
@@ -201,5 +202,29 @@ describe("npm run invoke -- --source: any handler, in no env", () => {
     const zip = spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "--source", path.join(scratch, "missing.zip")], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
     expect(zip.status).toBe(2);
     expect(zip.stderr).toContain("--source is");
+  });
+});
+
+describe("an external runtime (npm run runtime -- --external): the Runtime API served, the process started by hand", () => {
+  it("waits for the runtime, serves it invocations, and takes a restarted one after a timeout resets the sandbox", async () => {
+    const dir = buildGoHandler(path.join(scratch, "go-external"));
+    const port = await freePort();
+    const emu = new RuntimeEmulator([{ name: "ext", arn: "arn:aws:lambda:us-east-1:123456789012:function:ext", runtime: { command: "unused", args: [], cwd: dir, env: {} }, timeoutSeconds: 1, memoryMiB: 128, maxConcurrency: 1, externalPort: port, description: "external" }]);
+    const byHand = () => spawn(path.join(dir, "bootstrap"), [], { env: { ...ENV, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` }, stdio: "ignore" });
+    try {
+      const first = emu.invoke("ext", '{"lines": 0}');
+      await new Promise((r) => setTimeout(r, 300)); // nothing runs it yet: it waits
+      const p1 = byHand();
+      expect(JSON.parse((await first).payload.toString())).toMatchObject({ ok: true });
+      expect((await emu.invoke("ext", '{"mode": "sleep", "ms": 3000}')).errorType).toBe("Sandbox.Timedout");
+      p1.kill("SIGKILL");
+      const again = emu.invoke("ext", "{}");
+      await new Promise((r) => setTimeout(r, 500));
+      const p2 = byHand();
+      expect(JSON.parse((await again).payload.toString())).toMatchObject({ ok: true });
+      p2.kill("SIGKILL");
+    } finally {
+      await emu.stop();
+    }
   });
 });

@@ -84,7 +84,10 @@ export function buildIfNeeded(stack: StackJson, dir: string, fnResource: Record<
  * `only`) run from their packages, their AWS calls go to the shared local AWS emulator, and their
  * WebSocket posts to the emulator's stand-in. Prints what could not be resolved.
  */
-export async function localRuntime(env: EnvConfig, opts: { port?: number; only?: string; state?: StateValues; log?: (line: string) => void; console?: (line: string) => void } = {}) {
+export async function localRuntime(
+  env: EnvConfig,
+  opts: { port?: number; only?: string; state?: StateValues; log?: (line: string) => void; console?: (line: string) => void; external?: { key: string; port: number } } = {},
+) {
   const dir = stackDir(env.name);
   const stack = readStack(env.name) as StackJson;
   const aws = await sharedEmulator();
@@ -100,8 +103,14 @@ export async function localRuntime(env: EnvConfig, opts: { port?: number; only?:
     only: opts.only,
   });
   for (const p of problems) (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`note: ${p}`);
-  for (const f of functions) emulator.add(f);
-  return { emulator, url, functions, aws, stack, dir };
+  const external = opts.external;
+  if (external && !functions.some((f) => f.name === external.key || functionKey(env, f.name) === external.key)) {
+    await emulator.stop();
+    throw new UsageError(`--external ${external.key}: the env runs no such function; it runs ${functions.map((f) => functionKey(env, f.name)).join(", ")}`);
+  }
+  const served = functions.map((f) => (external && (f.name === external.key || functionKey(env, f.name) === external.key) ? { ...f, externalPort: external.port, maxConcurrency: 1 } : f));
+  for (const f of served) emulator.add(f);
+  return { emulator, url, functions: served, aws, stack, dir };
 }
 
 /** A function given on the command line (`--source DIR|ZIP --runtime R --handler H`), not one of an env's. */

@@ -38,6 +38,8 @@ export interface FunctionSpec {
   readonly maximumRetryAttempts?: number;
   /** What it runs, for status and logs: `provided.al2023 arm64 (qemu)`, ... */
   readonly description: string;
+  /** Its runtime is started by hand against the Runtime API on this port (one sandbox). @default - started here */
+  readonly externalPort?: number;
 }
 
 export interface InvokeResult extends Outcome {
@@ -251,7 +253,7 @@ export class RuntimeEmulator {
         pool.queue.shift()!.start(ready);
         continue;
       }
-      if (pool.sandboxes.size >= pool.spec.maxConcurrency) return;
+      if (pool.sandboxes.size >= (pool.spec.externalPort !== undefined ? 1 : pool.spec.maxConcurrency)) return;
       const waiter = pool.queue.shift()!;
       const sb = this.newSandbox(pool);
       // The invocation is assigned before init, so no other waiter takes this sandbox.
@@ -266,14 +268,23 @@ export class RuntimeEmulator {
       timeoutMs: spec.timeoutSeconds * 1000,
       memoryMiB: spec.enforceMemory === false ? undefined : spec.memoryMiB,
       initTimeoutMs: this.opts.initTimeoutMs,
+      externalPort: spec.externalPort,
       onLine: this.opts.console && ((line, requestId, phase) => this.opts.console!(`[${spec.name} ${requestId ? requestId.slice(0, 8) : phase}] ${line}`)),
     });
     pool.sandboxes.add(sb);
     sb.onReady(() => this.dispatch(pool));
     sb.onDead(() => {
-      pool.sandboxes.delete(sb);
-      void sb.stop();
-      this.dispatch(pool);
+      if (spec.externalPort !== undefined && !this.stopping) this.opts.console?.(`[${spec.name}] the sandbox was reset (its invocation ended in an error that kills it); start the runtime again against AWS_LAMBDA_RUNTIME_API=127.0.0.1:${spec.externalPort}`);
+      // An external runtime's port is taken again by the next sandbox, once this one has let it go.
+      const stopped = sb.stop();
+      void stopped.then(() => {
+        pool.sandboxes.delete(sb);
+        this.dispatch(pool);
+      });
+      if (spec.externalPort === undefined) {
+        pool.sandboxes.delete(sb);
+        this.dispatch(pool);
+      }
     });
     return sb;
   }

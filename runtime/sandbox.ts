@@ -71,6 +71,12 @@ export interface SandboxOptions {
   readonly memoryMiB?: number;
   /** Lambda's limit on init (10 s); past it, init runs again with the function's timeout. @default 10000 */
   readonly initTimeoutMs?: number;
+  /**
+   * Serve the Runtime API on this loopback port and start no process: the runtime is started by
+   * hand (under a debugger) with AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>. Init then has no limit.
+   * @default - a free port, and the runtime started here
+   */
+  readonly externalPort?: number;
   /** Each line as it is read, with the request id of the invocation it belongs to (undefined: none). */
   readonly onLine?: (line: string, requestId: string | undefined, phase: "init" | "invoke" | "idle") => void;
 }
@@ -186,8 +192,13 @@ export class Sandbox {
   /** Starts the sandbox's API endpoint, its extensions and its runtime (init). */
   async start(): Promise<void> {
     this.server = http.createServer({ noDelay: true, keepAliveTimeout: 0 }, (req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    await this.listen(this.opts.externalPort ?? 0);
     this.env = { ...this.spec.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${(this.server.address() as AddressInfo).port}` };
+    if (this.opts.externalPort !== undefined) {
+      this.initStarted = performance.now();
+      this.extensions = new ExtensionsApi([], () => ({}), { onAllWaiting: () => undefined, onInvokeDone: () => this.completeIfDone(), onError: () => undefined });
+      return;
+    }
     if (this.env.LAMBDASHIP_PROXY_PORT) {
       // Sandboxes here share one loopback (Lambda gives each its own), so each gets its own proxy port.
       const own = String(await freePort());
@@ -196,6 +207,25 @@ export class Sandbox {
     }
     this.initStarted = performance.now();
     this.boot(this.opts.initTimeoutMs ?? INIT_TIMEOUT_MS);
+  }
+
+  /** Listens on the loopback; a fixed port still held by the sandbox before (closing) is retried for a few seconds. */
+  private async listen(port: number): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.server.once("error", reject);
+          this.server.listen(port, "127.0.0.1", () => {
+            this.server.off("error", reject);
+            resolve();
+          });
+        });
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || port === 0 || tries >= 100) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   /** One init attempt: the extensions (until all registered and waiting), then the runtime, within `limitMs`. */
@@ -381,7 +411,7 @@ export class Sandbox {
       initLogs,
       durationMs: cur.deliveredAt === undefined ? 0 : performance.now() - cur.deliveredAt,
       initDurationMs,
-      maxMemoryMB: this.opts.memoryMiB ? this.watchdog.takePeak() : undefined,
+      maxMemoryMB: this.opts.memoryMiB && this.opts.externalPort === undefined ? this.watchdog.takePeak() : undefined,
       sandbox,
     });
     // A sandbox that became ready while this invocation was finishing may take the next one now.
@@ -395,6 +425,7 @@ export class Sandbox {
     if (this.state === "invoking") this.killedFor = { errorType: "Sandbox.Timedout", message: (id) => `RequestId: ${id} Error: Task timed out after ${seconds} seconds` };
     // Answered but still not done (no next request, an extension still busy): the sandbox is reset.
     this.killAll();
+    if (this.opts.externalPort !== undefined) this.die("timed out"); // no process of ours to exit
   }
 
   private outOfMemory(mb: number): void {
@@ -483,7 +514,11 @@ export class Sandbox {
     this.extensions?.close();
     this.waiting?.destroy();
     if (this.state !== "dead") this.die("stopped");
-    if (this.server?.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.server?.listening) {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeAllConnections();
+      await closed;
+    }
   }
 }
 

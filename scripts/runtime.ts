@@ -3,10 +3,13 @@ import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli
 import { stackName } from "../modules/stack";
 import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
-import { buildIfNeeded, localRuntime } from "../lib/local-runtime";
+import { buildIfNeeded, localRuntime, sourceFunction } from "../lib/local-runtime";
+import { freePort } from "../lib/local-aws";
+import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import { readStack, stackDir, synthAll } from "../lib/synth";
 
-const HELP = `Usage: npm run runtime -- <env> [--port PORT]
+const HELP = `Usage: npm run runtime -- <env> [--port PORT] [--external KEY]
+       npm run runtime -- --source DIR|ZIP [--runtime R] [--handler H] [--port PORT] [--external]
 
 Serves every function an env's stack deploys, run locally from its real package, until stopped
 (Ctrl-C):
@@ -24,24 +27,82 @@ that many sandboxes, and synchronous invocations past it get Lambda's 429; one w
 and further invocations wait (Lambda would scale to the account's limit). A sandbox whose runtime
 exited, crashed, timed out or ran out of memory never gets another invocation: the next one starts a
 fresh sandbox (a cold start).
+
+  --external KEY   serve that function's Runtime API without starting its process, and print the
+                   AWS_LAMBDA_RUNTIME_API and the environment to start it by hand (under a
+                   debugger); one sandbox, no init limit; an invocation that times out resets it
+                   (start the process again). With --source, --external takes no KEY.
+  --source ...     one function outside any env, taken as npm run invoke -- --source takes it
 ${exitCodesHelp()}`;
 
+/** Prints how to start an external runtime by hand: its API address, environment and command. */
+function printExternal(f: FunctionSpec): void {
+  const env = { ...f.runtime.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${f.externalPort}` };
+  const quote = (v: string) => (/^[\w@%+=:,./-]*$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`);
+  process.stdout.write(
+    `\n${f.name}: not started here; its Runtime API waits at 127.0.0.1:${f.externalPort}. Start it by hand (under a debugger), in ${f.runtime.cwd}:\n\n` +
+      Object.entries(env).map(([k, v]) => `  export ${k}=${quote(v)}\n`).join("") +
+      `  ${[f.runtime.command, ...f.runtime.args].map(quote).join(" ")}\n\n` +
+      `Invocations wait until it asks for one (GET /2018-06-01/runtime/invocation/next).\n`,
+  );
+}
+
+function parsePort(text: string | undefined): number {
+  const port = text === undefined ? 0 : Number(text);
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError(`--port is ${JSON.stringify(text)}; give a TCP port number`);
+  return port;
+}
+
 async function main(): Promise<number | void> {
-  const { values, positionals, help } = parseCommandLine(process.argv.slice(2), { port: { type: "string" } }, 1);
-  if (help || positionals.length === 0) {
+  const argv = process.argv.slice(2);
+  // --external takes a KEY with an env, and none with --source.
+  const withSource = argv.includes("--source");
+  const { values, positionals, help } = parseCommandLine(
+    argv,
+    {
+      port: { type: "string" },
+      external: withSource ? { type: "boolean" } : { type: "string" },
+      source: { type: "string" },
+      runtime: { type: "string" },
+      handler: { type: "string" },
+    },
+    1,
+  );
+  if (help || (positionals.length === 0 && !withSource)) {
     process.stdout.write(`${HELP}\n`);
     return help ? 0 : 2;
   }
-  const port = values.port === undefined ? 0 : Number(values.port);
-  if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError(`--port is ${JSON.stringify(values.port)}; give a TCP port number`);
-  const env = loadEnv(positionals[0]);
-  synthAll(undefined, env.name);
-  const dir = stackDir(env.name);
-  const stack = readStack(env.name) as StackJson;
-  for (const r of Object.values(stack.resource?.aws_lambda_function ?? {})) buildIfNeeded(stack, dir, r);
-  const { emulator, url, functions, aws } = await localRuntime(env, { port, console: (line) => process.stdout.write(`${line}\n`) });
-  process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], functions.map((f) => [f.name, f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n\n`);
-  process.stdout.write(`${stackName(env.name)}: runtime emulator at ${url} (AWS calls go to ${aws.endpoint}); Ctrl-C stops it\n`);
+  const port = parsePort(values.port);
+  const lineOut = (line: string) => process.stdout.write(`${line}\n`);
+  let emulator: RuntimeEmulator;
+  let served: FunctionSpec[];
+  let heading: string;
+  let url: string;
+  if (withSource) {
+    if (positionals.length) throw new UsageError(`--source runs a function outside any env; leave out ${positionals.join(" ")}`);
+    const spec = sourceFunction({ source: values.source!, runtime: values.runtime, handler: values.handler });
+    const external = (values.external as unknown) === true ? { externalPort: await freePort(), maxConcurrency: 1 } : {};
+    served = [{ ...spec, ...external }];
+    emulator = new RuntimeEmulator(served, { console: lineOut });
+    url = await emulator.listen(port);
+    heading = `${spec.name} (from ${values.source})`;
+  } else {
+    if (values.runtime || values.handler) throw new UsageError("--runtime and --handler go with --source");
+    const env = loadEnv(positionals[0]);
+    synthAll(undefined, env.name);
+    const dir = stackDir(env.name);
+    const stack = readStack(env.name) as StackJson;
+    for (const r of Object.values(stack.resource?.aws_lambda_function ?? {})) buildIfNeeded(stack, dir, r);
+    const external = typeof values.external === "string" ? { key: values.external, port: await freePort() } : undefined;
+    const local = await localRuntime(env, { port, console: lineOut, external });
+    emulator = local.emulator;
+    served = local.functions;
+    url = local.url;
+    heading = `${stackName(env.name)} (AWS calls go to ${local.aws.endpoint})`;
+  }
+  process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], served.map((f) => [f.name, f.externalPort !== undefined ? `external, Runtime API at 127.0.0.1:${f.externalPort}` : f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n`);
+  for (const f of served.filter((x) => x.externalPort !== undefined)) printExternal(f);
+  process.stdout.write(`\n${heading}: runtime emulator at ${url}; Ctrl-C stops it\n`);
   const stop = () => void emulator.stop().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
