@@ -189,8 +189,18 @@ export class Sandbox {
     return { ...this.watchdog.sample(true), pid: this.runtime?.pid };
   }
 
-  /** Starts the sandbox's API endpoint, its extensions and its runtime (init). */
+  /** Starts the sandbox's API endpoint, its extensions and its runtime (init); a failure to start fails its invocation. */
   async start(): Promise<void> {
+    try {
+      await this.begin();
+    } catch (e) {
+      const message = `the sandbox could not start: ${(e as Error).message}`;
+      this.initError ??= { errorType: "Sandbox.Failure", payload: errorPayload("Sandbox.Failure", message) };
+      this.die(message);
+    }
+  }
+
+  private async begin(): Promise<void> {
     this.server = http.createServer({ noDelay: true, keepAliveTimeout: 0 }, (req, res) => void this.handle(req, res));
     await this.listen(this.opts.externalPort ?? 0);
     this.env = { ...this.spec.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${(this.server.address() as AddressInfo).port}` };
