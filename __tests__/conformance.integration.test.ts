@@ -190,7 +190,7 @@ describe.each(handlers)("conformance with RIE: $label", ({ label, cmd }) => {
 });
 
 describe("npm run invoke -- --source: any handler, in no env", () => {
-  it("builds and runs a Go handler from a folder outside lambda-src/, for this machine's architecture", () => {
+  it("builds and runs Go, Python and Node.js handlers from folders outside lambda-src/, for this machine's architecture", () => {
     const dir = path.join(scratch, "outside", "echo-go");
     fs.cpSync(path.join(__dirname, "fixtures", "conformance", "go"), dir, { recursive: true });
     fs.writeFileSync(path.join(scratch, "event.json"), '{"lines": 1}');
@@ -199,6 +199,19 @@ describe("npm run invoke -- --source: any handler, in no env", () => {
     expect(r.stderr).toMatch(/building .*echo-go \(go, provided\.al2023, handler bootstrap\) for x86_64/);
     expect(r.stdout).toMatch(/^line 0 of [0-9a-f-]{36}$/m);
     expect(r.stdout).toMatch(/"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:echo-go"/);
+    // Python and Node.js folders, runtime and handler detected.
+    const py = path.join(scratch, "outside", "py-fn");
+    fs.mkdirSync(py, { recursive: true });
+    fs.writeFileSync(path.join(py, "app.py"), 'def handler(event, context):\n    print("python says hi", context.aws_request_id)\n    return {"lang": "python"}\n');
+    const node = path.join(scratch, "outside", "node-fn");
+    fs.mkdirSync(node, { recursive: true });
+    fs.writeFileSync(path.join(node, "index.js"), 'exports.handler = async (event, context) => { console.log("node says hi"); return { lang: "node", requestId: context.awsRequestId }; };\n');
+    for (const [dir, lang] of [[py, "python"], [node, "node"]]) {
+      const one = spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "--source", dir], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+      expect(one.status).toBe(0);
+      expect(one.stdout).toContain(`"lang": "${lang}"`);
+      expect(one.stdout).toContain(`${lang} says hi`);
+    }
     const zip = spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "--source", path.join(scratch, "missing.zip")], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
     expect(zip.status).toBe(2);
     expect(zip.stderr).toContain("--source is");
