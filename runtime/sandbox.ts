@@ -264,7 +264,7 @@ export class Sandbox {
       return p;
     });
     if (this.extensionProcs.length === 0) this.launchRuntime(attempt);
-    this.watchdog.start();
+    if (this.opts.memoryMiB) this.watchdog.start(); // else sampled only when /status asks
   }
 
   private launchRuntime(attempt: number): void {
