@@ -15,7 +15,26 @@ export interface PostedMessage {
   readonly at: string;
 }
 
+/** Real sockets behind @connections (the local gateway's WebSocket connections). */
+export interface LiveConnections {
+  /** Sends a message; false when the connection is not open (410 GoneException). */
+  post(connectionId: string, data: Buffer): boolean;
+  /** What GET answers, or undefined for a connection that is not open. */
+  describe(connectionId: string): { ConnectedAt: string; Identity: { SourceIp: string; UserAgent?: string }; LastActiveAt: string } | undefined;
+  /** Closes the connection (its $disconnect follows); false when it is not open. */
+  close(connectionId: string): boolean;
+}
+
+/** API Gateway's largest @connections message (its WebSocket message limit). */
+export const MAX_POST_BYTES = 128 * 1024;
+
 export class ConnectionsStandIn {
+  /**
+   * Set by the local gateway: posts reach its real sockets, and a connection it does not hold is
+   * gone (410), as API Gateway answers. Without it, posts are only recorded.
+   */
+  live?: LiveConnections;
+
   private readonly records: PostedMessage[] = [];
   private total = 0;
   private readonly gone = new Set<string>();
@@ -48,6 +67,26 @@ export class ConnectionsStandIn {
       res.writeHead(status, { "Content-Type": "application/json", ...headers });
       res.end(payload ? JSON.stringify(payload) : undefined);
     };
+    const gone = () => json(410, { message: "GoneException" }, { "X-Amzn-ErrorType": "GoneException" });
+    const live = this.live;
+    if (live) {
+      if (method === "POST") {
+        if (body.length > MAX_POST_BYTES) json(413, { message: `the message is ${body.length} bytes; API Gateway takes at most ${MAX_POST_BYTES}` }, { "X-Amzn-ErrorType": "PayloadTooLargeException" });
+        else if (!live.post(connectionId, body)) gone();
+        else {
+          this.record(connectionId, body.toString());
+          json(200);
+        }
+      } else if (method === "GET") {
+        const d = live.describe(connectionId);
+        if (d) json(200, d);
+        else gone();
+      } else if (method === "DELETE") {
+        if (live.close(connectionId)) json(204);
+        else gone();
+      } else json(405, { message: `${method} is not a method of @connections (POST, GET, DELETE)` });
+      return true;
+    }
     if (this.gone.has(connectionId) && method !== "DELETE") json(410, { message: "GoneException" }, { "X-Amzn-ErrorType": "GoneException" });
     else if (method === "POST") {
       this.record(connectionId, body.toString());

@@ -1,0 +1,243 @@
+import * as http from "http";
+import { AddressInfo } from "net";
+import type { RuntimeEmulator } from "./emulator";
+import type { StackJson, StateValues } from "./functions";
+import { CorsSpec, HttpApi, HttpApiSpec, HttpRouteSpec, RouteAuth } from "./http-gateway";
+import { API_GATEWAY_WS_LIMITS, GatewayInvoke, WebsocketApi, WebsocketApiSpec, WebsocketLimits } from "./ws-gateway";
+
+/**
+ * The local gateway: what API Gateway and Lambda's function URLs do in front of the functions,
+ * served on loopback ports for real clients. Each API and each function URL gets its own port (its
+ * own origin, as each has its own domain on AWS). What it serves is read from the synthesized stack
+ * (any stack of these constructs, or hand-written ones of the same resources), with the ids the
+ * local AWS gave them from the state: WebSocket APIs (./ws-gateway), HTTP APIs and function URLs
+ * (./http-gateway). `@connections` posts reach its sockets, on the API's own port and on the
+ * runtime emulator's (where the functions' MANAGEMENT_API_ENDPOINT points).
+ */
+
+export interface GatewaySpec {
+  readonly websocket: readonly WebsocketApiSpec[];
+  readonly http: readonly HttpApiSpec[];
+  /** What could not be served, for notes. */
+  readonly problems: readonly string[];
+}
+
+type Resources = Record<string, Record<string, unknown>>;
+
+/** `${aws_x.name.attr}` -> [type, name, attr]. */
+function reference(value: unknown): [string, string, string] | undefined {
+  const m = /\$\{((?:data\.)?[\w]+)\.([\w-]+)\.(\w+)\}/.exec(String(value ?? ""));
+  return m ? [m[1], m[2], m[3]] : undefined;
+}
+
+function stateValue(state: StateValues | undefined, type: string, name: string, attr: string): string | undefined {
+  const v = state?.get(`${type}.${name}`)?.[attr];
+  return typeof v === "string" && v ? v : undefined;
+}
+
+/** The function name an integration URI or function_name refers to, when the stack creates it. */
+function functionNameOf(stack: StackJson, value: unknown): string | undefined {
+  const ref = reference(value);
+  if (!ref) return typeof value === "string" && !value.includes("${") ? value.split(":").pop() : undefined;
+  const [type, name] = ref;
+  const r = type.startsWith("data.") ? stack.data?.[type.slice(5)]?.[name] : stack.resource?.[type]?.[name];
+  const fn = r?.function_name;
+  return typeof fn === "string" && !fn.includes("${") ? fn : undefined;
+}
+
+function cors(block: unknown): CorsSpec | undefined {
+  const c = (Array.isArray(block) ? block[0] : block) as Record<string, unknown> | undefined;
+  if (!c) return undefined;
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+  return {
+    allowOrigins: list(c.allow_origins),
+    allowMethods: list(c.allow_methods).length ? list(c.allow_methods) : ["*"],
+    allowHeaders: list(c.allow_headers),
+    exposeHeaders: list(c.expose_headers),
+    allowCredentials: c.allow_credentials === true,
+    maxAgeSeconds: Number(c.max_age ?? 0),
+  };
+}
+
+/** What the gateway serves for a stack: its WebSocket and HTTP APIs, and its functions' URLs. */
+export function gatewayFromStack(stack: StackJson, region: string, state?: StateValues): GatewaySpec {
+  const res = stack.resource ?? {};
+  const problems: string[] = [];
+  const apis: Resources = (res.aws_apigatewayv2_api ?? {}) as Resources;
+  const routes: Resources = (res.aws_apigatewayv2_route ?? {}) as Resources;
+  const integrations: Resources = (res.aws_apigatewayv2_integration ?? {}) as Resources;
+  const authorizers: Resources = (res.aws_apigatewayv2_authorizer ?? {}) as Resources;
+  const stages: Resources = (res.aws_apigatewayv2_stage ?? {}) as Resources;
+  const websocket: WebsocketApiSpec[] = [];
+  const httpApis: HttpApiSpec[] = [];
+  for (const [id, api] of Object.entries(apis)) {
+    const apiId = stateValue(state, "aws_apigatewayv2_api", id, "id") ?? id.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 10);
+    const name = String(api.name ?? id);
+    const ofApi = (r: Record<string, unknown>) => reference(r.api_id)?.[1] === id;
+    const stage = Object.values(stages).find(ofApi);
+    const target = (route: Record<string, unknown>): string | undefined => {
+      const integration = reference(route.target);
+      const i = integration && integrations[integration[1]];
+      return i ? functionNameOf(stack, i.integration_uri) : undefined;
+    };
+    if (api.protocol_type === "WEBSOCKET") {
+      const served: Record<string, string> = {};
+      for (const r of Object.values(routes).filter(ofApi)) {
+        const fn = target(r);
+        if (fn) served[String(r.route_key)] = fn;
+        else problems.push(`${name}: route ${String(r.route_key)} goes to a function this stack does not create; it is not served locally`);
+      }
+      websocket.push({ apiId, name, stage: String(stage?.name ?? "live"), routeSelectionExpression: String(api.route_selection_expression ?? "$request.body.action"), routes: served });
+    } else if (api.protocol_type === "HTTP") {
+      const served: HttpRouteSpec[] = [];
+      for (const r of Object.values(routes).filter(ofApi)) {
+        const fn = target(r);
+        if (!fn) {
+          problems.push(`${name}: route ${String(r.route_key)} goes to a function this stack does not create; it is not served locally`);
+          continue;
+        }
+        let auth: RouteAuth = { type: "NONE" };
+        if (r.authorization_type === "AWS_IAM") auth = { type: "AWS_IAM" };
+        else if (r.authorization_type === "JWT") {
+          const a = authorizers[reference(r.authorizer_id)?.[1] ?? ""];
+          const jwt = (Array.isArray(a?.jwt_configuration) ? a?.jwt_configuration[0] : a?.jwt_configuration) as { issuer?: string; audience?: string[] } | undefined;
+          if (!jwt?.issuer) {
+            problems.push(`${name}: route ${String(r.route_key)} has a JWT authorizer without an issuer; it is refused locally`);
+            auth = { type: "JWT", issuer: "", audiences: [] };
+          } else auth = { type: "JWT", issuer: jwt.issuer, audiences: jwt.audience ?? [] };
+        }
+        served.push({ routeKey: String(r.route_key), function: fn, auth });
+      }
+      httpApis.push({ kind: "http-api", apiId, name, stage: String(stage?.name ?? "$default"), routes: served, cors: cors(api.cors_configuration), region });
+    }
+  }
+  for (const [id, url] of Object.entries((res.aws_lambda_function_url ?? {}) as Resources)) {
+    const fn = functionNameOf(stack, url.function_name);
+    if (!fn) {
+      problems.push(`function URL ${id}: its function is not created by this stack; it is not served locally`);
+      continue;
+    }
+    const urlId = stateValue(state, "aws_lambda_function_url", id, "url_id") ?? fn.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 32);
+    httpApis.push({
+      kind: "function-url",
+      apiId: urlId,
+      name: `${fn} URL`,
+      stage: "$default",
+      routes: [{ routeKey: "$default", function: fn, auth: url.authorization_type === "NONE" ? { type: "NONE" } : { type: "AWS_IAM" } }],
+      cors: cors(url.cors),
+      region,
+    });
+  }
+  return { websocket, http: httpApis, problems };
+}
+
+export interface GatewayOptions {
+  readonly log?: (line: string) => void;
+  readonly websocketLimits?: Partial<WebsocketLimits>;
+  /** Ports to listen on, by API name or `<function> URL`; others get free ones. */
+  readonly ports?: Readonly<Record<string, number>>;
+}
+
+export interface ServedEndpoint {
+  readonly kind: "websocket" | "http-api" | "function-url";
+  readonly name: string;
+  /** `ws://127.0.0.1:<port>/<stage>` or `http://127.0.0.1:<port>/`. */
+  readonly url: string;
+  readonly port: number;
+  /** Routes, or the function a URL serves. */
+  readonly routes: readonly string[];
+}
+
+/** The invoke the gateway uses: a synchronous invocation on the runtime emulator. */
+export function emulatorInvoke(emulator: RuntimeEmulator): GatewayInvoke {
+  return async (fn, event) => {
+    const r = await emulator.invoke(fn, JSON.stringify(event));
+    emulator.recordSync(fn, r);
+    return { payload: r.payload, error: r.functionError ? r.errorType ?? "Unhandled" : undefined };
+  };
+}
+
+export class LocalGateway {
+  private readonly servers: http.Server[] = [];
+  readonly websocketApis: WebsocketApi[] = [];
+  readonly httpApis: HttpApi[] = [];
+  readonly endpoints: ServedEndpoint[] = [];
+
+  constructor(
+    private readonly spec: GatewaySpec,
+    private readonly emulator: RuntimeEmulator,
+    private readonly opts: GatewayOptions = {},
+  ) {}
+
+  private async listen(server: http.Server, name: string): Promise<number> {
+    const port = this.opts.ports?.[name] ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "EADDRINUSE" ? new Error(`port ${port} for ${name} is taken: free it or choose another`) : e));
+      server.listen(port, "127.0.0.1", resolve);
+    });
+    this.servers.push(server);
+    return (server.address() as AddressInfo).port;
+  }
+
+  async start(): Promise<readonly ServedEndpoint[]> {
+    const log = this.opts.log ?? (() => {});
+    const invoke = emulatorInvoke(this.emulator);
+    const limits = { ...API_GATEWAY_WS_LIMITS, ...(this.opts.websocketLimits ?? {}) };
+    for (const spec of this.spec.websocket) {
+      const api = new WebsocketApi(spec, invoke, limits, log);
+      // The API's own domain serves @connections too, as API Gateway's does.
+      const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+          if (!this.emulator.connections.handle(req.method ?? "GET", (req.url ?? "/").split("?")[0], Buffer.concat(chunks), res)) {
+            res.writeHead(426, { "content-type": "application/json" });
+            res.end(JSON.stringify({ message: `a WebSocket API: connect with a WebSocket client to ws://${req.headers.host}/${spec.stage}` }));
+          }
+        });
+      });
+      api.attach(server);
+      const port = await this.listen(server, spec.name);
+      this.websocketApis.push(api);
+      this.endpoints.push({ kind: "websocket", name: spec.name, url: `ws://127.0.0.1:${port}/${spec.stage}`, port, routes: Object.keys(spec.routes) });
+    }
+    // @connections reaches the sockets of whichever API holds the connection.
+    const apis = this.websocketApis;
+    this.emulator.connections.live = {
+      post: (id, data) => apis.some((a) => a.post(id, data)),
+      describe: (id) => apis.map((a) => a.describe(id)).find((d) => d !== undefined),
+      close: (id) => apis.some((a) => a.close(id)),
+    };
+    for (const spec of this.spec.http) {
+      const api = new HttpApi(spec, invoke, log);
+      const server = http.createServer({ noDelay: true });
+      api.attach(server);
+      const port = await this.listen(server, spec.name);
+      this.httpApis.push(api);
+      const base = `http://127.0.0.1:${port}/${spec.stage === "$default" ? "" : `${spec.stage}/`}`;
+      this.endpoints.push({ kind: spec.kind, name: spec.name, url: base, port, routes: spec.routes.map((r) => (spec.kind === "function-url" ? `${r.function} (${r.auth.type})` : `${r.routeKey} -> ${r.function}${r.auth.type === "NONE" ? "" : ` (${r.auth.type})`}`)) });
+    }
+    return this.endpoints;
+  }
+
+  status() {
+    return {
+      websocket: this.websocketApis.map((a) => ({ name: a.spec.name, connections: a.connectionIds.length, ...a.counts })),
+      http: this.httpApis.map((a) => ({ name: a.spec.name, kind: a.spec.kind, ...a.counts })),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.websocketApis.map((a) => a.stop()));
+    this.emulator.connections.live = undefined;
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.closeAllConnections();
+            s.close(() => resolve());
+          }),
+      ),
+    );
+  }
+}
