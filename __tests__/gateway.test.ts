@@ -12,6 +12,7 @@ import { functionsFromStack, StackJson } from "../runtime/functions";
 import { gatewayFromStack, LocalGateway } from "../runtime/gateway";
 import { mapResponse, matchRoute } from "../runtime/http-gateway";
 import { selectRoute } from "../runtime/ws-gateway";
+import { signRequest } from "../runtime/sigv4";
 
 /**
  * The local gateway with real clients (the ws package, fetch): a WebSocket API and an HTTP API with
@@ -317,6 +318,9 @@ describe("HTTP API and function URLs", () => {
     expect((await sign(`${signedUrl}x?b=2&a=1`, "test", "lambda")).status).toBe(201);
     expect((await sign(`${signedUrl}x`, "wrong", "lambda")).status).toBe(403);
     expect((await sign(`${signedUrl}x`, "test", "execute-api")).status).toBe(403);
+    // lambdaship's own signer (npm start calls the backend's URL with it) agrees.
+    const own = signRequest({ method: "GET", url: `${signedUrl}items?z=1&a=b c` }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "lambda" });
+    expect((await fetch(`${signedUrl}items?z=1&a=b c`, { headers: own })).status).toBe(201);
     expect((await fetch(`${httpUrl}items`, { method: "POST", body: "{}" })).status).toBe(403);
     const ok = await sign(`${httpUrl}items`, "test", "execute-api");
     expect(ok.status).toBe(201);

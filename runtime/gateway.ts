@@ -136,6 +136,8 @@ export interface GatewayOptions {
   readonly websocketLimits?: Partial<WebsocketLimits>;
   /** Ports to listen on, by API name or `<function> URL`; others get free ones. */
   readonly ports?: Readonly<Record<string, number>>;
+  /** Take a free port where one of `ports` is taken, instead of failing. @default false */
+  readonly portsArePreferences?: boolean;
 }
 
 export interface ServedEndpoint {
@@ -170,11 +172,19 @@ export class LocalGateway {
   ) {}
 
   private async listen(server: http.Server, name: string): Promise<number> {
+    const bind = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        server.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "EADDRINUSE" ? Object.assign(new Error(`port ${port} for ${name} is taken: free it or choose another`), { code: e.code }) : e));
+        server.listen(port, "127.0.0.1", resolve);
+      });
     const port = this.opts.ports?.[name] ?? 0;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "EADDRINUSE" ? new Error(`port ${port} for ${name} is taken: free it or choose another`) : e));
-      server.listen(port, "127.0.0.1", resolve);
-    });
+    try {
+      await bind(port);
+    } catch (e) {
+      if (!(this.opts.portsArePreferences && (e as NodeJS.ErrnoException).code === "EADDRINUSE")) throw e;
+      this.opts.log?.(`${name}: port ${port} is taken; serving on another`);
+      await bind(0);
+    }
     this.servers.push(server);
     return (server.address() as AddressInfo).port;
   }

@@ -16,6 +16,49 @@ function encode(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/** The hex signature of a request (SigV4's canonical request, string to sign and derived key). */
+function signature4(r: { method: string; pathname: string; query: URLSearchParams; headers: IncomingHttpHeaders; signedHeaders: readonly string[]; payloadHash: string; amzDate: string; region: string; service: string; secret: string }): string {
+  const canonicalHeaders = r.signedHeaders
+    .map((n) => {
+      const v = r.headers[n];
+      return `${n}:${(Array.isArray(v) ? v.join(",") : String(v ?? "")).trim().replace(/\s+/g, " ")}\n`;
+    })
+    .join("");
+  const canonicalQuery = [...r.query.entries()]
+    .map(([k, v]) => [encode(k), encode(v)])
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
+  const path = r.pathname.split("/").map((s) => encode(s)).join("/");
+  const canonical = [r.method, path, canonicalQuery, canonicalHeaders, r.signedHeaders.join(";"), r.payloadHash].join("\n");
+  const date = r.amzDate.slice(0, 8);
+  const scope = `${date}/${r.region}/${r.service}/aws4_request`;
+  const toSign = ["AWS4-HMAC-SHA256", r.amzDate, scope, sha256(canonical)].join("\n");
+  const key = hmac(hmac(hmac(hmac(`AWS4${r.secret}`, date), r.region), r.service), "aws4_request");
+  return crypto.createHmac("sha256", key).update(toSign).digest("hex");
+}
+
+/**
+ * The headers that sign a request with SigV4 (Authorization, X-Amz-Date, X-Amz-Content-Sha256,
+ * Host): what a caller of an AWS_IAM function URL or route sends. Locally: test/test.
+ */
+export function signRequest(
+  req: { method: string; url: string; headers?: Record<string, string>; body?: Buffer | string },
+  cred: { accessKeyId: string; secretAccessKey: string; region: string; service: string; sessionToken?: string },
+  now = Date.now(),
+): Record<string, string> {
+  const url = new URL(req.url);
+  const amzDate = new Date(now).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const body = req.body === undefined ? Buffer.alloc(0) : Buffer.from(req.body);
+  const headers: Record<string, string> = { ...Object.fromEntries(Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])), host: url.host, "x-amz-date": amzDate, "x-amz-content-sha256": sha256(body) };
+  if (cred.sessionToken) headers["x-amz-security-token"] = cred.sessionToken;
+  const names = Object.keys(headers).sort();
+  const sig = signature4({ method: req.method, pathname: url.pathname, query: url.searchParams, headers, signedHeaders: names, payloadHash: headers["x-amz-content-sha256"], amzDate, region: cred.region, service: cred.service, secret: cred.secretAccessKey });
+  const date = amzDate.slice(0, 8);
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${cred.accessKeyId}/${date}/${cred.region}/${cred.service}/aws4_request, SignedHeaders=${names.join(";")}, Signature=${sig}`;
+  return headers;
+}
+
 export interface SignedRequest {
   readonly method: string;
   /** Path and query as sent. */
@@ -55,24 +98,8 @@ export function verifySigV4(req: SignedRequest, secrets: ReadonlyMap<string, str
   if (Math.abs(now - signedAt) > 15 * 60_000) return "the signature is more than 15 minutes off this machine's clock";
   const names = signedHeaders.split(";");
   if (!names.includes("host")) return "the signature does not cover the host header";
-  const canonicalHeaders = names
-    .map((n) => {
-      const v = req.headers[n];
-      return `${n}:${(Array.isArray(v) ? v.join(",") : String(v ?? "")).trim().replace(/\s+/g, " ")}\n`;
-    })
-    .join("");
-  const canonicalQuery = [...query.entries()]
-    .map(([k, v]) => [encode(k), encode(v)])
-    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join("&");
-  const path = url.pathname.split("/").map((s) => encode(s)).join("/");
   const payloadHash = String(req.headers["x-amz-content-sha256"] ?? (header ? sha256(req.body) : "UNSIGNED-PAYLOAD"));
-  const canonical = [req.method, path, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join("\n");
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256(canonical)].join("\n");
-  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), "aws4_request");
-  const expected = crypto.createHmac("sha256", key).update(toSign).digest("hex");
+  const expected = signature4({ method: req.method, pathname: url.pathname, query, headers: req.headers, signedHeaders: names, payloadHash, amzDate: amzDate!, region, service, secret });
   if (expected.length !== signature.length || !crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
     return "the signature does not match the request (signed with another secret, or the request changed after signing)";
   }

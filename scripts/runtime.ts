@@ -3,12 +3,14 @@ import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli
 import { stackName } from "../modules/stack";
 import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
-import { buildIfNeeded, localRuntime, sourceFunction } from "../lib/local-runtime";
+import { buildIfNeeded, localRuntime, localState, sourceFunction } from "../lib/local-runtime";
+import { gatewayLogFile, recordGateway, rememberPorts, runningGateway, startGateway } from "../lib/local-gateway";
+import { gatewayFromStack, LocalGateway, ServedEndpoint } from "../runtime/gateway";
 import { freePort } from "../lib/local-aws";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import { readStack, stackDir, synthAll } from "../lib/synth";
 
-const HELP = `Usage: npm run runtime -- <env> [--port PORT] [--external KEY]
+const HELP = `Usage: npm run runtime -- <env> [--port PORT] [--external KEY] [--detach]
        npm run runtime -- --source DIR|ZIP [--runtime R] [--handler H] [--port PORT] [--external]
 
 Serves every function an env's stack deploys, run locally from its real package, until stopped
@@ -20,7 +22,15 @@ Serves every function an env's stack deploys, run locally from its real package,
   GET  /health, GET /status                       functions; each sandbox's state, memory and CPU;
                                                   active and queued invocations, throttles, durations;
                                                   the last finished invocations (Event ones included)
-  POST|GET|DELETE /<stage>/@connections/<id>      where the WebSocket handlers post (recorded, bounded)
+  POST|GET|DELETE /<stage>/@connections/<id>      where the WebSocket handlers post: to the gateway's
+                                                  sockets (410 GoneException for a closed one)
+and, for an env, the local gateway in front of them, each API and function URL on its own loopback
+port (the same ports as last time where free), printed at start:
+  ws://127.0.0.1:<port>/<stage>    the WebSocket API: $connect (may refuse), route selection on
+                                   $request.body.action, $default, $disconnect, @connections;
+                                   API Gateway's limits (128 KB messages, 10 min idle, 2 h)
+  http://127.0.0.1:<port>/         the HTTP API's routes (payload 2.0, CORS, AWS_IAM, JWT) and each
+                                   function URL (AWS_IAM: sign with SigV4 as test/test)
 Every line a function writes is printed as it comes, prefixed [<function> <request id>]. Functions'
 AWS SDK calls go to the local AWS emulator (moto). A function with reserved concurrency runs at most
 that many sandboxes, and synchronous invocations past it get Lambda's 429; one without runs up to 10
@@ -33,6 +43,9 @@ fresh sandbox (a cold start).
                    debugger); one sandbox, no init limit; an invocation that times out resets it
                    (start the process again). With --source, --external takes no KEY.
   --source ...     one function outside any env, taken as npm run invoke -- --source takes it
+  --detach         start the env's emulator and gateway in the background (as npm start leaves
+                   them), print the URLs and return; its output goes to .build/gateway/<env>.log;
+                   npm run emulator -- stop stops it
 ${exitCodesHelp()}`;
 
 /** Prints how to start an external runtime by hand: its API address, environment and command. */
@@ -45,6 +58,11 @@ function printExternal(f: FunctionSpec): void {
       `  ${[f.runtime.command, ...f.runtime.args].map(quote).join(" ")}\n\n` +
       `Invocations wait until it asks for one (GET /2018-06-01/runtime/invocation/next).\n`,
   );
+}
+
+/** The gateway's URLs, one row per API or function URL. */
+function printEndpoints(endpoints: readonly ServedEndpoint[]): void {
+  process.stdout.write(`\nlocal gateway:\n${table(["serves", "url", "routes"], endpoints.map((e) => [`${e.kind} ${e.name}`, e.url, e.routes.join(", ")]))}\n`);
 }
 
 function parsePort(text: string | undefined): number {
@@ -65,6 +83,8 @@ async function main(): Promise<number | void> {
       source: { type: "string" },
       runtime: { type: "string" },
       handler: { type: "string" },
+      detach: { type: "boolean" },
+      "serve-detached": { type: "boolean" },
     },
     1,
   );
@@ -78,6 +98,8 @@ async function main(): Promise<number | void> {
   let served: FunctionSpec[];
   let heading: string;
   let url: string;
+  let gateway: LocalGateway | undefined;
+  let endpoints: readonly ServedEndpoint[] = [];
   if (withSource) {
     if (positionals.length) throw new UsageError(`--source runs a function outside any env; leave out ${positionals.join(" ")}`);
     const spec = sourceFunction({ source: values.source!, runtime: values.runtime, handler: values.handler });
@@ -89,6 +111,17 @@ async function main(): Promise<number | void> {
   } else {
     if (values.runtime || values.handler) throw new UsageError("--runtime and --handler go with --source");
     const env = loadEnv(positionals[0]);
+    if (values.detach) {
+      if (values.external !== undefined) throw new UsageError("--external runs a process by hand, in the foreground; leave out --detach");
+      synthAll(undefined, env.name);
+      const rec = await startGateway(env.name, { log: lineOut });
+      printEndpoints(rec.endpoints);
+      process.stdout.write(`\nruntime emulator of ${stackName(env.name)} at ${rec.runtimeUrl} (pid ${rec.pid}, output in ${gatewayLogFile(env.name)}); npm run emulator -- stop stops it\n`);
+      return;
+    }
+    const detached = values["serve-detached"] === true;
+    const running = !detached && runningGateway(env.name);
+    if (running) throw new UsageError(`the local gateway of ${env.name} already runs in the background (pid ${running.pid}, ${running.runtimeUrl}); stop it first with npm run emulator -- stop`);
     synthAll(undefined, env.name);
     const dir = stackDir(env.name);
     const stack = readStack(env.name) as StackJson;
@@ -99,11 +132,19 @@ async function main(): Promise<number | void> {
     served = local.functions;
     url = local.url;
     heading = `${stackName(env.name)} (AWS calls go to ${local.aws.endpoint})`;
+    const spec = gatewayFromStack(stack, env.region, env.stateBackend ? undefined : localState(env.name));
+    for (const p of spec.problems) lineOut(`note: ${p}`);
+    const ports = process.env.LAMBDASHIP_GATEWAY_PORTS ? (JSON.parse(process.env.LAMBDASHIP_GATEWAY_PORTS) as Record<string, number>) : {};
+    gateway = new LocalGateway(spec, emulator, { log: lineOut, ports, portsArePreferences: true });
+    endpoints = await gateway.start();
+    rememberPorts(env.name, endpoints);
+    if (detached) recordGateway({ env: env.name, pid: process.pid, runtimeUrl: url, endpoints, startedAt: new Date().toISOString(), log: gatewayLogFile(env.name) });
   }
   process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], served.map((f) => [f.name, f.externalPort !== undefined ? `external, Runtime API at 127.0.0.1:${f.externalPort}` : f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n`);
   for (const f of served.filter((x) => x.externalPort !== undefined)) printExternal(f);
+  if (endpoints.length) printEndpoints(endpoints);
   process.stdout.write(`\n${heading}: runtime emulator at ${url}; Ctrl-C stops it\n`);
-  const stop = () => void emulator.stop().then(() => process.exit(0));
+  const stop = () => void (gateway?.stop() ?? Promise.resolve()).then(() => emulator.stop()).then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 }

@@ -15,6 +15,9 @@ import { functionKey, localRuntime, sampleEvent } from "../lib/local-runtime";
 import { formatBytes, table } from "../build/util";
 import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles } from "../lib/state-guard";
 import { stackDir, synthAll } from "../lib/synth";
+import { GatewayRecord, gatewayLogFile, startGateway } from "../lib/local-gateway";
+import { signRequest } from "../runtime/sigv4";
+import WebSocket from "ws";
 import { ensureToolchain, log } from "../lib/toolchain";
 
 const HELP = `Usage: npm start [-- --allow-import-changes] [--allow-destroy]
@@ -38,6 +41,11 @@ The main job, end to end, on this machine only (never a real AWS account):
      events/sample.json in its folder; else {}): each of \`functions\`, the backend's health route (through its runtime-proxy
      extension), and a WebSocket connect, message, broadcast and disconnect round on the emulator's
      connections table; a failed invocation fails npm start
+  6. the local gateway started in the background (restarted when it ran): the runtime emulator with
+     the env's WebSocket API at ws://127.0.0.1:<port>/<stage>, its HTTP API routes and function URLs
+     at http://127.0.0.1:<port>/ (the same ports as last time where free); two WebSocket clients
+     chat through it and the backend's function URL answers a SigV4-signed request; the URLs are
+     printed at the end, and stay up until \`npm run emulator -- stop\`
 A second run with nothing changed plans no changes and applies nothing. An import that would change
 what it adopts (its code, role, variables or tags) is refused before anything is applied, unless
 --allow-import-changes is given; so is a plan that destroys an adopted function whose entry was
@@ -51,7 +59,62 @@ function parseFlags() {
 }
 
 function step(n: number, text: string): void {
-  process.stdout.write(`\n[${n}/5] ${text}\n`);
+  process.stdout.write(`\n[${n}/6] ${text}\n`);
+}
+
+/** A WebSocket client of the local gateway that keeps what it receives. */
+async function wsClient(url: string): Promise<{ ws: WebSocket; next: (timeoutMs?: number) => Promise<string> }> {
+  const ws = new WebSocket(url);
+  const inbox: string[] = [];
+  ws.on("message", (d) => inbox.push(d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("unexpected-response", (_q, res) => reject(new Error(`${url}: the gateway refused the connection with ${res.statusCode}`)));
+    ws.once("error", reject);
+  });
+  const next = async (timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (inbox.length === 0) {
+      if (Date.now() > deadline) throw new Error(`${url}: no message within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return inbox.shift()!;
+  };
+  return { ws, next };
+}
+
+/**
+ * Through the gateway left running, as real clients: two WebSocket clients join one room, one sends
+ * and both receive it through the deployed handlers, the connections table and @connections; then
+ * the backend's function URL answers a SigV4-signed request.
+ */
+async function gatewayRound(rec: GatewayRecord): Promise<string[]> {
+  const env = loadEnv(ENV);
+  const lines: string[] = [];
+  const ws = rec.endpoints.find((e) => e.kind === "websocket");
+  if (ws) {
+    const room = `start-${Date.now().toString(36)}`;
+    const url = `${ws.url}?${env.websocket.roomQueryParam}=${room}`;
+    const a = await wsClient(url);
+    const b = await wsClient(url);
+    const t0 = performance.now();
+    a.ws.send(JSON.stringify({ message: "hello from npm start" }));
+    const [atB, atA] = [JSON.parse(await b.next()) as { message?: string; room?: string }, JSON.parse(await a.next()) as { message?: string }];
+    const ms = performance.now() - t0;
+    if (atB.message !== "hello from npm start" || atB.room !== room || atA.message !== "hello from npm start") throw new Error(`the chat round through ${ws.url} got ${JSON.stringify(atB)} and ${JSON.stringify(atA)}`);
+    a.ws.close();
+    b.ws.close();
+    lines.push(`WebSocket: two clients in room ${room}: a message from one reached both in ${ms.toFixed(0)} ms ($connect, $default, @connections through the deployed handlers)`);
+  }
+  const backend = rec.endpoints.find((e) => e.kind === "function-url" && e.name.startsWith(`${env.namePrefix}-${env.backend.function} `));
+  if (backend) {
+    const url = `${backend.url}health`;
+    const r = await fetch(url, { headers: signRequest({ method: "GET", url }, { accessKeyId: "test", secretAccessKey: "test", region: env.region, service: "lambda" }) });
+    const body = await r.text();
+    if (r.status !== 200) throw new Error(`GET ${url} (SigV4-signed) answered ${r.status} ${body}`);
+    lines.push(`HTTP: GET ${url} (SigV4-signed as test/test) answered ${r.status} ${body.slice(0, 60)}`);
+  }
+  return lines;
 }
 
 /** Invokes every function of the local stack once, in a connect, message, broadcast, disconnect order. */
@@ -204,7 +267,15 @@ async function main(): Promise<void> {
 
   step(5, "invoke each function once through the local runtime emulator");
   if (!(await invokeEach(s.resources))) throw new Error("a function did not answer as expected; its result is in the table above (`npm run invoke -- local <function>` shows its logs)");
-  process.stdout.write(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s. Emulator still running at ${emu.endpoint}: \`npm run emulator -- stop\` stops it.\n`);
+
+  step(6, "local gateway: the env's WebSocket API, HTTP routes and function URLs for real clients");
+  const gw = await startGateway(ENV, { log: (l) => process.stdout.write(`${l}\n`) });
+  for (const line of await gatewayRound(gw)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`\n${table(["serves", "url", "routes"], gw.endpoints.map((e) => [`${e.kind} ${e.name}`, e.url, e.routes.join(", ")]))}\n`);
+  process.stdout.write(
+    `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Left running: the local AWS at ${emu.endpoint}, and the runtime emulator at ${gw.runtimeUrl} with the gateway above ` +
+      `(pid ${gw.pid}, function output in ${path.relative(process.cwd(), gatewayLogFile(ENV))}); \`npm run emulator -- stop\` stops them.\n`,
+  );
 }
 
 /** The ELF machine of a Rust package's bootstrap, `-` for other runtimes or a missing package. */
