@@ -193,10 +193,10 @@ describe("websocket_lambda with an adopted function (staging)", () => {
 
 describe("websocket_lambda route errors", () => {
   it("names the route when a built-in route has no function", () => {
-    const env = envWith("dev", { websocket: { routes: { $connect: "ws-connect", $default: "ws-default" } } } as never);
-    env.websocket.routes = { $connect: "ws-connect", $default: "ws-default" };
+    const env = envWith("staging", {} as never);
+    env.websocket.routes = { $connect: "websocket", $default: "websocket" };
     expect(() => synthEnv(env)).toThrow(ConfigError);
-    expect(() => synthEnv(env)).toThrow("envs/dev.ts: websocket.routes.$disconnect is missing;");
+    expect(() => synthEnv(env)).toThrow("envs/staging.ts: websocket.routes.$disconnect is missing;");
   });
 });
 

@@ -2,8 +2,16 @@ import { defineEnv, FunctionEntryInput } from "./schema";
 
 /** The settings every Rust WebSocket handler shares. */
 const wsHandler = { source: "lambda-src/rust", environment: { LOG_LEVEL: "DEBUG", RUST_LOG: "debug" }, reservedConcurrency: 5 } as const;
+/** Each Rust WebSocket handler and the route of the env's WebSocket API it serves. */
 const wsHandlers: Record<string, FunctionEntryInput> = Object.fromEntries(
-  ["ws-connect", "ws-disconnect", "ws-default", "ws-broadcast"].map((bin) => [bin, { ...wsHandler, bin }]),
+  (
+    [
+      ["ws-connect", "$connect"],
+      ["ws-disconnect", "$disconnect"],
+      ["ws-default", "$default"],
+      ["ws-broadcast", "sendmessage"],
+    ] as const
+  ).map(([bin, route]) => [bin, { ...wsHandler, bin, triggers: { websocket: [route] } }]),
 );
 
 /** Development: cheap, short log retention, everything created and managed here; the WebSocket routes run the Rust handlers. */
@@ -23,8 +31,24 @@ export default defineEnv({
   // Functions from folders: runtime and handler are detected; the deployed name is lambdaship-dev-<key>.
   functionDefaults: { memoryMiB: 256, timeoutSeconds: 10 },
   functions: {
-    "orders-api": { source: "lambda-src/functions/orders-api", url: { authType: "AWS_IAM" }, environment: { LOG_LEVEL: "DEBUG" } }, // TypeScript, uuid in its dependency layer
-    report: { source: "lambda-src/functions/report", memoryMiB: 512, timeoutSeconds: 60, environment: { LOG_LEVEL: "DEBUG" } }, // Python, jmespath in its dependency layer
+    // TypeScript, uuid in its dependency layer; on the env's HTTP API (its health check public, orders signed) and its own URL.
+    "orders-api": {
+      source: "lambda-src/functions/orders-api",
+      url: { authType: "AWS_IAM" },
+      environment: { LOG_LEVEL: "DEBUG" },
+      triggers: { http: [{ route: "GET /health", auth: "NONE" }, "POST /orders"] },
+    },
+    // Python, jmespath in its dependency layer: a daily report, and each order sent to its queue (bad ones end in orders-dlq).
+    report: {
+      source: "lambda-src/functions/report",
+      memoryMiB: 512,
+      timeoutSeconds: 60,
+      environment: { LOG_LEVEL: "DEBUG" },
+      triggers: {
+        schedule: [{ name: "daily", expression: "cron(0 6 * * ? *)", timezone: "Europe/Dublin", input: { orders: [] } }],
+        sqs: [{ queue: "orders", create: { maxReceiveCount: 3 }, batchSize: 10 }],
+      },
+    },
     greeter: { source: "lambda-src/functions/greeter", environment: { LOG_LEVEL: "DEBUG", GREETING: "Hello" } }, // Go on aws-lambda-go
     inventory: { source: "lambda-src/functions/inventory", memoryMiB: 512, environment: { LOG_LEVEL: "DEBUG" } }, // Java on aws-lambda-java-core, its jars in its dependency layer
     // The app's own: the Rust REST backend (a bin of the cargo workspace), behind an IAM-auth URL.
@@ -32,12 +56,13 @@ export default defineEnv({
     // The Rust WebSocket handlers, one per route (see websocket.routes).
     ...wsHandlers,
   },
+  // The env's HTTP API: routes without their own auth are SigV4-signed (AWS_IAM).
+  httpApi: { defaultAuth: "AWS_IAM" },
   // The backend's items table; the function named here gets TABLE_NAME and access to it.
   backend: { function: "backend", table: { pointInTimeRecovery: false, deletionProtection: false } },
   websocket: {
     roomKey: "booking_id",
-    // The function serving each route; the Python handler (lambda-src/websocket) could serve them all instead.
-    routes: { $connect: "ws-connect", $disconnect: "ws-disconnect", $default: "ws-default", sendmessage: "ws-broadcast" },
+    // The routes are the handlers' triggers.websocket (above); websocket.routes could name them here instead.
     stage: { name: "dev", throttlingBurstLimit: 50, throttlingRateLimit: 20 },
     table: { pointInTimeRecovery: false, deletionProtection: false },
   },

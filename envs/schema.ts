@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError, problem } from "../modules/errors";
+import { httpRouteProblem, scheduleExpressionProblem } from "../modules/triggers/expressions";
 
 /**
  * The schema every `envs/<env>.ts` must satisfy. Limits are AWS's own (Lambda, IAM, CloudWatch Logs,
@@ -99,7 +100,7 @@ export const websocketSchema = z
      * The function (a key of `functions`) serving each route: `$connect`, `$disconnect`, `$default`
      * and named routes (the message's `action`). One function may serve every route.
      */
-    routes: z.record(z.string(), z.string()).superRefine((routes, ctx) => {
+    routes: z.record(z.string(), z.string()).default({}).superRefine((routes, ctx) => {
       for (const key of Object.keys(routes)) {
         if (!ROUTE_KEY.test(key)) ctx.addIssue({ code: "custom", path: [key], message: `the route key "${key}" is not one API Gateway takes: use $connect, $disconnect, $default or a name of 1-128 letters, digits, '-' and '_'` });
       }
@@ -120,6 +121,38 @@ export const websocketSchema = z
       .strict(),
   })
   .strict();
+
+const HTTP_METHODS = ["GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*"] as const;
+const HTTP_METHODS_CORS = ["GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS", "*"] as const;
+
+/** The env's HTTP API: CORS, the JWT authorizer, and the auth of routes that name none. */
+export const httpApiSchema = z
+  .object({
+    /** Auth of routes that name none. @default "AWS_IAM" (callers sign with SigV4); NONE must be written out */
+    defaultAuth: z.enum(["NONE", "AWS_IAM", "JWT"], { message: 'defaultAuth is "NONE", "AWS_IAM" or "JWT"' }).default("AWS_IAM"),
+    /** The authorizer of JWT routes: tokens from this issuer (OIDC discovery at <issuer>/.well-known/openid-configuration) for one of these audiences. */
+    jwt: z
+      .object({
+        issuer: z.string().url("the issuer's URL, e.g. https://cognito-idp.eu-west-1.amazonaws.com/<pool id>"),
+        audiences: z.array(z.string().min(1)).min(1, "name at least one audience (client id)"),
+      })
+      .strict()
+      .optional(),
+    cors: z
+      .object({
+        allowOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^\s/]+)$/, 'an origin such as https://app.example.com, or "*"')).min(1, "name at least one origin"),
+        allowMethods: z.array(z.enum(HTTP_METHODS_CORS, { message: `one of ${HTTP_METHODS_CORS.join(", ")}` })).default(["GET"]),
+        allowHeaders: z.array(z.string().min(1)).default([]),
+        exposeHeaders: z.array(z.string().min(1)).default([]),
+        allowCredentials: z.boolean().default(false),
+        maxAgeSeconds: z.number().int().min(0, "0-86400 seconds").max(86400, "0-86400 seconds").default(0),
+      })
+      .strict()
+      .refine((c) => !(c.allowCredentials && c.allowOrigins.includes("*")), { message: 'browsers refuse credentials with origin "*": name the origins, or set allowCredentials to false', path: ["allowOrigins"] })
+      .optional(),
+  })
+  .strict()
+  .default({});
 
 const resourceName = (what: string, re: RegExp, rule: string) =>
   z.array(z.string().regex(re, `${what} names are ${rule}`)).min(1, `name at least one ${what}`);
@@ -150,7 +183,6 @@ export const policyTemplateSchema = z.discriminatedUnion(
   },
 );
 
-const HTTP_METHODS = ["GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*"] as const;
 
 /**
  * A function URL. `authType` defaults to AWS_IAM (callers sign with SigV4 and need
@@ -261,6 +293,76 @@ const sourcePath = z
   .regex(/^[A-Za-z0-9._\/-]+$/, "a folder relative to the project root, e.g. lambda-src/functions/orders-api (letters, digits, '.', '_', '-' and '/'; the builder's command line carries it)")
   .refine((p) => !p.split("/").includes("..") && !p.startsWith("/"), "a folder inside the project, relative to its root");
 
+/** `METHOD /path` as HTTP APIs take it: `GET /items/{id}`, `ANY /{proxy+}`, or `$default`. */
+export const HTTP_ROUTE = /^(\$default|(GET|PUT|HEAD|POST|PATCH|DELETE|OPTIONS|ANY) (\/|(\/(\{[A-Za-z0-9_]+\}|\{[A-Za-z0-9_]+\+\}|[A-Za-z0-9._~!$&'()*,;=:@-]+))+))$/;
+
+const httpTrigger = z.union([
+  z.string(),
+  z
+    .object({
+      /** `GET /items/{id}`, `ANY /{proxy+}` or `$default`. */
+      route: z.string(),
+      /** NONE (public), AWS_IAM (SigV4-signed callers with execute-api:Invoke) or JWT (the env's httpApi.jwt authorizer). @default - httpApi.defaultAuth */
+      auth: z.enum(["NONE", "AWS_IAM", "JWT"], { message: 'auth is "NONE", "AWS_IAM" or "JWT"' }).optional(),
+      /** JWT routes: scopes the token must carry one of. */
+      scopes: z.array(z.string().min(1)).optional(),
+    })
+    .strict(),
+]);
+
+/**
+ * Validated in full by checkSchedule: `rate(<n> minute(s)|hour(s)|day(s))`, `cron(<6 fields>)` or
+ * `at(yyyy-mm-ddThh:mm:ss)`, as EventBridge Scheduler takes them.
+ */
+const scheduleTrigger = z
+  .object({
+    expression: z.string(),
+    /** IANA time zone the expression is read in. @default "UTC" */
+    timezone: z.string().regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+){0,2}$|^UTC$/, "an IANA time zone such as Europe/Paris or UTC").optional(),
+    /** The event the function gets (JSON). @default - Scheduler's: {} */
+    input: z.unknown().optional(),
+    /** @default true */
+    enabled: z.boolean().optional(),
+    /** Suffix of the schedule's name (`<prefix>-<key>-<name>`), when a function has several. @default - its position */
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,20}$/, "1-20 letters, digits, '.', '_' and '-'").optional(),
+  })
+  .strict();
+
+const sqsTrigger = z
+  .object({
+    /** An existing queue by name (in the env's account and region) or ARN; with `create`, the name of the queue created here. */
+    queue: z.string().regex(/^(arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:)?[A-Za-z0-9_-]{1,80}(\.fifo)?$/, "a queue name (1-80 letters, digits, '-' and '_', plus .fifo) or an SQS queue ARN"),
+    /** Create the queue here, with a dead-letter queue (`<queue>-dlq`) its messages go to after maxReceiveCount receives. */
+    create: z
+      .object({
+        maxReceiveCount: z.number().int().min(1, "1-1000 receives").max(1000, "1-1000 receives").default(5),
+        /** @default - 6 times the function's timeout, at least 30 (AWS's advice for Lambda consumers) */
+        visibilityTimeoutSeconds: z.number().int().min(0).max(43200, "at most 12 hours (43200 s)").optional(),
+        /** @default 345600 (4 days) */
+        retentionSeconds: z.number().int().min(60, "60 s to 14 days").max(1209600, "60 s to 14 days").optional(),
+      })
+      .strict()
+      .optional(),
+    /** Messages per invocation: 1-10000 for standard queues (over 10 needs batchingWindowSeconds), 1-10 for FIFO. @default 10 */
+    batchSize: z.number().int().min(1, "at least 1").optional(),
+    /** Seconds to gather a batch. @default 0 */
+    batchingWindowSeconds: z.number().int().min(0).max(300, "at most 300 seconds").optional(),
+    /** The function answers `{batchItemFailures: [{itemIdentifier}]}` and only those come back. @default true */
+    reportBatchItemFailures: z.boolean().optional(),
+  })
+  .strict();
+
+/** What invokes a function: HTTP API routes, schedules, SQS queues and WebSocket routes. */
+export const triggersSchema = z
+  .object({
+    http: z.array(httpTrigger).optional(),
+    schedule: z.array(scheduleTrigger).optional(),
+    sqs: z.array(sqsTrigger).optional(),
+    /** Route keys of the env's WebSocket API: `$connect`, `$disconnect`, `$default` or a named route (the message's action). */
+    websocket: z.array(z.string()).optional(),
+  })
+  .strict();
+
 /** Settings a function entry takes, and `functionDefaults` gives every entry of the env. */
 const functionEntrySettings = {
   /** Lambda runtime. @default - detected: python3.12, nodejs22.x, provided.al2023 (Go, Rust) */
@@ -299,6 +401,8 @@ export const functionEntrySchema = z
     ...functionEntrySettings,
     /** A function URL; leave out for none. */
     url: functionUrlSchema.optional(),
+    /** What invokes it besides direct calls. @default - nothing */
+    triggers: triggersSchema.optional(),
     deployment: deploymentSchema.optional(),
     role: roleSchema.optional(),
   })
@@ -399,6 +503,8 @@ export const envSchema = z
     functions: z.record(functionKey, functionEntrySchema).default({}),
     backend: backendSchema,
     websocket: websocketSchema,
+    /** The env's HTTP API (API Gateway v2), created when a function has an http trigger. @default {} */
+    httpApi: httpApiSchema,
   })
   .strict()
   .superRefine((env, ctx) => {
@@ -430,10 +536,79 @@ export const envSchema = z
     };
     reference(["backend", "function"], env.backend.function);
     for (const [route, key] of Object.entries(env.websocket.routes)) reference(["websocket", "routes", route], key);
+    checkTriggers(env, ctx);
+    const wsRoutes = websocketRoutes(env);
     for (const route of ["$connect", "$disconnect", "$default"]) {
-      if (!env.websocket.routes[route]) ctx.addIssue({ code: "custom", path: ["websocket", "routes"], message: `${route} is missing: $connect, $disconnect and $default each name the function serving them` });
+      if (!wsRoutes[route]) ctx.addIssue({ code: "custom", path: ["websocket", "routes"], message: `${route} is missing: $connect, $disconnect and $default each name the function serving them (in websocket.routes, or a function's triggers.websocket)` });
     }
   });
+
+type Env = z.output<typeof envSchema>;
+
+/** Every route of the env's WebSocket API and the function key serving it: websocket.routes and the functions' triggers.websocket. */
+export function websocketRoutes(env: Pick<Env, "websocket" | "functions">): Record<string, string> {
+  const routes: Record<string, string> = { ...env.websocket.routes };
+  for (const [key, f] of Object.entries(env.functions)) for (const r of f.triggers?.websocket ?? []) routes[r] ??= key;
+  return routes;
+}
+
+/** The route key and auth of an http trigger, written as a string or an object. */
+export function httpTriggerRoute(t: string | { route: string; auth?: "NONE" | "AWS_IAM" | "JWT"; scopes?: string[] }): { route: string; auth?: "NONE" | "AWS_IAM" | "JWT"; scopes?: string[] } {
+  return typeof t === "string" ? { route: t } : t;
+}
+
+/** The largest SQS batch Lambda takes: 10 for FIFO queues, 10000 for standard ones. */
+export const SQS_MAX_BATCH = { fifo: 10, standard: 10000 } as const;
+
+function checkTriggers(env: Env, ctx: z.RefinementCtx): void {
+  const httpRoutes = new Map<string, string>();
+  const wsRoutes = new Map<string, { key: string; where: string }>(Object.entries(env.websocket.routes).map(([r, k]) => [r, { key: k, where: `websocket.routes.${r} (${k})` }]));
+  const createdQueues = new Map<string, string>();
+  for (const [key, f] of Object.entries(env.functions)) {
+    const t = f.triggers;
+    if (!t) continue;
+    const at = (...p: (string | number)[]) => ["functions", key, "triggers", ...p];
+    (t.http ?? []).forEach((h, i) => {
+      const { route, auth } = httpTriggerRoute(h);
+      const field = typeof h === "string" ? at("http", i) : at("http", i, "route");
+      const problem = httpRouteProblem(route);
+      if (problem) return ctx.addIssue({ code: "custom", path: field, message: problem });
+      const normal = route.replace(/\{[^}+]+\}/g, "{}");
+      const clash = httpRoutes.get(normal);
+      if (clash) ctx.addIssue({ code: "custom", path: field, message: `${clash} already serves ${route}; one function per route: remove it here or there` });
+      else httpRoutes.set(normal, `functions.${key}`);
+      if ((auth ?? env.httpApi.defaultAuth) === "JWT" && !env.httpApi.jwt) ctx.addIssue({ code: "custom", path: field, message: "a JWT route needs the env's authorizer: set httpApi.jwt { issuer, audiences }" });
+    });
+    (t.schedule ?? []).forEach((sch, i) => {
+      const problem = scheduleExpressionProblem(sch.expression);
+      if (problem) ctx.addIssue({ code: "custom", path: at("schedule", i, "expression"), message: problem });
+    });
+    const names = (t.schedule ?? []).map((sch, i) => sch.name ?? String(i + 1));
+    if (new Set(names).size !== names.length) ctx.addIssue({ code: "custom", path: at("schedule"), message: "two schedules of this function have one name; give each its own name" });
+    (t.sqs ?? []).forEach((q, i) => {
+      const fifo = q.queue.endsWith(".fifo");
+      const max = fifo ? SQS_MAX_BATCH.fifo : SQS_MAX_BATCH.standard;
+      if (q.batchSize !== undefined && q.batchSize > max) ctx.addIssue({ code: "custom", path: at("sqs", i, "batchSize"), message: `Lambda takes at most ${max} messages per batch from a ${fifo ? "FIFO" : "standard"} queue` });
+      else if (q.batchSize !== undefined && q.batchSize > 10 && !q.batchingWindowSeconds) ctx.addIssue({ code: "custom", path: at("sqs", i, "batchSize"), message: "a batch over 10 messages needs batchingWindowSeconds of at least 1" });
+      if (q.create) {
+        if (q.queue.startsWith("arn:")) ctx.addIssue({ code: "custom", path: at("sqs", i, "queue"), message: "a queue created here is named, not given by ARN: write its name (it gets <namePrefix>-<name>)" });
+        const clash = createdQueues.get(q.queue);
+        if (clash) ctx.addIssue({ code: "custom", path: at("sqs", i, "queue"), message: `${clash} already creates the queue ${q.queue}; create it once and name it without create elsewhere` });
+        else createdQueues.set(q.queue, `functions.${key}.triggers.sqs`);
+        const timeout = f.timeoutSeconds ?? env.functionDefaults.timeoutSeconds ?? 3;
+        if (q.create.visibilityTimeoutSeconds !== undefined && q.create.visibilityTimeoutSeconds < timeout) {
+          ctx.addIssue({ code: "custom", path: at("sqs", i, "create", "visibilityTimeoutSeconds"), message: `Lambda refuses a queue whose visibility timeout is under the function's timeout (${timeout} s): use at least ${timeout}, AWS advises ${Math.max(30, 6 * timeout)}` });
+        }
+      }
+    });
+    (t.websocket ?? []).forEach((r, i) => {
+      if (!/^(\$connect|\$disconnect|\$default|[A-Za-z0-9_-]{1,128})$/.test(r)) return ctx.addIssue({ code: "custom", path: at("websocket", i), message: `the route key "${r}" is not one API Gateway takes: use $connect, $disconnect, $default or a name of 1-128 letters, digits, '-' and '_'` });
+      const clash = wsRoutes.get(r);
+      if (clash && clash.key !== key) ctx.addIssue({ code: "custom", path: at("websocket", i), message: `${clash.where} already serves the WebSocket route ${r}; one function per route: remove it here or there` });
+      else wsRoutes.set(r, { key, where: `functions.${key}` });
+    });
+  }
+}
 
 export type EnvInput = z.input<typeof envSchema>;
 export type EnvConfig = z.output<typeof envSchema>;
@@ -447,6 +622,8 @@ export type LayerConfig = z.output<typeof layerSchema>;
 export type FunctionEntry = z.output<typeof functionEntrySchema>;
 export type FunctionEntryInput = z.input<typeof functionEntrySchema>;
 export type FunctionDefaults = z.output<typeof functionDefaultsSchema>;
+export type Triggers = z.output<typeof triggersSchema>;
+export type HttpApiConfig = z.output<typeof httpApiSchema>;
 
 /** Identity function that gives env files type checking and completion. */
 export function defineEnv(input: EnvInput): EnvInput {

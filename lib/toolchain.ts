@@ -82,7 +82,7 @@ const AWS_PROVIDER_SOURCE = {
  * time; a resource of another service fails at plan with "provider does not support resource type":
  * add its package here, or set LAMBDASHIP_AWS_PROVIDER=full.
  */
-export const AWS_SERVICES = ["apigateway", "apigatewayv2", "dynamodb", "iam", "kms", "lambda", "logs", "meta", "s3", "sns", "sqs", "sts"];
+export const AWS_SERVICES = ["apigateway", "apigatewayv2", "dynamodb", "iam", "kms", "lambda", "logs", "meta", "s3", "scheduler", "sns", "sqs", "sts"];
 
 const SERVICE_REGISTRY = path.join("internal", "provider", "sdkv2", "service_packages_gen.go");
 

@@ -6,7 +6,11 @@ import { App, DataResource, Lazy, LocalBackend, S3Backend, TerraformOutput, Terr
 import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
+import { httpTriggerRoute, websocketRoutes } from "../../envs/schema";
 import type { EnvConfig } from "../../envs/schema";
+import { HttpApi, HttpApiRoute } from "../http_api";
+import { ScheduleTrigger, SqsTrigger } from "../triggers";
+import { AccountContext } from "../account";
 import { envFile } from "../../envs";
 import { MachineProbe, thisMachine } from "../machine";
 import { ConfigError, problem, PropError } from "../errors";
@@ -27,7 +31,7 @@ export { AWS_PROVIDER_CONSTRAINT };
 
 /** Every AWS service the stacks call, for pointing the provider at an emulator. */
 export const EMULATED_SERVICES = [
-  "apigateway", "apigatewayv2", "cloudwatchlogs", "dynamodb", "iam", "lambda", "s3", "s3control", "sts",
+  "apigateway", "apigatewayv2", "cloudwatchlogs", "dynamodb", "iam", "lambda", "s3", "s3control", "scheduler", "sqs", "sts",
 ] as const;
 
 export interface LambdaStackProps {
@@ -75,6 +79,11 @@ export class LambdaStack extends TerraformStack {
   public readonly itemsTable: DynamodbTable;
   /** The env's `functions`, by key. */
   public readonly functions: Readonly<Record<string, EnvFunction>>;
+  /** The env's HTTP API, when a function has an http trigger. */
+  public readonly httpApi?: HttpApi;
+  /** Schedules and queue mappings, by function key. */
+  public readonly schedules: readonly ScheduleTrigger[];
+  public readonly queues: readonly SqsTrigger[];
 
   constructor(scope: Construct, props: LambdaStackProps) {
     const { env } = props;
@@ -175,7 +184,7 @@ export class LambdaStack extends TerraformStack {
     try {
       this.websocket = new WebsocketLambda(this, "websocket", {
         namePrefix: env.namePrefix,
-        routes: Object.fromEntries(Object.entries(ws.routes).map(([route, key]) => [route, entry(`websocket.routes.${route}`, key).target])),
+        routes: Object.fromEntries(Object.entries(websocketRoutes(env)).map(([route, key]) => [route, entry(ws.routes[route] ? `websocket.routes.${route}` : `functions.${key}.triggers.websocket`, key).target])),
         logRetentionDays: env.logRetentionDays,
         region: env.region,
         roomKey: ws.roomKey,
@@ -191,6 +200,8 @@ export class LambdaStack extends TerraformStack {
       if (e instanceof PropError) throw new ConfigError([problem(file, `websocket.${e.prop}`, e.value, e.fix)]);
       throw e;
     }
+
+    ({ httpApi: this.httpApi, schedules: this.schedules, queues: this.queues } = this.triggers(env, file));
 
     layers.publishRemaining();
     this.recordAdoptions(env.forgotten);
@@ -212,6 +223,74 @@ export class LambdaStack extends TerraformStack {
       ),
     });
     new TerraformOutput(this, "connections_table", { value: this.websocket.table.name });
+    if (this.httpApi) new TerraformOutput(this, "http_api_url", { value: this.httpApi.api.apiEndpoint, description: "URL of the HTTP API's $default stage" });
+    const created = this.queues.filter((q) => q.queue);
+    if (created.length) {
+      new TerraformOutput(this, "queues", {
+        description: "Queues created for sqs triggers, with their dead-letter queues",
+        value: Object.fromEntries(created.map((q) => [q.queue!.name, { url: q.queue!.url, arn: q.queue!.arn, dead_letter_url: q.deadLetterQueue!.url }])),
+      });
+    }
+  }
+
+  /** The functions' triggers: the env's HTTP API (one, for every http route), schedules and SQS mappings. */
+  private triggers(env: EnvConfig, file: string): { httpApi?: HttpApi; schedules: ScheduleTrigger[]; queues: SqsTrigger[] } {
+    const problems: string[] = [];
+    const routes: HttpApiRoute[] = [];
+    const schedules: ScheduleTrigger[] = [];
+    const queues: SqsTrigger[] = [];
+    const wrap = (field: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (e) {
+        if (e instanceof PropError) problems.push(problem(file, field, e.value, e.fix));
+        else throw e;
+      }
+    };
+    for (const [key, entry] of Object.entries(env.functions)) {
+      const f = this.functions[key];
+      const t = entry.triggers;
+      if (!f || !t) continue;
+      for (const h of t.http ?? []) {
+        const { route, auth, scopes } = httpTriggerRoute(h);
+        routes.push({ routeKey: route, function: f.target, auth: auth ?? env.httpApi.defaultAuth, scopes });
+      }
+      (t.schedule ?? []).forEach((sch, i) => {
+        const name = `${env.namePrefix}-${key}-${sch.name ?? String(i + 1)}`;
+        wrap(`functions.${key}.triggers.schedule[${i}]`, () => {
+          if (name.length > 64) throw new PropError("name", name, `the schedule's name ${name} is over 64 characters: shorten its name (or the function's key)`);
+          schedules.push(new ScheduleTrigger(this, `schedule-${key}-${sch.name ?? String(i + 1)}`, { function: f.target, name, expression: sch.expression, timezone: sch.timezone, input: sch.input, enabled: sch.enabled }));
+        });
+      });
+      (t.sqs ?? []).forEach((q, i) => {
+        const timeout = entry.timeoutSeconds ?? env.functionDefaults.timeoutSeconds ?? 3;
+        const account = AccountContext.of(this);
+        const name = q.create ? `${env.namePrefix}-${q.queue}` : q.queue;
+        wrap(`functions.${key}.triggers.sqs[${i}]`, () => {
+          if (q.create && name.length > 80) throw new PropError("queue", name, `the queue's name ${name} is over SQS's 80 characters: shorten it`);
+          queues.push(
+            new SqsTrigger(this, `sqs-${key}-${i + 1}`, {
+              function: f.target,
+              functionTimeoutSeconds: timeout,
+              ...(q.create
+                ? { create: { name, maxReceiveCount: q.create.maxReceiveCount, visibilityTimeoutSeconds: q.create.visibilityTimeoutSeconds, retentionSeconds: q.create.retentionSeconds } }
+                : { queueArn: q.queue.startsWith("arn:") ? q.queue : `arn:${account.partition}:sqs:${env.region}:${account.accountId}:${q.queue}`, shownAs: `queue ${q.queue}` }),
+              batchSize: q.batchSize,
+              batchingWindowSeconds: q.batchingWindowSeconds,
+              reportBatchItemFailures: q.reportBatchItemFailures,
+            }),
+          );
+        });
+      });
+    }
+    let httpApi: HttpApi | undefined;
+    if (routes.length) {
+      wrap("httpApi", () => {
+        httpApi = new HttpApi(this, "http-api", { name: `${env.namePrefix}-http`, routes, cors: env.httpApi.cors, jwt: env.httpApi.jwt, logRetentionDays: env.logRetentionDays });
+      });
+    }
+    if (problems.length) throw new ConfigError(problems);
+    return { httpApi, schedules, queues };
   }
 
 
@@ -331,7 +410,7 @@ export class LambdaStack extends TerraformStack {
 function roleDescription(env: EnvConfig, key: string, rust: boolean): string | undefined {
   const suffix = rust ? " (Rust)" : "";
   if (env.backend.function === key) return `REST backend of ${env.namePrefix}${suffix}`;
-  const served = Object.entries(env.websocket.routes).filter(([, k]) => k === key).map(([route]) => (route.startsWith("$") ? route.slice(1) : "broadcast"));
+  const served = Object.entries(websocketRoutes(env)).filter(([, k]) => k === key).map(([route]) => (route.startsWith("$") ? route.slice(1) : "broadcast"));
   const labels = [...new Set(served)];
   if (labels.length === 0) return undefined;
   return `WebSocket ${labels.length === 1 ? `${labels[0]} ` : ""}handler of ${env.namePrefix}${suffix}`;

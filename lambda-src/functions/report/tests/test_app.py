@@ -21,3 +21,16 @@ def test_no_orders_is_an_empty_report():
 
 def test_orders_must_be_a_list():
     assert app.lambda_handler({"orders": "x"}, None)["statusCode"] == 400
+
+
+def sqs_event(*bodies):
+    return {"Records": [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": b, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "attributes": {}, "messageAttributes": {}} for i, b in enumerate(bodies)]}
+
+
+def test_a_queue_batch_reports_only_what_is_not_an_order():
+    event = sqs_event(json.dumps({"id": "a", "status": "paid", "total": 5}), "not json", json.dumps({"poison": True}))
+    assert app.lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+
+
+def test_a_clean_batch_has_no_failures():
+    assert app.lambda_handler(sqs_event(json.dumps({"id": "a"})), None) == {"batchItemFailures": []}
