@@ -119,7 +119,7 @@ describe("end to end against the local AWS emulator", () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("envs/local.ts: functions.ws-connect.memoryMiB is 99999; Lambda allows 128-10240 MiB");
       expect(r.stderr).toContain("Nothing was started, synthesized or applied.");
-      expect(r.stdout).not.toContain("[1/5]");
+      expect(r.stdout).not.toContain("[1/6]");
       expect(fs.readFileSync(base.stateFile)).toEqual(before);
       expect(fs.readFileSync(path.join(base.stackDir, "cdk.tf.json"))).toEqual(stackJson);
       expect(fs.existsSync(path.join(base.root, ".build", "local-aws"))).toBe(false);
