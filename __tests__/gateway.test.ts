@@ -337,6 +337,10 @@ describe("HTTP API and function URLs", () => {
     expect((await call(jwt({ iss: issuerUrl, aud: "other", exp: now + 60 }))).status).toBe(401);
     expect((await call(jwt({ iss: issuerUrl, aud: "chat-app", exp: now - 5 }))).status).toBe(401);
     expect((await call(jwt({ iss: "https://elsewhere", aud: "chat-app", exp: now + 60 }))).status).toBe(401);
+    // An algorithm the issuer's RSA key cannot check is refused, and the gateway keeps serving.
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    expect((await call(`${enc({ alg: "ES256", kid: "k1" })}.${enc({ iss: issuerUrl, aud: "chat-app", exp: now + 60 })}.${Buffer.alloc(64).toString("base64url")}`)).status).toBe(401);
+    expect((await call(jwt({ iss: issuerUrl, aud: "chat-app", exp: now + 60 }))).status).toBe(201);
     const stranger = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
     expect((await call(jwt({ iss: issuerUrl, aud: "chat-app", exp: now + 60 }, stranger))).status).toBe(401);
   });

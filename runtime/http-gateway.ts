@@ -203,7 +203,14 @@ export class HttpApi {
   ) {}
 
   attach(server: http.Server): void {
-    server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res));
+    server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) =>
+      // Whatever goes wrong with one request answers that request, never the whole gateway.
+      this.handle(req, res).catch((e: Error) => {
+        this.log(`${this.spec.name}: ${req.method} ${req.url}: ${e.message}`);
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ message: "Internal Server Error" }));
+      }),
+    );
     server.on("listening", () => {
       const a = server.address();
       if (a && typeof a === "object") this.domainName = `127.0.0.1:${a.port}`;

@@ -61,10 +61,15 @@ export async function verifyJwt(header: string | undefined, auth: JwtAuthorizer,
   }
   const jwk = keys.find((k) => (head.kid === undefined ? true : k.kid === head.kid));
   if (!jwk) return { problem: `the issuer has no key ${String(head.kid)}` };
-  const key = crypto.createPublicKey({ key: jwk as crypto.JsonWebKey, format: "jwk" });
   const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
   const signature = Buffer.from(parts[2], "base64url");
-  const ok = crypto.verify(alg.hash, signed, alg.pss ? { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST } : alg.ec ? { key, dsaEncoding: "ieee-p1363" } : key, signature);
+  let ok: boolean;
+  try {
+    const key = crypto.createPublicKey({ key: jwk as crypto.JsonWebKey, format: "jwk" });
+    ok = crypto.verify(alg.hash, signed, alg.pss ? { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST } : alg.ec ? { key, dsaEncoding: "ieee-p1363" } : key, signature);
+  } catch (e) {
+    return { problem: `the issuer's key ${String(jwk.kid ?? "")} cannot check a ${String(head.alg)} signature (${(e as Error).message})` };
+  }
   if (!ok) return { problem: "the token's signature does not verify against the issuer's key" };
   if (claims.iss !== auth.issuer) return { problem: `the token's issuer is ${String(claims.iss)}, not ${auth.issuer}` };
   const aud = Array.isArray(claims.aud) ? claims.aud.map(String) : claims.aud !== undefined ? [String(claims.aud)] : claims.client_id !== undefined ? [String(claims.client_id)] : [];

@@ -137,7 +137,12 @@ export class WebsocketApi implements LiveConnections {
 
   /** Serves upgrades at `/<stage>` of `server`; other paths are refused with 403, as API Gateway does. */
   attach(server: http.Server): void {
-    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(req, socket, head));
+    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head).catch((e: Error) => {
+        this.log(`${this.spec.name}: upgrade of ${req.url}: ${e.message}`);
+        socket.destroy();
+      }),
+    );
     server.on("listening", () => {
       const a = server.address();
       if (a && typeof a === "object") this.domainName = `127.0.0.1:${a.port}`;
@@ -231,7 +236,7 @@ export class WebsocketApi implements LiveConnections {
       conn.lastActive = Date.now();
       armIdle();
       this.counts.messagesIn++;
-      chain = chain.then(() => this.message(conn, data, isBinary));
+      chain = chain.then(() => this.message(conn, data, isBinary)).catch((e: Error) => this.log(`${this.spec.name}: message of ${conn.id}: ${e.message}`));
     });
     socket.on("close", (code: number, reason: Buffer) => {
       if (conn.idle) clearTimeout(conn.idle);
