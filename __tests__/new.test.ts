@@ -11,14 +11,17 @@ describe("env file edits for npm run new", () => {
   it("adds the entry to an existing functions block, leaving the rest as it is", () => {
     const before = read("envs/dev.ts");
     const after = addFunctionEntry(before, "envs/dev.ts", "billing", { source: "lambda-src/functions/billing", memoryMiB: 256 });
-    expect(after).toContain('  functions: {\n    billing: { source: "lambda-src/functions/billing", memoryMiB: 256 },\n    "orders-api":');
+    expect(after).toContain('  functions: {\n    billing: { source: "lambda-src/functions/billing", memoryMiB: 256 },\n    // TypeScript');
     expect(after.replace('    billing: { source: "lambda-src/functions/billing", memoryMiB: 256 },\n', "")).toBe(before);
   });
 
   it("adds a functions field where there is none: before backend, carrying a spread env's functions", () => {
     const bare = 'import { defineEnv } from "./schema";\n\nexport default defineEnv({\n  name: "qa",\n  backend: { function: "api", table: { pointInTimeRecovery: false, deletionProtection: false } },\n});\n';
     expect(addFunctionEntry(bare, "envs/qa.ts", "x", { source: "s" })).toContain('  functions: {\n    x: { source: "s" },\n  },\n  backend: {');
-    expect(addFunctionEntry(read("envs/local.ts"), "envs/local.ts", "x-y", { source: "s", url: { authType: "AWS_IAM" } })).toContain('  functions: { ...dev.functions,\n    "x-y": { source: "s", url: { authType: "AWS_IAM" } },\n  },\n});');
+    const spread = 'import dev from "./dev";\nimport { defineEnv } from "./schema";\n\nexport default defineEnv({\n  ...dev,\n  name: "qa",\n});\n';
+    expect(addFunctionEntry(spread, "envs/qa.ts", "x-y", { source: "s", url: { authType: "AWS_IAM" } })).toContain('  functions: { ...dev.functions,\n    "x-y": { source: "s", url: { authType: "AWS_IAM" } },\n  },\n});');
+    // local.ts has a block that starts with dev's functions: the entry goes after the spread.
+    expect(addFunctionEntry(read("envs/local.ts"), "envs/local.ts", "x-y", { source: "s" })).toContain('  functions: {\n    ...dev.functions,\n    "x-y": { source: "s" },\n    report: {');
   });
 
   it("refuses a key that is already there", () => {
@@ -46,7 +49,7 @@ describe("npm run new", () => {
     expect(r.stdout).toContain("lambda-src/functions/hello: python, runtime python3.12, handler main.handler (main.py)");
     expect(r.stdout).toContain("npm start will: build python3.12 package of lambda-src/functions/hello at apply, deploy lambdaship-local-hello with a function URL (AWS_IAM), and invoke it with");
     expect(fs.readFileSync(path.join(project, "envs", "local.ts"), "utf8")).toContain(
-      'functions: { ...dev.functions,\n    hello: { source: "lambda-src/functions/hello", memoryMiB: 256, policies: [{ template: "dynamodb-read", tables: ["orders", "customers"] }], url: { authType: "AWS_IAM" } },',
+      '    ...dev.functions,\n    hello: { source: "lambda-src/functions/hello", memoryMiB: 256, policies: [{ template: "dynamodb-read", tables: ["orders", "customers"] }], url: { authType: "AWS_IAM" } },',
     );
     // Once there, the same key is refused, and nothing is written.
     const again = run("lambda-src/functions/hello");

@@ -23,12 +23,31 @@ export function entrySource(key: string, entry: Record<string, unknown>): string
  */
 export function addFunctionEntry(text: string, file: string, key: string, entry: Record<string, unknown>): string {
   const line = entrySource(key, entry);
-  const keyPattern = new RegExp(`^\\s*(${key.replace(/[-]/g, "\\-")}|"${key}")\\s*:`, "m");
   const block = /^(\s*)functions:\s*\{(\s*\.\.\.\w+\.functions,)?\s*$/m.exec(text);
   if (block) {
     const after = text.slice(block.index + block[0].length);
-    const end = after.search(/^\s*\},?\s*$/m);
-    if (keyPattern.test(after.slice(0, end < 0 ? after.length : end))) throw new EnvEditError(`${file}: functions.${key} is already there; choose another key (--key)`);
+    // The block's own entries, to its closing brace (entries may span lines and hold braces).
+    let depth = 0;
+    let end = after.length;
+    let quote: string | undefined;
+    for (let i = 0; i < after.length; i++) {
+      const c = after[i];
+      if (quote) {
+        if (c === "\\") i++;
+        else if (c === quote) quote = undefined;
+      } else if (c === '"' || c === "'" || c === "`") quote = c;
+      else if (c === "/" && after[i + 1] === "/") i = after.indexOf("\n", i) < 0 ? after.length : after.indexOf("\n", i);
+      else if (c === "{" || c === "[" || c === "(") depth++;
+      else if (c === "}" || c === "]" || c === ")") {
+        if (depth === 0) {
+          end = i;
+          break;
+        }
+        depth--;
+      }
+    }
+    const entryKey = new RegExp(`^${block[1]}  (${key.replace(/[-]/g, "\\-")}|"${key}")\\s*:`, "m");
+    if (entryKey.test(after.slice(0, end))) throw new EnvEditError(`${file}: functions.${key} is already there; choose another key (--key)`);
     const at = block.index + block[0].length;
     return `${text.slice(0, at)}\n${block[1]}  ${line}${text.slice(at)}`;
   }

@@ -97,7 +97,7 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     // No function or role for the WebSocket routes.
     const own = ["lambdaship-local-backend", "lambdaship-local-greeter", "lambdaship-local-inventory", "lambdaship-local-orders-api", "lambdaship-local-report"];
     expect(s.resources.filter((r) => r.type === "aws_lambda_function").map((r) => r.values.function_name).sort()).toEqual(own);
-    expect(s.resources.filter((r) => r.type === "aws_iam_role").map((r) => r.values.name).sort()).toEqual(own.map((n) => `${n}-role`));
+    expect(s.resources.filter((r) => r.type === "aws_iam_role").map((r) => r.values.name).sort()).toEqual([...own.map((n) => `${n}-role`), "lambdaship-local-report-daily-scheduler"].sort()); // the report's schedule assumes its own role
     const integration = s.resources.find((r) => r.type === "aws_apigatewayv2_integration")!;
     expect(integration.values.integration_uri).toBe(`arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${arn}/invocations`);
     const permission = s.resources.find((r) => r.type === "aws_lambda_permission")!;
