@@ -98,9 +98,10 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     const own = ["lambdaship-local-backend", "lambdaship-local-greeter", "lambdaship-local-inventory", "lambdaship-local-orders-api", "lambdaship-local-report"];
     expect(s.resources.filter((r) => r.type === "aws_lambda_function").map((r) => r.values.function_name).sort()).toEqual(own);
     expect(s.resources.filter((r) => r.type === "aws_iam_role").map((r) => r.values.name).sort()).toEqual([...own.map((n) => `${n}-role`), "lambdaship-local-report-daily-scheduler"].sort()); // the report's schedule assumes its own role
-    const integration = s.resources.find((r) => r.type === "aws_apigatewayv2_integration")!;
+    // The WebSocket API's (the HTTP API has its own, for orders-api's routes).
+    const integration = s.resources.find((r) => r.type === "aws_apigatewayv2_integration" && r.address.includes(".websocket_"))!;
     expect(integration.values.integration_uri).toBe(`arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${arn}/invocations`);
-    const permission = s.resources.find((r) => r.type === "aws_lambda_permission")!;
+    const permission = s.resources.find((r) => r.type === "aws_lambda_permission" && r.address.includes(".websocket_"))!;
     expect(permission.values.function_name).toBe("legacy-websocket");
     expect((await ws.plan()).exitCode).toBe(0);
 
@@ -118,7 +119,7 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     const routesTargetIntegrations = async () => {
       const now = await ws.state();
       const integrations = new Map(now.resources.filter((r) => r.type === "aws_apigatewayv2_integration").map((r) => [String(r.values.id), String(r.values.integration_uri)]));
-      const routes = now.resources.filter((r) => r.type === "aws_apigatewayv2_route");
+      const routes = now.resources.filter((r) => r.type === "aws_apigatewayv2_route" && r.address.includes(".websocket_"));
       expect(routes.map((r) => r.values.route_key).sort()).toEqual(["$connect", "$default", "$disconnect", "sendmessage"]);
       return Object.fromEntries(routes.map((r) => [String(r.values.route_key), integrations.get(String(r.values.target).replace(/^integrations\//, ""))]));
     };
