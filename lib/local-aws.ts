@@ -52,7 +52,8 @@ export async function startEmulator(options: { logFile?: string; detached?: bool
   const logFile = options.logFile ?? path.join(PROJECT_ROOT, ".build", "local-aws", `moto-${port}.log`);
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, "a");
-  const child = spawn(path.join(VENV, "bin", "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], {
+  // moto's server with queues that deliver nothing by themselves (see lib/moto_server.py).
+  const child = spawn(path.join(VENV, "bin", "python"), [path.join(PROJECT_ROOT, "lib", "moto_server.py"), "-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", out, out],
     detached: options.detached ?? false,
     env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: "false", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" },

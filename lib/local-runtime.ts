@@ -57,7 +57,8 @@ export function localState(env: string): StateValues | undefined {
   const file = localStateFile(env);
   if (!fs.existsSync(file)) return undefined;
   const s = JSON.parse(fs.readFileSync(file, "utf8")) as { resources?: Array<{ mode: string; type: string; name: string; instances: Array<{ attributes: Record<string, unknown> }> }> };
-  return new Map((s.resources ?? []).filter((r) => r.mode === "managed" && r.instances[0]).map((r) => [`${r.type}.${r.name}`, r.instances[0].attributes]));
+  // Data sources as `data.<type>.<name>`, as the stack refers to them.
+  return new Map((s.resources ?? []).filter((r) => r.instances[0]).map((r) => [`${r.mode === "data" ? "data." : ""}${r.type}.${r.name}`, r.instances[0].attributes]));
 }
 
 /** Runs the stack's Rust builder when a Rust function's package is missing (what an apply would do). */

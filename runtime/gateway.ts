@@ -1,8 +1,10 @@
 import * as http from "http";
 import { AddressInfo } from "net";
 import type { RuntimeEmulator } from "./emulator";
-import type { StackJson, StateValues } from "./functions";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { ACCOUNT_ID, StackJson, StateValues } from "./functions";
 import { CorsSpec, HttpApi, HttpApiSpec, HttpRouteSpec, RouteAuth } from "./http-gateway";
+import { SqsPoller, SqsSourceSpec } from "./sqs-poller";
 import { API_GATEWAY_WS_LIMITS, GatewayInvoke, WebsocketApi, WebsocketApiSpec, WebsocketLimits } from "./ws-gateway";
 
 /**
@@ -12,12 +14,15 @@ import { API_GATEWAY_WS_LIMITS, GatewayInvoke, WebsocketApi, WebsocketApiSpec, W
  * (any stack of these constructs, or hand-written ones of the same resources), with the ids the
  * local AWS gave them from the state: WebSocket APIs (./ws-gateway), HTTP APIs and function URLs
  * (./http-gateway). `@connections` posts reach its sockets, on the API's own port and on the
- * runtime emulator's (where the functions' MANAGEMENT_API_ENDPOINT points).
+ * runtime emulator's (where the functions' MANAGEMENT_API_ENDPOINT points). And what Lambda's pollers
+ * do for SQS event source mappings, against the local AWS's queues (./sqs-poller).
  */
 
 export interface GatewaySpec {
   readonly websocket: readonly WebsocketApiSpec[];
   readonly http: readonly HttpApiSpec[];
+  /** SQS event source mappings of the stack's functions. */
+  readonly queues: readonly SqsSourceSpec[];
   /** What could not be served, for notes. */
   readonly problems: readonly string[];
 }
@@ -128,7 +133,34 @@ export function gatewayFromStack(stack: StackJson, region: string, state?: State
       region,
     });
   }
-  return { websocket, http: httpApis, problems };
+  const queues: SqsSourceSpec[] = [];
+  for (const [id, m] of Object.entries((res.aws_lambda_event_source_mapping ?? {}) as Resources)) {
+    const fn = functionNameOf(stack, m.function_name);
+    const source = m.event_source_arn;
+    const ref = reference(source);
+    // Streams and Kafka are not served locally; only queues.
+    if (ref ? !/^(data\.)?aws_sqs_queue$/.test(ref[0]) : !String(source ?? "").startsWith("arn:aws:sqs:")) continue;
+    let queueArn: string | undefined = ref ? stateValue(state, ref[0], ref[1], "arn") : String(source);
+    const queueUrl = ref ? stateValue(state, ref[0], ref[1], "url") : undefined;
+    const name = ref && ref[0] === "aws_sqs_queue" ? res.aws_sqs_queue?.[ref[1]]?.name : undefined;
+    // Not deployed yet: the ARN the local AWS gives a queue of that name.
+    if (!queueArn && typeof name === "string" && !name.includes("${")) queueArn = `arn:aws:sqs:${region}:${ACCOUNT_ID}:${name}`;
+    if (!fn || !queueArn) {
+      problems.push(`event source mapping ${id}: ${!fn ? "its function is not created by this stack" : "its queue is not known (deploy first)"}; its queue is not polled locally`);
+      continue;
+    }
+    const types = Array.isArray(m.function_response_types) ? m.function_response_types.map(String) : [];
+    queues.push({
+      functionName: fn,
+      queueArn,
+      queueUrl,
+      batchSize: Number(m.batch_size ?? 10),
+      batchingWindowSeconds: Number(m.maximum_batching_window_in_seconds ?? 0),
+      reportBatchItemFailures: types.includes("ReportBatchItemFailures"),
+      enabled: m.enabled !== false,
+    });
+  }
+  return { websocket, http: httpApis, queues, problems };
 }
 
 export interface GatewayOptions {
@@ -138,6 +170,8 @@ export interface GatewayOptions {
   readonly ports?: Readonly<Record<string, number>>;
   /** Take a free port where one of `ports` is taken, instead of failing. @default false */
   readonly portsArePreferences?: boolean;
+  /** The local AWS whose queues the SQS mappings poll. @default - queues are not polled */
+  readonly aws?: { readonly endpoint: string; readonly region: string };
 }
 
 export interface ServedEndpoint {
@@ -163,6 +197,7 @@ export class LocalGateway {
   private readonly servers: http.Server[] = [];
   readonly websocketApis: WebsocketApi[] = [];
   readonly httpApis: HttpApi[] = [];
+  readonly pollers: SqsPoller[] = [];
   readonly endpoints: ServedEndpoint[] = [];
 
   constructor(
@@ -227,6 +262,14 @@ export class LocalGateway {
       const base = `http://127.0.0.1:${port}/${spec.stage === "$default" ? "" : `${spec.stage}/`}`;
       this.endpoints.push({ kind: spec.kind, name: spec.name, url: base, port, routes: spec.routes.map((r) => (spec.kind === "function-url" ? `${r.function} (${r.auth.type})` : `${r.routeKey} -> ${r.function}${r.auth.type === "NONE" ? "" : ` (${r.auth.type})`}`)) });
     }
+    if (this.opts.aws && this.spec.queues.length) {
+      const sqs = new SQSClient({ endpoint: this.opts.aws.endpoint, region: this.opts.aws.region, credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+      for (const q of this.spec.queues) {
+        const poller = new SqsPoller(q, invoke, sqs, log);
+        poller.start();
+        this.pollers.push(poller);
+      }
+    } else if (this.spec.queues.length) log(`note: ${this.spec.queues.length} SQS mapping(s) not polled: no local AWS given`);
     return this.endpoints;
   }
 
@@ -234,10 +277,12 @@ export class LocalGateway {
     return {
       websocket: this.websocketApis.map((a) => ({ name: a.spec.name, connections: a.connectionIds.length, ...a.counts })),
       http: this.httpApis.map((a) => ({ name: a.spec.name, kind: a.spec.kind, ...a.counts })),
+      queues: this.pollers.map((p) => ({ queue: p.queueName, function: p.spec.functionName, ...p.counts })),
     };
   }
 
   async stop(): Promise<void> {
+    await Promise.all(this.pollers.map((p) => p.stop()));
     await Promise.all(this.websocketApis.map((a) => a.stop()));
     this.emulator.connections.live = undefined;
     await Promise.all(
