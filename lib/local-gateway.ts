@@ -1,6 +1,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { table } from "../build/util";
 import type { ServedEndpoint } from "../runtime/gateway";
 import { PROJECT_ROOT } from "./toolchain";
 
@@ -81,7 +82,8 @@ export function runningGateways(): GatewayRecord[] {
 export async function startGateway(env: string, opts: { log?: (line: string) => void; timeoutMs?: number } = {}): Promise<GatewayRecord> {
   const log = opts.log ?? (() => {});
   const previous = runningGateway(env);
-  const ports = previous ? Object.fromEntries(previous.endpoints.map((e) => [e.name, e.port])) : readPorts(env);
+  // The ports it served on (kept beside the record, also after a stop).
+  const ports = readPorts(env);
   if (previous) {
     log(`restarting the local gateway of ${env} (pid ${previous.pid}) with the new packages`);
     await stopGateway(env);
@@ -132,7 +134,12 @@ function readPorts(env: string): Record<string, number> {
 /** Remembers the ports (beside the record, kept after a stop). */
 export function rememberPorts(env: string, endpoints: readonly ServedEndpoint[]): void {
   fs.mkdirSync(DIR, { recursive: true });
-  fs.writeFileSync(`${gatewayRecordFile(env)}.ports`, JSON.stringify(Object.fromEntries(endpoints.map((e) => [e.name, e.port]))));
+  fs.writeFileSync(`${gatewayRecordFile(env)}.ports`, JSON.stringify(Object.fromEntries(endpoints.filter((e) => e.port).map((e) => [e.name, e.port]))));
+}
+
+/** The gateway's URLs as a table: one row per API, function URL and polled queue. */
+export function endpointsTable(endpoints: readonly ServedEndpoint[]): string {
+  return table(["serves", "url", "routes"], endpoints.map((e) => [`${e.kind} ${e.name}`, e.url, e.routes.join(", ")]));
 }
 
 function tail(file: string, lines = 15): string {

@@ -30,18 +30,18 @@ export interface GatewaySpec {
 type Resources = Record<string, Record<string, unknown>>;
 
 /** `${aws_x.name.attr}` -> [type, name, attr]. */
-function reference(value: unknown): [string, string, string] | undefined {
+export function reference(value: unknown): [string, string, string] | undefined {
   const m = /\$\{((?:data\.)?[\w]+)\.([\w-]+)\.(\w+)\}/.exec(String(value ?? ""));
   return m ? [m[1], m[2], m[3]] : undefined;
 }
 
-function stateValue(state: StateValues | undefined, type: string, name: string, attr: string): string | undefined {
+export function stateValue(state: StateValues | undefined, type: string, name: string, attr: string): string | undefined {
   const v = state?.get(`${type}.${name}`)?.[attr];
   return typeof v === "string" && v ? v : undefined;
 }
 
 /** The function name an integration URI or function_name refers to, when the stack creates it. */
-function functionNameOf(stack: StackJson, value: unknown): string | undefined {
+export function functionNameOf(stack: StackJson, value: unknown): string | undefined {
   const ref = reference(value);
   if (!ref) return typeof value === "string" && !value.includes("${") ? value.split(":").pop() : undefined;
   const [type, name] = ref;
@@ -175,10 +175,11 @@ export interface GatewayOptions {
 }
 
 export interface ServedEndpoint {
-  readonly kind: "websocket" | "http-api" | "function-url";
+  readonly kind: "websocket" | "http-api" | "function-url" | "sqs";
   readonly name: string;
-  /** `ws://127.0.0.1:<port>/<stage>` or `http://127.0.0.1:<port>/`. */
+  /** `ws://127.0.0.1:<port>/<stage>` or `http://127.0.0.1:<port>/`; a polled queue's URL (or ARN). */
   readonly url: string;
+  /** 0 for a polled queue (served by no port). */
   readonly port: number;
   /** Routes, or the function a URL serves. */
   readonly routes: readonly string[];
@@ -268,6 +269,7 @@ export class LocalGateway {
         const poller = new SqsPoller(q, invoke, sqs, log);
         poller.start();
         this.pollers.push(poller);
+        this.endpoints.push({ kind: "sqs", name: poller.queueName, url: q.queueUrl ?? q.queueArn, port: 0, routes: [`-> ${q.functionName} (batch ${q.batchSize}${q.batchingWindowSeconds ? `, window ${q.batchingWindowSeconds} s` : ""}${q.reportBatchItemFailures ? ", ReportBatchItemFailures" : ""}${q.enabled ? "" : ", disabled"})`] });
       }
     } else if (this.spec.queues.length) log(`note: ${this.spec.queues.length} SQS mapping(s) not polled: no local AWS given`);
     return this.endpoints;

@@ -6,6 +6,10 @@ const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");
 
+// The AWS SDK (pinned) warns on Node 20 about versions published after January 2027, which this
+// project does not take: the warning says nothing about what runs here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const swcVersion = require("@swc/core/package.json").version;
 const cacheDir = path.join(__dirname, "..", "node_modules", ".cache", "lambdaship-ts");
 const options = {

@@ -4,7 +4,7 @@ import { stackName } from "../modules/stack";
 import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
 import { buildIfNeeded, localRuntime, localState, sourceFunction } from "../lib/local-runtime";
-import { gatewayLogFile, recordGateway, rememberPorts, runningGateway, startGateway } from "../lib/local-gateway";
+import { endpointsTable, gatewayLogFile, recordGateway, rememberPorts, runningGateway, startGateway } from "../lib/local-gateway";
 import { gatewayFromStack, LocalGateway, ServedEndpoint } from "../runtime/gateway";
 import { freePort } from "../lib/local-aws";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
@@ -60,9 +60,8 @@ function printExternal(f: FunctionSpec): void {
   );
 }
 
-/** The gateway's URLs, one row per API or function URL. */
 function printEndpoints(endpoints: readonly ServedEndpoint[]): void {
-  process.stdout.write(`\nlocal gateway:\n${table(["serves", "url", "routes"], endpoints.map((e) => [`${e.kind} ${e.name}`, e.url, e.routes.join(", ")]))}\n`);
+  process.stdout.write(`\nlocal gateway:\n${endpointsTable(endpoints)}\n`);
 }
 
 function parsePort(text: string | undefined): number {

@@ -15,7 +15,7 @@ import { functionKey, localRuntime, sampleEvent } from "../lib/local-runtime";
 import { formatBytes, table } from "../build/util";
 import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles } from "../lib/state-guard";
 import { stackDir, synthAll } from "../lib/synth";
-import { GatewayRecord, gatewayLogFile, startGateway } from "../lib/local-gateway";
+import { endpointsTable, GatewayRecord, gatewayLogFile, startGateway } from "../lib/local-gateway";
 import { signRequest } from "../runtime/sigv4";
 import WebSocket from "ws";
 import { ensureToolchain, log } from "../lib/toolchain";
@@ -271,7 +271,7 @@ async function main(): Promise<void> {
   step(6, "local gateway: the env's WebSocket API, HTTP routes and function URLs for real clients");
   const gw = await startGateway(ENV, { log: (l) => process.stdout.write(`${l}\n`) });
   for (const line of await gatewayRound(gw)) process.stdout.write(`${line}\n`);
-  process.stdout.write(`\n${table(["serves", "url", "routes"], gw.endpoints.map((e) => [`${e.kind} ${e.name}`, e.url, e.routes.join(", ")]))}\n`);
+  process.stdout.write(`\n${endpointsTable(gw.endpoints)}\n`);
   process.stdout.write(
     `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Left running: the local AWS at ${emu.endpoint}, and the runtime emulator at ${gw.runtimeUrl} with the gateway above ` +
       `(pid ${gw.pid}, function output in ${path.relative(process.cwd(), gatewayLogFile(ENV))}); \`npm run emulator -- stop\` stops them.\n`,

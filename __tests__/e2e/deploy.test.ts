@@ -4,6 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { readElfFile } from "../../build/elf";
 import { unpack } from "../../runtime/functions";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { signRequest } from "../../runtime/sigv4";
 import { BACKEND_ADDRESS, buildRustFunctionsUpFront, run, sdkConfig, Workspace } from "./workspace";
 
 /**
@@ -305,6 +307,7 @@ describe("end to end against the local AWS emulator", () => {
       expect(second.stdout).toContain("already running");
       expect(second.stdout).toContain("No changes: the emulator matches the configuration.");
       expect(second.stdout).not.toContain("applied:");
+      await checkGateway(ws.root);
       // npx cdktf diff as typed: one line says what to run (the CLI config setup wrote); run as it says,
       // it finds no differences against the local AWS npm start left running.
       const cdktf = path.join(ws.root, "node_modules", ".bin", "cdktf");
@@ -336,3 +339,47 @@ describe("end to end against the local AWS emulator", () => {
   });
 
 });
+
+/**
+ * What npm start leaves running, with real clients: the HTTP API's routes (NONE and AWS_IAM), the
+ * orders queue through its SQS mapping (an order is processed and deleted, a message that is not
+ * one ends in the dead-letter queue after maxReceiveCount), and the daily schedule fired by
+ * npm run trigger.
+ */
+async function checkGateway(root: string): Promise<void> {
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; name: string; url: string }>; log: string };
+  const api = rec.endpoints.find((e) => e.kind === "http-api")!.url;
+  const health = await fetch(`${api}health`);
+  expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
+  const body = JSON.stringify({ item: "book", quantity: 1 });
+  expect((await fetch(`${api}orders`, { method: "POST", body })).status).toBe(403);
+  const signed = signRequest({ url: `${api}orders`, method: "POST", body }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "execute-api" });
+  const created = await fetch(`${api}orders`, { method: "POST", body, headers: signed });
+  expect(created.status).toBe(201);
+  expect(((await created.json()) as { item: string }).item).toBe("book");
+
+  const aws = JSON.parse(fs.readFileSync(path.join(root, ".build", "local-aws", "emulator.json"), "utf8")) as { endpoint: string };
+  const sqs = new SQSClient({ endpoint: aws.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+  const url = (name: string) => sqs.send(new CreateQueueCommand({ QueueName: name })).then((r) => r.QueueUrl!);
+  const [orders, dlq] = [await url("lambdaship-local-orders"), await url("lambdaship-local-orders-dlq")];
+  expect(rec.endpoints.find((e) => e.kind === "sqs")).toMatchObject({ name: "lambdaship-local-orders", url: orders });
+  await sqs.send(new SendMessageCommand({ QueueUrl: orders, MessageBody: JSON.stringify({ id: "e2e-1", status: "open", total: 250 }) }));
+  await sqs.send(new SendMessageCommand({ QueueUrl: orders, MessageBody: "not an order" }));
+  const log = () => fs.readFileSync(path.join(root, ".build", "gateway", "local.log"), "utf8");
+  // The local env's queue: visibility 10 s, maxReceiveCount 2: received twice, then moved on the third receive.
+  const deadline = Date.now() + 90_000;
+  let dead: string | undefined;
+  while (!dead && Date.now() < deadline) {
+    dead = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 2 }))).Messages?.[0]?.Body;
+  }
+  expect(dead).toBe("not an order");
+  expect(log()).toMatch(/queue batch: 1 orders: \{"open": \{"count": 1, "total": 250\}\}/);
+  expect(log()).toMatch(/sqs lambdaship-local-orders -> lambdaship-local-report: \d messages? \(receive 2\), 0 deleted, 1 back after the visibility timeout: 1 reported in batchItemFailures/);
+  const left = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: orders, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes!;
+  expect([left.ApproximateNumberOfMessages, left.ApproximateNumberOfMessagesNotVisible]).toEqual(["0", "0"]);
+
+  const fired = await run(process.execPath, ["-r", "./scripts/register.js", "scripts/trigger.ts", "local", "report"], root, { LAMBDASHIP_STATE_DIR: "" });
+  expect(fired.code).toBe(0);
+  expect(fired.stdout).toMatch(/lambdaship-local-report-daily \(cron\(0 6 \* \* \? \*\)\) fired -> lambdaship-local-report, Event invocation \S+, payload \{"orders":\[\]\}\n  success in/);
+  expect(fired.stdout).toContain("report of 0 orders");
+}
