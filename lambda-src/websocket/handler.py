@@ -274,6 +274,7 @@ def _on_message(event: Dict[str, Any], connection_id: str) -> Dict[str, Any]:
         body = _parse_body(event)
     except ValueError as exc:
         return _error(400, str(exc))
+    who = isinstance(body, dict) and body.get("action") == "who"
     message = body.get("message", body) if isinstance(body, dict) else body
 
     room_key = _room_key()
@@ -286,11 +287,23 @@ def _on_message(event: Dict[str, Any], connection_id: str) -> Dict[str, Any]:
         return _error(404, "connection is not in a room; reconnect with ?{}=<room>".format(
             _room_query_param()))
     room = rooms[0]
+    client = _management_client(_management_endpoint(event["requestContext"]))
+
+    if who:
+        # {"action": "who"}: the sender alone is told who is in its room.
+        members = sorted(_connections_in(room))
+        answer = {"room": room, "members": members, "you": connection_id}
+        try:
+            client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(answer).encode("utf-8"))
+        except ClientError as exc:
+            if _is_gone(exc):
+                return _response(410, {"message": "the asking connection is gone"})
+            return _error(502, "could not answer the connection")
+        return _response(200, {"members": len(members)})
 
     data = json.dumps(
         {"room": room, "from": connection_id, "message": message}
     ).encode("utf-8")
-    client = _management_client(_management_endpoint(event["requestContext"]))
 
     delivered = 0
     removed = 0

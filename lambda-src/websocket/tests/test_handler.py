@@ -161,6 +161,18 @@ def test_default_broadcasts_to_room_only(handler, table, fake_api):
     assert fake_api.endpoints == ["https://abc123.execute-api.us-east-1.amazonaws.com/prod"]
 
 
+def test_who_answers_the_sender_only_with_its_rooms_members(handler, table, fake_api):
+    connect(handler, "a2", "red")
+    connect(handler, "a1", "red")
+    connect(handler, "b1", "blue")
+
+    resp = handler.lambda_handler(event("$default", "a1", body=json.dumps({"action": "who"})), None)
+
+    assert resp["statusCode"] == 200
+    assert json.loads(resp["body"]) == {"members": 2}
+    assert fake_api.calls == [("a1", {"room": "red", "members": ["a1", "a2"], "you": "a1"})]
+
+
 def test_default_removes_gone_connection(handler, table, fake_api):
     connect(handler, "a1", "red")
     connect(handler, "a2", "red")

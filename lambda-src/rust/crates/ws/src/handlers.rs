@@ -42,7 +42,8 @@ pub async fn handle_disconnect<S: ConnectionStore>(
     logic::disconnect(store, conn).await
 }
 
-/// `ws-default` (`$default`): the body's `message` goes to the sender's room.
+/// `ws-default` (`$default`): the body's `message` goes to the sender's room;
+/// `{"action": "who"}` answers the sender with its room's members.
 pub async fn handle_default<S: ConnectionStore, P: Poster>(
     store: &S,
     poster: &P,
@@ -60,6 +61,9 @@ pub async fn handle_default<S: ConnectionStore, P: Poster>(
     else {
         return no_endpoint();
     };
+    if logic::is_who(&body) {
+        return logic::who(store, poster, &config.table, &endpoint, conn).await;
+    }
     let message = logic::default_message(body);
     logic::send_to_own_room(store, poster, &config.table, &endpoint, conn, &message).await
 }

@@ -129,6 +129,47 @@ pub fn default_message(body: Value) -> Value {
     }
 }
 
+/// Whether a `$default` body asks who is in the sender's room: `{"action": "who"}`
+/// (a route selection value with no route of its own lands on `$default`).
+pub fn is_who(body: &Value) -> bool {
+    body.get("action").and_then(Value::as_str) == Some("who")
+}
+
+/// `who`: tells the sender only who is in its room, as
+/// `{"room": ..., "members": [connection ids], "you": ...}`.
+pub async fn who<S: ConnectionStore, P: Poster>(
+    store: &S,
+    poster: &P,
+    config: &ConnectionTableConfig,
+    endpoint: &str,
+    connection_id: &str,
+) -> Reply {
+    let rooms = match store.rooms_of(connection_id).await {
+        Ok(rooms) => rooms,
+        Err(e) => return internal_error(e),
+    };
+    let Some(room) = rooms.first() else {
+        return Reply::error(
+            404,
+            format!("connection is not in a room; reconnect with ?{}=<room>", config.room_query_param),
+        );
+    };
+    let mut members = match store.connections_in(room).await {
+        Ok(m) => m,
+        Err(e) => return internal_error(e),
+    };
+    members.sort();
+    let data = json!({ "room": room, "members": members, "you": connection_id }).to_string().into_bytes();
+    match poster.post(endpoint, connection_id, &data).await {
+        PostOutcome::Delivered => Reply::json(200, json!({ "members": members.len() })),
+        PostOutcome::Gone => Reply::json(410, json!({ "message": "the asking connection is gone" })),
+        PostOutcome::Failed(error) => {
+            tracing::warn!(connection_id, %error, "post_to_connection failed");
+            Reply::error(502, "could not answer the connection")
+        }
+    }
+}
+
 /// `$default`: sends `message` to every connection of the sender's room.
 pub async fn send_to_own_room<S: ConnectionStore, P: Poster>(
     store: &S,

@@ -240,6 +240,20 @@ async fn default_fans_out_to_the_senders_room() {
 }
 
 #[tokio::test]
+async fn who_answers_the_sender_only_with_its_rooms_members() {
+    let store = MemoryConnectionStore::with(&[("lobby", "c2"), ("lobby", "c1"), ("other", "c9")]);
+    let poster = FakePoster::default();
+    let r = handle_default(&store, &poster, &config(), &message_event("c1", r#"{"action": "who"}"#)).await;
+    assert_eq!(r, Reply::json(200, json!({"members": 2})));
+    assert_eq!(
+        poster.posts(),
+        vec![(ENDPOINT.to_string(), "c1".to_string(), json!({"room": "lobby", "members": ["c1", "c2"], "you": "c1"}))]
+    );
+    let lonely = handle_default(&store, &poster, &config(), &message_event("c7", r#"{"action": "who"}"#)).await;
+    assert_eq!(lonely.status, 404);
+}
+
+#[tokio::test]
 async fn default_removes_gone_connections_and_skips_failures() {
     let store = MemoryConnectionStore::with(&[
         ("lobby", "c1"),
