@@ -53,6 +53,37 @@ describe("plan summary", () => {
     expect(changedVariableNames(fn(), fn({ environment: [{ variables: { TABLE_NAME: "items" } }] }))).toBe("-SECRET_TOKEN");
   });
 
+  it("shows a function's triggers when they change: routes, schedules and queue mappings, each with its function", () => {
+    const stack = {
+      resource: {
+        aws_lambda_function: { report: { function_name: "app-report" }, api: { function_name: "app-api" } },
+        aws_apigatewayv2_integration: { api: { integration_uri: "${aws_lambda_function.api.invoke_arn}" } },
+        aws_apigatewayv2_route: { items: { route_key: "GET /items/{id}", target: "integrations/${aws_apigatewayv2_integration.api.id}" } },
+        aws_scheduler_schedule: { daily: { name: "app-report-daily", target: { arn: "${aws_lambda_function.report.arn}" } } },
+        aws_lambda_event_source_mapping: { q: { function_name: "${aws_lambda_function.report.arn}", event_source_arn: "${aws_sqs_queue.orders.arn}" } },
+      },
+    };
+    const target = (input: string) => [{ arn: "arn:aws:lambda:us-east-1:1:function:app-report", input }];
+    const plan: PlanJsonDocument = {
+      resource_changes: [
+        rc("aws_apigatewayv2_route.items", ["create"], null, { route_key: "GET /items/{id}", authorization_type: "NONE" }),
+        rc("aws_scheduler_schedule.daily", ["update"], { name: "app-report-daily", schedule_expression: "rate(1 hour)", state: "ENABLED", target: target("{}") }, { name: "app-report-daily", schedule_expression: "cron(0 6 * * ? *)", state: "ENABLED", target: target('{"a":1}') }),
+        rc("aws_lambda_event_source_mapping.q", ["update"], { event_source_arn: "arn:aws:sqs:us-east-1:1:orders", batch_size: 10, function_response_types: [] }, { event_source_arn: "arn:aws:sqs:us-east-1:1:orders", batch_size: 5, function_response_types: ["ReportBatchItemFailures"] }),
+        rc("aws_apigatewayv2_route.gone", ["delete"], { route_key: "$default" }, null),
+        rc("aws_apigatewayv2_route.same", ["no-op"], { route_key: "POST /x" }, { route_key: "POST /x" }),
+      ],
+    };
+    const s = summarize({ env: "dev", plan, stack });
+    expect(s.triggers.map((t) => [t.function, t.trigger, t.action, t.changes])).toEqual([
+      ["app-api", "http GET /items/{id}", "create", "-"],
+      ["app-report", "schedule app-report-daily", "update", "expression rate(1 hour) -> cron(0 6 * * ? *); input changes"],
+      ["app-report", "sqs orders", "update", "batch 10 -> 5; response types none -> ReportBatchItemFailures"],
+      ["-", "websocket $default", "delete", "-"],
+    ]);
+    expect(s.markdown).toContain("### Triggers\n\n| function | trigger | action | what changes |");
+    expect(s.markdown).toContain("| app-report | sqs orders | update | batch 10 -> 5; response types none -> ReportBatchItemFailures |");
+  });
+
   it("warns of an architecture change", () => {
     const s = summarize({ env: "local", plan: { resource_changes: [rc("aws_lambda_function.f", ["update"], fn(), fn({ architectures: ["x86_64"] }))] } });
     expect(s.warnings.map((w) => w.message)).toEqual(['function `app-backend` changes architecture ["arm64"] -> ["x86_64"]: its package and layers must be built for the new one']);

@@ -134,7 +134,7 @@ function readPorts(env: string): Record<string, number> {
 /** Remembers the ports (beside the record, kept after a stop). */
 export function rememberPorts(env: string, endpoints: readonly ServedEndpoint[]): void {
   fs.mkdirSync(DIR, { recursive: true });
-  fs.writeFileSync(`${gatewayRecordFile(env)}.ports`, JSON.stringify(Object.fromEntries(endpoints.filter((e) => e.port).map((e) => [e.name, e.port]))));
+  fs.writeFileSync(`${gatewayRecordFile(env)}.ports`, JSON.stringify(Object.fromEntries(endpoints.filter((e) => e.port && e.kind !== "chat-page").map((e) => [e.name, e.port]))));
 }
 
 /** The gateway's URLs as a table: one row per API, function URL and polled queue. */

@@ -35,20 +35,39 @@ export function ensureRustToolchain(): void {
         "then put aarch64-linux-gnu-gcc on PATH. Without it, builds fall back to x86_64 with a warning.",
     );
   }
-  const missing = DEBIAN_PACKAGES.filter((p) => !installed(p));
+  ensureDebianPackages("rust: arm64 toolchain", "the arm64 Rust toolchain", DEBIAN_PACKAGES, "arm64");
+}
+
+/**
+ * Debian packages, installed when missing (as root: apt-get; otherwise an error with the exact
+ * commands). `foreignArch` is added to dpkg first when a package needs it.
+ */
+export function ensureDebianPackages(label: string, what: string, packages: readonly string[], foreignArch?: string): void {
+  const missing = packages.filter((p) => !installed(p));
   if (missing.length === 0) {
-    log("rust: arm64 toolchain packages are installed");
+    log(`${label} packages are installed`);
     return;
   }
   const arch = spawnSync("dpkg", ["--print-foreign-architectures"], { encoding: "utf8" }).stdout.split("\n");
   const steps: Array<[string, string[]]> = [
-    ...(arch.includes("arm64") ? [] : [["dpkg", ["--add-architecture", "arm64"]] as [string, string[]]]),
+    ...(!foreignArch || arch.includes(foreignArch) ? [] : [["dpkg", ["--add-architecture", foreignArch]] as [string, string[]]]),
     ["apt-get", ["update", "-qq"]],
     ["apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing]],
   ];
   if (process.getuid?.() !== 0) {
-    throw new Error(`the arm64 Rust toolchain needs Debian packages (${missing.join(", ")}). Run as root:\n  ${steps.map(([c, a]) => `sudo ${c} ${a.join(" ")}`).join(" && \\\n  ")}\nthen \`npm run setup\` again.`);
+    throw new Error(`${what} needs Debian packages (${missing.join(", ")}). Run as root:\n  ${steps.map(([c, a]) => `sudo ${c} ${a.join(" ")}`).join(" && \\\n  ")}\nthen \`npm run setup\` again.`);
   }
-  log(`rust: installing ${missing.join(", ")}`);
+  log(`${label}: installing ${missing.join(", ")}`);
   for (const [cmd, args] of steps) sh(cmd, args);
+}
+
+/** Debian's Chromium, run headless by the chat page's browser test. */
+export const CHROMIUM_PACKAGES = ["chromium"];
+
+export function ensureChromium(): void {
+  if (spawnSync("dpkg-query", ["--version"]).status !== 0) {
+    if (spawnSync("chromium", ["--version"]).status === 0) return;
+    throw new Error("the browser test runs Chromium headless: install it (it must be on PATH as chromium), then `npm run setup` again");
+  }
+  ensureDebianPackages("browser: chromium", "the chat page's browser test", CHROMIUM_PACKAGES);
 }

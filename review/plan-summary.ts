@@ -48,6 +48,18 @@ export interface FunctionRow {
   readonly alsoChanges: string;
 }
 
+/** A change to what invokes a function: an API route, a schedule, a queue mapping. */
+export interface TriggerRow {
+  readonly address: string;
+  /** The function it invokes (its name), "-" when the plan and stack do not say. */
+  readonly function: string;
+  /** `http GET /items`, `websocket $connect`, `schedule <name>`, `sqs <queue>`. */
+  readonly trigger: string;
+  readonly action: string;
+  /** What changes: `rate(5 minutes) -> rate(1 hour)`, `batch 10 -> 5`, ... ("-" when created or deleted). */
+  readonly changes: string;
+}
+
 export interface Finding {
   readonly address: string;
   readonly message: string;
@@ -67,6 +79,7 @@ export interface Summary {
   readonly env: string;
   readonly counts: Counts;
   readonly functions: readonly FunctionRow[];
+  readonly triggers: readonly TriggerRow[];
   readonly warnings: readonly Finding[];
   readonly imports: readonly ImportChange[];
   /** Adopted resources this plan destroys because their entry is gone (refused when applying unless --allow-destroy). */
@@ -332,6 +345,75 @@ export function functionRows(plan: PlanJsonDocument, packageSize: (filename: str
   return rows;
 }
 
+const TRIGGER_TYPES = new Set(["aws_apigatewayv2_route", "aws_scheduler_schedule", "aws_lambda_event_source_mapping"]);
+
+/** `${aws_x.name.attr}` -> [type, name]. */
+function refOf(value: unknown): [string, string] | undefined {
+  const m = /\$\{((?:data\.)?\w+)\.([\w-]+)\.\w+\}/.exec(String(value ?? ""));
+  return m ? [m[1], m[2]] : undefined;
+}
+
+/** The function a trigger's configuration leads to, through the stack's references (or an ARN). */
+function triggerFunction(rc: ResourceChange, stack: StackDocument | undefined, v: Record<string, unknown>): string {
+  const config = stack?.resource?.[rc.type]?.[rc.address.split(".")[1]];
+  const fnName = (value: unknown): string | undefined => {
+    const ref = refOf(value);
+    if (!ref) return typeof value === "string" && value.startsWith("arn:") ? value.split(":").pop() : undefined;
+    const r = ref[0].startsWith("data.") ? stack?.data?.[ref[0].slice(5)]?.[ref[1]] : stack?.resource?.[ref[0]]?.[ref[1]];
+    return typeof r?.function_name === "string" ? r.function_name : undefined;
+  };
+  const first = (x: unknown) => (Array.isArray(x) ? x[0] : x) as Record<string, unknown> | undefined;
+  let found: string | undefined;
+  if (rc.type === "aws_apigatewayv2_route") {
+    const integration = refOf(config?.target);
+    found = integration ? fnName(stack?.resource?.[integration[0]]?.[integration[1]]?.integration_uri) : undefined;
+  } else if (rc.type === "aws_scheduler_schedule") found = fnName(first(config?.target)?.arn) ?? fnName(first(v.target)?.arn);
+  else found = fnName(config?.function_name) ?? fnName(v.function_arn ?? v.function_name);
+  return found ?? "-";
+}
+
+/** One row per trigger the plan creates, changes or deletes. */
+export function triggerRows(plan: PlanJsonDocument, stack?: StackDocument): TriggerRow[] {
+  const rows: TriggerRow[] = [];
+  for (const rc of plan.resource_changes ?? []) {
+    if (!TRIGGER_TYPES.has(rc.type)) continue;
+    const k = kind(rc.change.actions);
+    if (k === "no-op" || k === "read") continue;
+    const { before, after } = rc.change;
+    const v = after ?? before ?? {};
+    const b = before ?? {};
+    const a = after ?? {};
+    const changes: string[] = [];
+    const diff = (label: string, key: string, fmt: (x: unknown) => string = (x) => (x === undefined || x === null || x === "" ? "none" : String(x))) => {
+      if (before && after && JSON.stringify(b[key]) !== JSON.stringify(a[key])) changes.push(`${label} ${fmt(b[key])} -> ${fmt(a[key])}`);
+    };
+    let trigger: string;
+    if (rc.type === "aws_apigatewayv2_route") {
+      const key = String(v.route_key ?? "?");
+      trigger = `${/^(\$|[a-z])/.test(key) && !/^[A-Z]+ \//.test(key) ? "websocket" : "http"} ${key}`;
+      diff("route", "route_key");
+      diff("auth", "authorization_type");
+      diff("scopes", "authorization_scopes", (x) => (Array.isArray(x) && x.length ? x.join(" ") : "none"));
+    } else if (rc.type === "aws_scheduler_schedule") {
+      trigger = `schedule ${String(v.name ?? "?")}`;
+      diff("expression", "schedule_expression");
+      diff("time zone", "schedule_expression_timezone");
+      diff("state", "state");
+      const input = (x: Record<string, unknown>) => (Array.isArray(x.target) ? (x.target[0] as Record<string, unknown>)?.input : undefined);
+      if (before && after && JSON.stringify(input(b)) !== JSON.stringify(input(a))) changes.push("input changes");
+    } else {
+      const arn = String(v.event_source_arn ?? "");
+      trigger = `sqs ${arn.includes(":") ? arn.split(":").pop() : (refOf(stack?.resource?.[rc.type]?.[rc.address.split(".")[1]]?.event_source_arn)?.[1] ?? "(new queue)")}`;
+      diff("batch", "batch_size");
+      diff("window", "maximum_batching_window_in_seconds", (x) => `${x ?? 0} s`);
+      diff("enabled", "enabled");
+      diff("response types", "function_response_types", (x) => (Array.isArray(x) && x.length ? x.join(",") : "none"));
+    }
+    rows.push({ address: rc.address, function: triggerFunction(rc, stack, v), trigger, action: k, changes: k === "update" || k === "replace" ? changes.join("; ") || "-" : "-" });
+  }
+  return rows;
+}
+
 function mdTable(header: string[], rows: string[][]): string {
   const esc = (s: string) => s.replace(/\|/g, "\\|");
   return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
@@ -353,6 +435,7 @@ export function summarize(opts: {
 }): Summary & { exitCode: number } {
   const counts = countChanges(opts.plan);
   const functions = functionRows(opts.plan, opts.packageSize ?? (() => "-"), opts.stack);
+  const triggers = triggerRows(opts.plan, opts.stack);
   const warnings = findings(opts.plan, opts.stack);
   const imports = importChanges(opts.plan);
   const blocking = warnings.filter((w) => w.blocking);
@@ -378,6 +461,9 @@ export function summarize(opts: {
       ),
       "",
     );
+  }
+  if (triggers.length) {
+    lines.push("### Triggers", "", mdTable(["function", "trigger", "action", "what changes"], triggers.map((t) => [t.function, t.trigger, t.action, t.changes])), "");
   }
   if (counts.import > 0) {
     lines.push("### Imports: what the first apply changes on what it adopts", "");
@@ -408,5 +494,5 @@ export function summarize(opts: {
     );
   }
   if (adoptedRefused) lines.push(`**Not applied:** it would destroy what an import adopted (above). Forget it with \`forgotten\`, or apply with \`--allow-destroy\`.`, "");
-  return { env: opts.env, counts, functions, warnings, imports, adoptedDestroyed: gone, markdown: lines.join("\n"), exitCode: blocked ? 3 : importRefused || adoptedRefused ? 4 : 0 };
+  return { env: opts.env, counts, functions, triggers, warnings, imports, adoptedDestroyed: gone, markdown: lines.join("\n"), exitCode: blocked ? 3 : importRefused || adoptedRefused ? 4 : 0 };
 }

@@ -1,4 +1,6 @@
+import * as fs from "fs";
 import * as http from "http";
+import * as path from "path";
 import { AddressInfo } from "net";
 import type { RuntimeEmulator } from "./emulator";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -170,12 +172,18 @@ export interface GatewayOptions {
   readonly ports?: Readonly<Record<string, number>>;
   /** Take a free port where one of `ports` is taken, instead of failing. @default false */
   readonly portsArePreferences?: boolean;
+  /**
+   * Serve a chat page (./chat.html) at `/` of each WebSocket API's port: rooms through `?room=`,
+   * messages as `{"message": ...}`, members through `{"action": "who"}`, as the app's WebSocket
+   * functions take them. @default false
+   */
+  readonly chatPage?: boolean;
   /** The local AWS whose queues the SQS mappings poll. @default - queues are not polled */
   readonly aws?: { readonly endpoint: string; readonly region: string };
 }
 
 export interface ServedEndpoint {
-  readonly kind: "websocket" | "http-api" | "function-url" | "sqs";
+  readonly kind: "websocket" | "http-api" | "function-url" | "sqs" | "chat-page";
   readonly name: string;
   /** `ws://127.0.0.1:<port>/<stage>` or `http://127.0.0.1:<port>/`; a polled queue's URL (or ARN). */
   readonly url: string;
@@ -193,6 +201,9 @@ export function emulatorInvoke(emulator: RuntimeEmulator): GatewayInvoke {
     return { payload: r.payload, error: r.functionError ? r.errorType ?? "Unhandled" : undefined };
   };
 }
+
+let chatPage: string | undefined;
+const CHAT_PAGE = () => (chatPage ??= fs.readFileSync(path.join(__dirname, "chat.html"), "utf8"));
 
 export class LocalGateway {
   private readonly servers: http.Server[] = [];
@@ -236,7 +247,12 @@ export class LocalGateway {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
-          if (!this.emulator.connections.handle(req.method ?? "GET", (req.url ?? "/").split("?")[0], Buffer.concat(chunks), res)) {
+          const pathname = (req.url ?? "/").split("?")[0];
+          if (this.opts.chatPage && req.method === "GET" && (pathname === "/" || pathname === "/chat")) {
+            res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+            return void res.end(CHAT_PAGE().replace("__STAGE__", spec.stage));
+          }
+          if (!this.emulator.connections.handle(req.method ?? "GET", pathname, Buffer.concat(chunks), res)) {
             res.writeHead(426, { "content-type": "application/json" });
             res.end(JSON.stringify({ message: `a WebSocket API: connect with a WebSocket client to ws://${req.headers.host}/${spec.stage}` }));
           }
@@ -246,6 +262,7 @@ export class LocalGateway {
       const port = await this.listen(server, spec.name);
       this.websocketApis.push(api);
       this.endpoints.push({ kind: "websocket", name: spec.name, url: `ws://127.0.0.1:${port}/${spec.stage}`, port, routes: Object.keys(spec.routes) });
+      if (this.opts.chatPage) this.endpoints.push({ kind: "chat-page", name: spec.name, url: `http://127.0.0.1:${port}/`, port, routes: ["join a room, see who is here, send (open in two tabs)"] });
     }
     // @connections reaches the sockets of whichever API holds the connection.
     const apis = this.websocketApis;

@@ -6,6 +6,7 @@ import { benchBuilders, benchManySynth } from "./bench-functions";
 import { benchLayers } from "./bench-layers";
 import { benchRust } from "./bench-rust";
 import { benchRuntime } from "./bench-runtime";
+import { printGatewayBench } from "./bench-gateway";
 import { PROJECT_ROOT } from "../lib/toolchain";
 import { EXIT, exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 
@@ -19,6 +20,8 @@ import { EXIT, exitCodesHelp, parseCommandLine, runMain, UsageError } from "../l
  *          per bin (scripts/bench-rust.ts); cold builds take several minutes each;
  *   runtime: warm invocations of the Rust backend through the runtime emulator next to a bare
  *          Runtime API loop (scripts/bench-runtime.ts);
+ *   gateway: a WebSocket message's round trip and an HTTP route through the local gateway, each
+ *          next to a direct invoke of the same function (scripts/bench-gateway.ts);
  *   layers: cold, other-clone and no-op builds of each layer, and their sizes (scripts/bench-layers.ts).
  */
 
@@ -127,7 +130,7 @@ function benchSynth(): void {
   }
 }
 
-const PARTS = ["synth", "functions", "rust", "runtime", "layers"];
+const PARTS = ["synth", "functions", "rust", "runtime", "gateway", "layers"];
 const HELP = `Usage: npm run bench [-- --only ${PARTS.join("|")}]
 
 Measures speed and memory against the named baselines, each in the same run, and prints figures
@@ -149,6 +152,7 @@ async function main(): Promise<number | void> {
   }
   if (!only || only === "layers") benchLayers();
   if (!only || only === "runtime") await benchRuntime();
+  if (!only || only === "gateway") await printGatewayBench();
   if (!only || only === "rust") benchRust();
 }
 

@@ -134,7 +134,7 @@ async function main(): Promise<number | void> {
     const spec = gatewayFromStack(stack, env.region, env.stateBackend ? undefined : localState(env.name));
     for (const p of spec.problems) lineOut(`note: ${p}`);
     const ports = process.env.LAMBDASHIP_GATEWAY_PORTS ? (JSON.parse(process.env.LAMBDASHIP_GATEWAY_PORTS) as Record<string, number>) : {};
-    gateway = new LocalGateway(spec, emulator, { log: lineOut, ports, portsArePreferences: true, aws: { endpoint: local.aws.endpoint, region: env.region } });
+    gateway = new LocalGateway(spec, emulator, { log: lineOut, ports, portsArePreferences: true, chatPage: true, aws: { endpoint: local.aws.endpoint, region: env.region } });
     endpoints = await gateway.start();
     rememberPorts(env.name, endpoints);
     if (detached) recordGateway({ env: env.name, pid: process.pid, runtimeUrl: url, endpoints, startedAt: new Date().toISOString(), log: gatewayLogFile(env.name) });

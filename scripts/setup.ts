@@ -2,10 +2,10 @@ import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli
 import { ensurePolicyEnv, ensurePythonEnv } from "../lib/python-env";
 import { ensureActionlint } from "../lib/lint-setup";
 import { ensureFunctionDependencies } from "../lib/functions-setup";
-import { ensureRustToolchain } from "../lib/rust-setup";
+import { ensureChromium, ensureRustToolchain } from "../lib/rust-setup";
 import { ensureToolchain, log } from "../lib/toolchain";
 
-const HELP = `Usage: npm run setup [-- --only python|policy|engine|rust|lint|functions]
+const HELP = `Usage: npm run setup [-- --only python|policy|engine|rust|lint|functions|browser]
 
 Installs what the project needs beyond node_modules, idempotently (seconds when warm):
   python   .venv with moto server, boto3 and pytest (requirements-dev.txt)
@@ -25,6 +25,8 @@ Installs what the project needs beyond node_modules, idempotently (seconds when 
   lint     actionlint (the GitHub Actions workflow linter), built from the Go module proxy
   functions  the example Node.js functions' own dependencies (npm ci in each folder with a lock
            file, for their tests), and a check that go is on PATH for the Go functions
+  browser  Debian's chromium, which npm test runs headless to test the local gateway's chat page
+           (installed when run as root, otherwise the exact command is printed)
 
 Environment: LAMBDASHIP_CACHE, LAMBDASHIP_ENGINE=terraform|tofu (force one engine),
 LAMBDASHIP_PROVIDER_SOURCE=auto|registry|build (default auto), TF_CLI_CONFIG_FILE (your CLI config).
@@ -37,14 +39,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const only = values.only;
-  if (only !== undefined && !["python", "policy", "engine", "rust", "lint", "functions"].includes(only)) {
-    throw new UsageError(`--only takes python, policy, engine, rust, lint or functions, not ${JSON.stringify(only)}`);
+  if (only !== undefined && !["python", "policy", "engine", "rust", "lint", "functions", "browser"].includes(only)) {
+    throw new UsageError(`--only takes python, policy, engine, rust, lint, functions or browser, not ${JSON.stringify(only)}`);
   }
   const started = Date.now();
   if (!only || only === "python") ensurePythonEnv();
   if (!only || only === "policy") ensurePolicyEnv();
   if (!only || only === "rust") ensureRustToolchain();
   if (!only || only === "lint") ensureActionlint();
+  if (!only || only === "browser") ensureChromium();
   if (!only || only === "functions") ensureFunctionDependencies();
   if (!only || only === "engine") {
     const t = await ensureToolchain();

@@ -6,6 +6,7 @@ import { readElfFile } from "../../build/elf";
 import { unpack } from "../../runtime/functions";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { signRequest } from "../../runtime/sigv4";
+import { Browser } from "../browser";
 import { BACKEND_ADDRESS, buildRustFunctionsUpFront, run, sdkConfig, Workspace } from "./workspace";
 
 /**
@@ -308,6 +309,7 @@ describe("end to end against the local AWS emulator", () => {
       expect(second.stdout).toContain("No changes: the emulator matches the configuration.");
       expect(second.stdout).not.toContain("applied:");
       await checkGateway(ws.root);
+      await checkChatPage(ws.root);
       // npx cdktf diff as typed: one line says what to run (the CLI config setup wrote); run as it says,
       // it finds no differences against the local AWS npm start left running.
       const cdktf = path.join(ws.root, "node_modules", ".bin", "cdktf");
@@ -382,4 +384,59 @@ async function checkGateway(root: string): Promise<void> {
   expect(fired.code).toBe(0);
   expect(fired.stdout).toMatch(/lambdaship-local-report-daily \(cron\(0 6 \* \* \? \*\)\) fired -> lambdaship-local-report, Event invocation \S+, payload \{"orders":\[\]\}\n  success in/);
   expect(fired.stdout).toContain("report of 0 orders");
+}
+
+/** The connection ids of a room in the local env's connections table, read from the local AWS. */
+async function roomMembers(root: string, room: string): Promise<string[]> {
+  const aws = JSON.parse(fs.readFileSync(path.join(root, ".build", "local-aws", "emulator.json"), "utf8")) as { endpoint: string };
+  const body = JSON.stringify({ TableName: "lambdaship-local-connections", KeyConditionExpression: "booking_id = :r", ExpressionAttributeValues: { ":r": { S: room } } });
+  const headers = signRequest({ method: "POST", url: `${aws.endpoint}/`, body, headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.Query" } }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "dynamodb" });
+  const r = await fetch(`${aws.endpoint}/`, { method: "POST", body, headers });
+  const items = ((await r.json()) as { Items?: Array<Record<string, { S: string }>> }).Items;
+  if (!items) throw new Error(`query of the connections table answered ${r.status}`);
+  return items.map((i) => i.connection_id.S).sort();
+}
+
+/**
+ * The gateway's chat page in headless Chromium: two pages join one room and see each other, a
+ * message sent in one appears in the other, and closing one removes its connection from the table.
+ */
+async function checkChatPage(root: string): Promise<void> {
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; url: string }> };
+  const page = rec.endpoints.find((e) => e.kind === "chat-page")!.url;
+  const room = `e2e-${Date.now().toString(36)}`;
+  const browser = await Browser.launch();
+  try {
+    const join = async (name: string) => {
+      const p = await browser.open(`${page}?room=${room}&name=${name}`);
+      await browser.waitFor(p, "document.readyState === 'complete' && !!document.getElementById('join-button')", "the page");
+      await browser.evaluate(p, "document.getElementById('join-button').click()");
+      await browser.waitFor(p, "document.getElementById('status').textContent.startsWith('in room')", `${name} in the room`);
+      return p;
+    };
+    const ada = await join("ada");
+    const bob = await join("bob");
+    const members = (p: typeof ada) => browser.evaluate<string[]>(p, "[...document.querySelectorAll('#members li')].map((li) => li.textContent)");
+    // Each sees both (the names learnt from the join messages), through {"action":"who"}.
+    await browser.waitFor(ada, "document.querySelectorAll('#members li').length === 2 && document.getElementById('members').textContent.includes('bob')", "ada to see bob");
+    await browser.waitFor(bob, "document.querySelectorAll('#members li').length === 2", "bob to see ada");
+    expect((await members(ada)).sort()).toEqual(["ada (you)", "bob"]);
+    const ids = await roomMembers(root, room);
+    expect(ids).toHaveLength(2);
+    await browser.evaluate(ada, "document.getElementById('text').value = 'hello from ada'; document.getElementById('send-button').click()");
+    const seen = await browser.waitFor<string>(bob, "[...document.querySelectorAll('#log li')].map((li) => li.textContent).find((t) => t.includes('hello from ada'))", "ada's message at bob's");
+    expect(seen).toBe("ada: hello from ada");
+    await browser.closePage(bob);
+    // Closing the page closes its socket: $disconnect deletes its registration.
+    const deadline = Date.now() + 30_000;
+    let left = ids;
+    while (left.length !== 1 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = await roomMembers(root, room);
+    }
+    expect(left).toHaveLength(1);
+    expect(ids).toContain(left[0]);
+  } finally {
+    await browser.close();
+  }
 }
