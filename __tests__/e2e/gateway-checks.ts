@@ -1,0 +1,120 @@
+import * as fs from "fs";
+import * as path from "path";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { signRequest } from "../../runtime/sigv4";
+import { Browser } from "../browser";
+import { roomLoad } from "./load";
+import { run } from "./workspace";
+
+/**
+ * What npm start leaves running, with real clients: the HTTP API's routes (NONE and AWS_IAM), the
+ * orders queue through its SQS mapping (an order is processed and deleted, a message that is not
+ * one ends in the dead-letter queue after maxReceiveCount), and the daily schedule fired by
+ * npm run trigger.
+ */
+export async function checkGateway(root: string): Promise<void> {
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; name: string; url: string }>; log: string };
+  const api = rec.endpoints.find((e) => e.kind === "http-api")!.url;
+  const health = await fetch(`${api}health`);
+  expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
+  const body = JSON.stringify({ item: "book", quantity: 1 });
+  expect((await fetch(`${api}orders`, { method: "POST", body })).status).toBe(403);
+  const signed = signRequest({ url: `${api}orders`, method: "POST", body }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "execute-api" });
+  const created = await fetch(`${api}orders`, { method: "POST", body, headers: signed });
+  expect(created.status).toBe(201);
+  expect(((await created.json()) as { item: string }).item).toBe("book");
+
+  const aws = JSON.parse(fs.readFileSync(path.join(root, ".build", "local-aws", "emulator.json"), "utf8")) as { endpoint: string };
+  const sqs = new SQSClient({ endpoint: aws.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+  const url = (name: string) => sqs.send(new CreateQueueCommand({ QueueName: name })).then((r) => r.QueueUrl!);
+  const [orders, dlq] = [await url("lambdaship-local-orders"), await url("lambdaship-local-orders-dlq")];
+  expect(rec.endpoints.find((e) => e.kind === "sqs")).toMatchObject({ name: "lambdaship-local-orders", url: orders });
+  await sqs.send(new SendMessageCommand({ QueueUrl: orders, MessageBody: JSON.stringify({ id: "e2e-1", status: "open", total: 250 }) }));
+  await sqs.send(new SendMessageCommand({ QueueUrl: orders, MessageBody: "not an order" }));
+  const log = () => fs.readFileSync(path.join(root, ".build", "gateway", "local.log"), "utf8");
+  // The local env's queue: visibility 10 s, maxReceiveCount 2: received twice, then moved on the third receive.
+  const deadline = Date.now() + 90_000;
+  let dead: string | undefined;
+  while (!dead && Date.now() < deadline) {
+    dead = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 2 }))).Messages?.[0]?.Body;
+  }
+  expect(dead).toBe("not an order");
+  expect(log()).toMatch(/queue batch: 1 orders: \{"open": \{"count": 1, "total": 250\}\}/);
+  expect(log()).toMatch(/sqs lambdaship-local-orders -> lambdaship-local-report: \d messages? \(receive 2\), 0 deleted, 1 back after the visibility timeout: 1 reported in batchItemFailures/);
+  const left = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: orders, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes!;
+  expect([left.ApproximateNumberOfMessages, left.ApproximateNumberOfMessagesNotVisible]).toEqual(["0", "0"]);
+
+  const fired = await run(process.execPath, ["-r", "./scripts/register.js", "scripts/trigger.ts", "local", "report"], root, { LAMBDASHIP_STATE_DIR: "" });
+  expect(fired.code).toBe(0);
+  expect(fired.stdout).toMatch(/lambdaship-local-report-daily \(cron\(0 6 \* \* \? \*\)\) fired -> lambdaship-local-report, Event invocation \S+, payload \{"orders":\[\]\}\n  success in/);
+  expect(fired.stdout).toContain("report of 0 orders");
+}
+
+/** The connection ids of a room in the local env's connections table, read from the local AWS. */
+export async function roomMembers(root: string, room: string): Promise<string[]> {
+  const aws = JSON.parse(fs.readFileSync(path.join(root, ".build", "local-aws", "emulator.json"), "utf8")) as { endpoint: string };
+  const body = JSON.stringify({ TableName: "lambdaship-local-connections", KeyConditionExpression: "booking_id = :r", ExpressionAttributeValues: { ":r": { S: room } } });
+  const headers = signRequest({ method: "POST", url: `${aws.endpoint}/`, body, headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.Query" } }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "dynamodb" });
+  const r = await fetch(`${aws.endpoint}/`, { method: "POST", body, headers });
+  const items = ((await r.json()) as { Items?: Array<Record<string, { S: string }>> }).Items;
+  if (!items) throw new Error(`query of the connections table answered ${r.status}`);
+  return items.map((i) => i.connection_id.S).sort();
+}
+
+/**
+ * The gateway's chat page in headless Chromium: two pages join one room and see each other, a
+ * message sent in one appears in the other, and closing one removes its connection from the table.
+ */
+export async function checkChatPage(root: string): Promise<void> {
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; url: string }> };
+  const page = rec.endpoints.find((e) => e.kind === "chat-page")!.url;
+  const room = `e2e-${Date.now().toString(36)}`;
+  const browser = await Browser.launch();
+  try {
+    const join = async (name: string) => {
+      const p = await browser.open(`${page}?room=${room}&name=${name}`);
+      await browser.waitFor(p, "document.readyState === 'complete' && !!document.getElementById('join-button')", "the page");
+      await browser.evaluate(p, "document.getElementById('join-button').click()");
+      await browser.waitFor(p, "document.getElementById('status').textContent.startsWith('in room')", `${name} in the room`);
+      return p;
+    };
+    const ada = await join("ada");
+    const bob = await join("bob");
+    const members = (p: typeof ada) => browser.evaluate<string[]>(p, "[...document.querySelectorAll('#members li')].map((li) => li.textContent)");
+    // Each sees both (the names learnt from the join messages), through {"action":"who"}.
+    await browser.waitFor(ada, "document.querySelectorAll('#members li').length === 2 && document.getElementById('members').textContent.includes('bob')", "ada to see bob");
+    await browser.waitFor(bob, "document.querySelectorAll('#members li').length === 2", "bob to see ada");
+    expect((await members(ada)).sort()).toEqual(["ada (you)", "bob"]);
+    const ids = await roomMembers(root, room);
+    expect(ids).toHaveLength(2);
+    await browser.evaluate(ada, "document.getElementById('text').value = 'hello from ada'; document.getElementById('send-button').click()");
+    const seen = await browser.waitFor<string>(bob, "[...document.querySelectorAll('#log li')].map((li) => li.textContent).find((t) => t.includes('hello from ada'))", "ada's message at bob's");
+    expect(seen).toBe("ada: hello from ada");
+    await browser.closePage(bob);
+    // Closing the page closes its socket: $disconnect deletes its registration.
+    const deadline = Date.now() + 30_000;
+    let left = ids;
+    while (left.length !== 1 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = await roomMembers(root, room);
+    }
+    expect(left).toHaveLength(1);
+    expect(ids).toContain(left[0]);
+  } finally {
+    await browser.close();
+  }
+}
+
+/**
+ * The load check through the deployed Rust handlers: 200 WebSocket clients in rooms of 10, 10
+ * messages each; every message reaches every member of its room exactly once, nobody else.
+ */
+export async function checkRoomLoad(root: string): Promise<string> {
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; url: string }> };
+  const ws = rec.endpoints.find((e) => e.kind === "websocket")!.url;
+  const r = await roomLoad(ws, { clients: 200, roomSize: 10, messages: 10, tag: `load-${Date.now().toString(36)}` });
+  expect(r.problems).toEqual([]);
+  expect(r.delivered).toBe(r.expected);
+  expect(r.expected).toBe(20_000);
+  return `200 clients, 2000 messages, 20000 deliveries in ${(r.ms / 1000).toFixed(1)} s`;
+}
