@@ -129,6 +129,21 @@ pub fn default_message(body: Value) -> Value {
     }
 }
 
+/// The room a connection is registered in; the reply to give when none (404) or the table fails.
+async fn own_room<S: ConnectionStore>(
+    store: &S,
+    config: &ConnectionTableConfig,
+    connection_id: &str,
+) -> Result<String, Reply> {
+    let rooms = store.rooms_of(connection_id).await.map_err(internal_error)?;
+    rooms.into_iter().next().ok_or_else(|| {
+        Reply::error(
+            404,
+            format!("connection is not in a room; reconnect with ?{}=<room>", config.room_query_param),
+        )
+    })
+}
+
 /// Whether a `$default` body asks who is in the sender's room: `{"action": "who"}`
 /// (a route selection value with no route of its own lands on `$default`).
 pub fn is_who(body: &Value) -> bool {
@@ -144,17 +159,11 @@ pub async fn who<S: ConnectionStore, P: Poster>(
     endpoint: &str,
     connection_id: &str,
 ) -> Reply {
-    let rooms = match store.rooms_of(connection_id).await {
-        Ok(rooms) => rooms,
-        Err(e) => return internal_error(e),
+    let room = match own_room(store, config, connection_id).await {
+        Ok(room) => room,
+        Err(reply) => return reply,
     };
-    let Some(room) = rooms.first() else {
-        return Reply::error(
-            404,
-            format!("connection is not in a room; reconnect with ?{}=<room>", config.room_query_param),
-        );
-    };
-    let mut members = match store.connections_in(room).await {
+    let mut members = match store.connections_in(&room).await {
         Ok(m) => m,
         Err(e) => return internal_error(e),
     };
@@ -179,18 +188,12 @@ pub async fn send_to_own_room<S: ConnectionStore, P: Poster>(
     connection_id: &str,
     message: &Value,
 ) -> Reply {
-    let rooms = match store.rooms_of(connection_id).await {
-        Ok(rooms) => rooms,
-        Err(e) => return internal_error(e),
+    let room = match own_room(store, config, connection_id).await {
+        Ok(room) => room,
+        Err(reply) => return reply,
     };
-    let Some(room) = rooms.first() else {
-        return Reply::error(
-            404,
-            format!("connection is not in a room; reconnect with ?{}=<room>", config.room_query_param),
-        );
-    };
-    let data = message_payload(room, connection_id, message);
-    fanout_reply(fanout(store, poster, endpoint, room, &data).await)
+    let data = message_payload(&room, connection_id, message);
+    fanout_reply(fanout(store, poster, endpoint, &room, &data).await)
 }
 
 /// A validated broadcast request.

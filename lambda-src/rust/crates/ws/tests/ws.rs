@@ -247,9 +247,14 @@ async fn who_answers_the_sender_only_with_its_rooms_members() {
     assert_eq!(r, Reply::json(200, json!({"members": 2})));
     assert_eq!(
         poster.posts(),
-        vec![(ENDPOINT.to_string(), "c1".to_string(), json!({"room": "lobby", "members": ["c1", "c2"], "you": "c1"}))]
+        vec![(
+            ENDPOINT.to_string(),
+            "c1".to_string(),
+            json!({"room": "lobby", "members": ["c1", "c2"], "you": "c1"})
+        )]
     );
-    let lonely = handle_default(&store, &poster, &config(), &message_event("c7", r#"{"action": "who"}"#)).await;
+    let lonely =
+        handle_default(&store, &poster, &config(), &message_event("c7", r#"{"action": "who"}"#)).await;
     assert_eq!(lonely.status, 404);
 }
 
