@@ -121,14 +121,25 @@ async function serverlessOfflineRoundTrip(n: number): Promise<number[]> {
     });
     child.stdout!.resume();
     child.stderr!.resume();
-    const ws = new WebSocket(`ws://127.0.0.1:${wsPort}`);
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", reject);
-    });
+    // It says it listens a moment before it accepts: a few tries.
+    let ws: WebSocket | undefined;
+    for (let attempt = 0; !ws; attempt++) {
+      const w = new WebSocket(`ws://127.0.0.1:${wsPort}`);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          w.once("open", () => resolve());
+          w.once("error", reject);
+        });
+        ws = w;
+      } catch (e) {
+        if (attempt >= 50) throw new Error(`could not connect to serverless offline's WebSocket on ${wsPort}: ${(e as Error).message}\n${out}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     const message = JSON.stringify({ text: "ping" });
-    const xs = await timed(n, () => new Promise<void>((resolve) => (ws.once("message", () => resolve()), ws.send(message))));
-    ws.close();
+    const open = ws;
+    const xs = await timed(n, () => new Promise<void>((resolve) => (open.once("message", () => resolve()), open.send(message))));
+    open.close();
     return xs;
   } finally {
     try {
