@@ -33,13 +33,16 @@ function stack(zip: string): StackJson {
       aws_lambda_function: { connect: fn("connect"), message: fn("message"), disconnect: fn("disconnect"), http: fn("http") },
       aws_apigatewayv2_api: {
         ws: { name: "chat", protocol_type: "WEBSOCKET", route_selection_expression: "$request.body.action" },
+        secure: { name: "signed-only", protocol_type: "WEBSOCKET", route_selection_expression: "$request.body.action" },
         http: { name: "items", protocol_type: "HTTP", cors_configuration: { allow_origins: ["https://app.example.com"], allow_methods: ["GET", "POST"], allow_headers: ["authorization"], max_age: 600 } },
       },
-      aws_apigatewayv2_stage: { ws: { api_id: ref("aws_apigatewayv2_api", "ws", "id"), name: "live" }, http: { api_id: ref("aws_apigatewayv2_api", "http", "id"), name: "$default" } },
+      aws_apigatewayv2_stage: { ws: { api_id: ref("aws_apigatewayv2_api", "ws", "id"), name: "live" }, secure: { api_id: ref("aws_apigatewayv2_api", "secure", "id"), name: "relay" }, http: { api_id: ref("aws_apigatewayv2_api", "http", "id"), name: "$default" } },
       aws_apigatewayv2_integration: { connect: integration("connect"), message: integration("message"), disconnect: integration("disconnect"), http: hIntegration },
       aws_apigatewayv2_authorizer: { jwt: { api_id: ref("aws_apigatewayv2_api", "http", "id"), authorizer_type: "JWT", jwt_configuration: { issuer: "ISSUER", audience: ["chat-app"] } } },
       aws_apigatewayv2_route: {
         c: route("ws", "$connect", "connect"),
+        sc: route("secure", "$connect", "connect", { authorization_type: "AWS_IAM" }),
+        sd: route("secure", "$default", "message"),
         d: route("ws", "$disconnect", "disconnect"),
         m: route("ws", "$default", "message"),
         s: route("ws", "sendmessage", "message"),
@@ -57,6 +60,7 @@ let tmp: string;
 let emulator: RuntimeEmulator;
 let gateway: LocalGateway;
 let wsUrl: string;
+let secureUrl: string;
 let httpUrl: string;
 let signedUrl: string;
 let openUrl: string;
@@ -93,7 +97,8 @@ beforeAll(async () => {
   expect(spec.problems).toEqual([]);
   gateway = new LocalGateway(spec, emulator, { websocketLimits: { maxMessageBytes: 4096, idleTimeoutMs: 1500 } });
   const endpoints = await gateway.start();
-  wsUrl = endpoints.find((e) => e.kind === "websocket")!.url;
+  wsUrl = endpoints.find((e) => e.kind === "websocket" && e.name === "chat")!.url;
+  secureUrl = endpoints.find((e) => e.kind === "websocket" && e.name === "signed-only")!.url;
   httpUrl = endpoints.find((e) => e.kind === "http-api")!.url;
   const urls = endpoints.filter((e) => e.kind === "function-url");
   signedUrl = urls.find((e) => e.routes[0].includes("AWS_IAM"))!.url;
@@ -211,6 +216,27 @@ describe("WebSocket API", () => {
     const ws = new WebSocket(wsUrl.replace(/\/live$/, "/other"));
     const status = await new Promise<number>((resolve) => ws.once("unexpected-response", (_q, res) => resolve(res.statusCode ?? 0)).once("error", () => undefined));
     expect(status).toBe(403);
+  });
+
+  it("takes only SigV4-signed upgrades on a $connect with AWS_IAM authorization, and says who signed in requestContext.identity", async () => {
+    const refused = new WebSocket(`${secureUrl}?who=me`);
+    const status = await new Promise<number>((resolve) => {
+      refused.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      refused.once("error", () => undefined);
+    });
+    expect(status).toBe(403);
+    const url = `${secureUrl.replace(/^ws/, "http")}?who=me`;
+    const wrong = signRequest({ method: "GET", url }, { accessKeyId: "test", secretAccessKey: "wrong", region: "us-east-1", service: "execute-api" });
+    const badSig = new WebSocket(`${secureUrl}?who=me`, { headers: wrong });
+    expect(await new Promise<number>((resolve) => (badSig.once("unexpected-response", (_r, res) => resolve(res.statusCode ?? 0)), badSig.once("error", () => undefined)))).toBe(403);
+    const signed = signRequest({ method: "GET", url }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "execute-api" });
+    const ws = new WebSocket(`${secureUrl}?who=me`, { headers: signed });
+    await new Promise<void>((resolve, reject) => (ws.once("open", () => resolve()), ws.once("error", reject)));
+    const c = new Client(ws);
+    c.send({ action: "whoami" });
+    const echo = await c.next();
+    expect((echo.context as { identity: Record<string, string> }).identity).toMatchObject({ accessKey: "test", accountId: "123456789012" });
+    ws.close();
   });
 
   it("delivers @connections posts to the real socket; a closed one is 410 GoneException and its $disconnect runs", async () => {

@@ -94,7 +94,8 @@ export function gatewayFromStack(stack: StackJson, region: string, state?: State
         if (fn) served[String(r.route_key)] = fn;
         else problems.push(`${name}: route ${String(r.route_key)} goes to a function this stack does not create; it is not served locally`);
       }
-      websocket.push({ apiId, name, stage: String(stage?.name ?? "live"), routeSelectionExpression: String(api.route_selection_expression ?? "$request.body.action"), routes: served });
+      const connect = Object.values(routes).find((r) => ofApi(r) && r.route_key === "$connect");
+      websocket.push({ apiId, name, stage: String(stage?.name ?? "live"), routeSelectionExpression: String(api.route_selection_expression ?? "$request.body.action"), routes: served, connectAuth: connect?.authorization_type === "AWS_IAM" ? "AWS_IAM" : "NONE" });
     } else if (api.protocol_type === "HTTP") {
       const served: HttpRouteSpec[] = [];
       for (const r of Object.values(routes).filter(ofApi)) {

@@ -3,6 +3,11 @@ import * as http from "http";
 import type { Duplex } from "stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { LiveConnections } from "./connections";
+import { ACCOUNT_ID } from "./functions";
+import { verifySigV4 } from "./sigv4";
+
+/** The local AWS's credentials (moto's test/test), which signed requests must use. */
+const LOCAL_CREDENTIALS: ReadonlyMap<string, string> = new Map([["test", "test"]]);
 
 /**
  * A WebSocket API as API Gateway runs one, on a loopback port: a real upgrade at `/<stage>`,
@@ -23,6 +28,11 @@ export interface WebsocketApiSpec {
   readonly routeSelectionExpression: string;
   /** The function name serving each route key. */
   readonly routes: Readonly<Record<string, string>>;
+  /**
+   * The `$connect` route's authorization: AWS_IAM takes only upgrades signed with SigV4 (service
+   * execute-api) by the local credentials; others get 403. @default "NONE"
+   */
+  readonly connectAuth?: "NONE" | "AWS_IAM";
 }
 
 export interface WebsocketLimits {
@@ -47,6 +57,8 @@ interface Connection {
   readonly connectedAt: number;
   readonly sourceIp: string;
   readonly userAgent?: string;
+  /** The signer's access key, on an AWS_IAM API. */
+  readonly accessKey?: string;
   readonly headers: Record<string, string>;
   readonly multiValueHeaders: Record<string, string[]>;
   lastActive: number;
@@ -149,7 +161,7 @@ export class WebsocketApi implements LiveConnections {
     });
   }
 
-  private context(c: { id: string; connectedAt: number; sourceIp: string; userAgent?: string }, routeKey: string, eventType: string, extra: object = {}) {
+  private context(c: { id: string; connectedAt: number; sourceIp: string; userAgent?: string; accessKey?: string }, routeKey: string, eventType: string, extra: object = {}) {
     const now = Date.now();
     return {
       routeKey,
@@ -160,7 +172,7 @@ export class WebsocketApi implements LiveConnections {
       stage: this.spec.stage,
       connectedAt: c.connectedAt,
       requestTimeEpoch: now,
-      identity: { sourceIp: c.sourceIp, ...(c.userAgent ? { userAgent: c.userAgent } : {}) },
+      identity: { sourceIp: c.sourceIp, ...(c.userAgent ? { userAgent: c.userAgent } : {}), ...(c.accessKey ? { accessKey: c.accessKey, accountId: ACCOUNT_ID, caller: c.accessKey, userArn: `arn:aws:iam::${ACCOUNT_ID}:root` } : {}) },
       requestId: crypto.randomBytes(8).toString("base64").replace(/=+$/, "") + "=",
       domainName: this.domainName,
       connectionId: c.id,
@@ -178,6 +190,15 @@ export class WebsocketApi implements LiveConnections {
   private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname.replace(/\/+$/, "") !== `/${this.spec.stage}`) return this.refuse(socket, 403, "Forbidden");
+    let accessKey: string | undefined;
+    if (this.spec.connectAuth === "AWS_IAM") {
+      const problem = verifySigV4({ method: "GET", url: req.url ?? "/", headers: req.headers, body: Buffer.alloc(0) }, LOCAL_CREDENTIALS, "execute-api");
+      if (problem) {
+        this.log(`${this.spec.name}: $connect refused (AWS_IAM): ${problem}`);
+        return this.refuse(socket, 403, "Forbidden");
+      }
+      accessKey = /Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ""))?.[1] ?? url.searchParams.get("X-Amz-Credential")?.split("/")[0];
+    }
     const id = connectionId();
     const connectedAt = Date.now();
     const sourceIp = (req.socket.remoteAddress ?? "127.0.0.1").replace(/^::ffff:/, "");
@@ -190,7 +211,7 @@ export class WebsocketApi implements LiveConnections {
         headers,
         multiValueHeaders,
         ...(q.single ? { queryStringParameters: q.single, multiValueQueryStringParameters: q.multi } : {}),
-        requestContext: this.context({ id, connectedAt, sourceIp, userAgent }, "$connect", "CONNECT"),
+        requestContext: this.context({ id, connectedAt, sourceIp, userAgent, accessKey }, "$connect", "CONNECT"),
         isBase64Encoded: false,
       };
       let r: { payload: Buffer; error?: string };
@@ -212,10 +233,10 @@ export class WebsocketApi implements LiveConnections {
     }
     if (socket.destroyed) {
       // The client left while $connect ran: API Gateway still sends $disconnect.
-      void this.disconnected({ id, connectedAt, sourceIp, userAgent, headers, multiValueHeaders }, 1006, "Client left before the connection was accepted");
+      void this.disconnected({ id, connectedAt, sourceIp, userAgent, accessKey, headers, multiValueHeaders }, 1006, "Client left before the connection was accepted");
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accepted(ws, { id, connectedAt, sourceIp, userAgent, headers, multiValueHeaders }));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accepted(ws, { id, connectedAt, sourceIp, userAgent, accessKey, headers, multiValueHeaders }));
   }
 
   private accepted(socket: WebSocket, c: Omit<Connection, "socket" | "lastActive" | "closed">): void {
@@ -276,7 +297,7 @@ export class WebsocketApi implements LiveConnections {
     }
   }
 
-  private async disconnected(c: { id: string; connectedAt: number; sourceIp: string; userAgent?: string; headers: Record<string, string>; multiValueHeaders: Record<string, string[]> }, code: number, reason: string): Promise<void> {
+  private async disconnected(c: Omit<Connection, "socket" | "lastActive" | "closed">, code: number, reason: string): Promise<void> {
     const fn = this.spec.routes.$disconnect;
     if (!fn) return;
     const event = {
