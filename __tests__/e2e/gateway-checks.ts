@@ -48,6 +48,9 @@ export async function checkGateway(root: string): Promise<void> {
   expect(fired.code).toBe(0);
   expect(fired.stdout).toMatch(/lambdaship-local-report-daily \(cron\(0 6 \* \* \? \*\)\) fired -> lambdaship-local-report, Event invocation \S+, payload \{"orders":\[\]\}\n  success in/);
   expect(fired.stdout).toContain("report of 0 orders");
+  const unknown = await run(process.execPath, ["-r", "./scripts/register.js", "scripts/trigger.ts", "local", "nightly"], root, { LAMBDASHIP_STATE_DIR: "" });
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain('local has no schedule "nightly"; its schedules are lambdaship-local-report-daily (report, cron(0 6 * * ? *))');
 }
 
 /** The connection ids of a room in the local env's connections table, read from the local AWS. */
