@@ -1,6 +1,10 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
+import WebSocket from "ws";
 import * as path from "path";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { Assembler, envelope, invokeMessages, parseRelayed, Presence, relayRoom } from "../../runtime/live-protocol";
+import { LiveSession } from "../../runtime/live-session";
 import { signRequest } from "../../runtime/sigv4";
 import { Browser } from "../browser";
 import { roomLoad } from "./load";
@@ -120,4 +124,52 @@ export async function checkRoomLoad(root: string): Promise<string> {
   expect(r.delivered).toBe(r.expected);
   expect(r.expected).toBe(20_000);
   return `200 clients, 2000 messages, 20000 deliveries in ${(r.ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * The live relay's protocol through the env's own WebSocket machinery (the deployed Rust handlers,
+ * the connections table, @connections): a session serving one function, and an extension's side
+ * played here (the runtime-proxy's live mode is not built yet): it sees the session's hello, sends a
+ * 300 KB invocation in parts, gets the local handler's answer back whole, and after the session's
+ * bye sees nobody listening.
+ */
+export async function checkLiveRelay(root: string): Promise<string> {
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; url: string }> };
+  const url = rec.endpoints.find((e) => e.kind === "websocket")!.url;
+  const fn = `lambdaship-local-live-check-${Date.now().toString(36)}`;
+  const session = new LiveSession({ url, functions: [fn], handler: async (_f, payload) => ({ payload: Buffer.from(JSON.stringify({ bytes: payload.length, sha: crypto.createHash("sha256").update(payload).digest("base64") })) }) });
+  const ext = new WebSocket(`${url}?room=${relayRoom(fn)}`);
+  const presence = new Presence(fn);
+  const assembler = new Assembler();
+  let answer: Buffer | undefined;
+  ext.on("message", (d) => {
+    const r = parseRelayed(d.toString());
+    if (!r) return;
+    presence.note(r.message);
+    if (r.message.t === "result" && r.message.id === "req-live-1") answer = assembler.add(r.message)?.payload ?? answer;
+  });
+  await new Promise<void>((resolve, reject) => (ext.once("open", () => resolve()), ext.once("error", reject)));
+  const until = async (what: string, f: () => boolean) => {
+    const deadline = Date.now() + 60_000;
+    while (!f()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await session.start();
+    await until("the session's hello", () => presence.listening());
+    const payload = crypto.randomBytes(300_000);
+    const started = Date.now();
+    for (const m of invokeMessages("req-live-1", fn, payload, { deadlineMs: Date.now() + 30_000 })) ext.send(envelope(m));
+    await until("the live answer", () => answer !== undefined);
+    const ms = Date.now() - started;
+    expect(JSON.parse(answer!.toString())).toEqual({ bytes: 300_000, sha: crypto.createHash("sha256").update(payload).digest("base64") });
+    await session.stop();
+    await until("the session's bye", () => !presence.listening());
+    return `a 300 KB invocation out and its answer back through the relay in ${ms} ms`;
+  } finally {
+    await session.stop();
+    ext.close();
+  }
 }
