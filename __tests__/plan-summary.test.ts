@@ -58,7 +58,11 @@ describe("plan summary", () => {
       resource: {
         aws_lambda_function: { report: { function_name: "app-report" }, api: { function_name: "app-api" } },
         aws_apigatewayv2_integration: { api: { integration_uri: "${aws_lambda_function.api.invoke_arn}" } },
-        aws_apigatewayv2_route: { items: { route_key: "GET /items/{id}", target: "integrations/${aws_apigatewayv2_integration.api.id}" } },
+        aws_apigatewayv2_api: { http: { protocol_type: "HTTP" } },
+        aws_apigatewayv2_route: {
+          items: { route_key: "GET /items/{id}", target: "integrations/${aws_apigatewayv2_integration.api.id}" },
+          fallback: { api_id: "${aws_apigatewayv2_api.http.id}", route_key: "$default", target: "integrations/${aws_apigatewayv2_integration.api.id}" },
+        },
         aws_scheduler_schedule: { daily: { name: "app-report-daily", target: { arn: "${aws_lambda_function.report.arn}" } } },
         aws_lambda_event_source_mapping: { q: { function_name: "${aws_lambda_function.report.arn}", event_source_arn: "${aws_sqs_queue.orders.arn}" } },
       },
@@ -70,6 +74,7 @@ describe("plan summary", () => {
         rc("aws_scheduler_schedule.daily", ["update"], { name: "app-report-daily", schedule_expression: "rate(1 hour)", state: "ENABLED", target: target("{}") }, { name: "app-report-daily", schedule_expression: "cron(0 6 * * ? *)", state: "ENABLED", target: target('{"a":1}') }),
         rc("aws_lambda_event_source_mapping.q", ["update"], { event_source_arn: "arn:aws:sqs:us-east-1:1:orders", batch_size: 10, function_response_types: [] }, { event_source_arn: "arn:aws:sqs:us-east-1:1:orders", batch_size: 5, function_response_types: ["ReportBatchItemFailures"] }),
         rc("aws_apigatewayv2_route.gone", ["delete"], { route_key: "$default" }, null),
+        rc("aws_apigatewayv2_route.fallback", ["create"], null, { route_key: "$default" }),
         rc("aws_apigatewayv2_route.same", ["no-op"], { route_key: "POST /x" }, { route_key: "POST /x" }),
       ],
     };
@@ -79,6 +84,8 @@ describe("plan summary", () => {
       ["app-report", "schedule app-report-daily", "update", "expression rate(1 hour) -> cron(0 6 * * ? *); input changes"],
       ["app-report", "sqs orders", "update", "batch 10 -> 5; response types none -> ReportBatchItemFailures"],
       ["-", "websocket $default", "delete", "-"],
+      // $default of an HTTP API: the stack's API says which kind.
+      ["app-api", "http $default", "create", "-"],
     ]);
     expect(s.markdown).toContain("### Triggers\n\n| function | trigger | action | what changes |");
     expect(s.markdown).toContain("| app-report | sqs orders | update | batch 10 -> 5; response types none -> ReportBatchItemFailures |");

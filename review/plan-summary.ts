@@ -4,6 +4,8 @@
  * and the synthesized stack in, markdown and findings out.
  */
 
+import { functionNameOf, reference, routeFunction } from "../runtime/stack-refs";
+
 export interface ResourceChange {
   readonly address: string;
   readonly type: string;
@@ -347,28 +349,14 @@ export function functionRows(plan: PlanJsonDocument, packageSize: (filename: str
 
 const TRIGGER_TYPES = new Set(["aws_apigatewayv2_route", "aws_scheduler_schedule", "aws_lambda_event_source_mapping"]);
 
-/** `${aws_x.name.attr}` -> [type, name]. */
-function refOf(value: unknown): [string, string] | undefined {
-  const m = /\$\{((?:data\.)?\w+)\.([\w-]+)\.\w+\}/.exec(String(value ?? ""));
-  return m ? [m[1], m[2]] : undefined;
-}
-
-/** The function a trigger's configuration leads to, through the stack's references (or an ARN). */
-function triggerFunction(rc: ResourceChange, stack: StackDocument | undefined, v: Record<string, unknown>): string {
-  const config = stack?.resource?.[rc.type]?.[rc.address.split(".")[1]];
-  const fnName = (value: unknown): string | undefined => {
-    const ref = refOf(value);
-    if (!ref) return typeof value === "string" && value.startsWith("arn:") ? value.split(":").pop() : undefined;
-    const r = ref[0].startsWith("data.") ? stack?.data?.[ref[0].slice(5)]?.[ref[1]] : stack?.resource?.[ref[0]]?.[ref[1]];
-    return typeof r?.function_name === "string" ? r.function_name : undefined;
-  };
+/** The function a trigger's configuration (or, for one the stack no longer has, its planned values) invokes. */
+function triggerFunction(rc: ResourceChange, stack: StackDocument | undefined, config: Record<string, unknown> | undefined, v: Record<string, unknown>): string {
   const first = (x: unknown) => (Array.isArray(x) ? x[0] : x) as Record<string, unknown> | undefined;
+  const s = stack ?? {};
   let found: string | undefined;
-  if (rc.type === "aws_apigatewayv2_route") {
-    const integration = refOf(config?.target);
-    found = integration ? fnName(stack?.resource?.[integration[0]]?.[integration[1]]?.integration_uri) : undefined;
-  } else if (rc.type === "aws_scheduler_schedule") found = fnName(first(config?.target)?.arn) ?? fnName(first(v.target)?.arn);
-  else found = fnName(config?.function_name) ?? fnName(v.function_arn ?? v.function_name);
+  if (rc.type === "aws_apigatewayv2_route") found = routeFunction(s, config);
+  else if (rc.type === "aws_scheduler_schedule") found = functionNameOf(s, first(config?.target)?.arn) ?? functionNameOf(s, first(v.target)?.arn);
+  else found = functionNameOf(s, config?.function_name) ?? functionNameOf(s, v.function_arn ?? v.function_name);
   return found ?? "-";
 }
 
@@ -381,6 +369,7 @@ export function triggerRows(plan: PlanJsonDocument, stack?: StackDocument): Trig
     if (k === "no-op" || k === "read") continue;
     const { before, after } = rc.change;
     const v = after ?? before ?? {};
+    const config = stack?.resource?.[rc.type]?.[rc.address.split(".")[1]];
     const b = before ?? {};
     const a = after ?? {};
     const changes: string[] = [];
@@ -390,7 +379,10 @@ export function triggerRows(plan: PlanJsonDocument, stack?: StackDocument): Trig
     let trigger: string;
     if (rc.type === "aws_apigatewayv2_route") {
       const key = String(v.route_key ?? "?");
-      trigger = `${/^(\$|[a-z])/.test(key) && !/^[A-Z]+ \//.test(key) ? "websocket" : "http"} ${key}`;
+      // The API's protocol when the stack has the route; else `METHOD /path` is an HTTP route.
+      const api = reference(config?.api_id);
+      const protocol = api ? stack?.resource?.[api[0]]?.[api[1]]?.protocol_type : undefined;
+      trigger = `${protocol === "HTTP" || (!protocol && /^[A-Z]+ \//.test(key)) ? "http" : "websocket"} ${key}`;
       diff("route", "route_key");
       diff("auth", "authorization_type");
       diff("scopes", "authorization_scopes", (x) => (Array.isArray(x) && x.length ? x.join(" ") : "none"));
@@ -403,13 +395,13 @@ export function triggerRows(plan: PlanJsonDocument, stack?: StackDocument): Trig
       if (before && after && JSON.stringify(input(b)) !== JSON.stringify(input(a))) changes.push("input changes");
     } else {
       const arn = String(v.event_source_arn ?? "");
-      trigger = `sqs ${arn.includes(":") ? arn.split(":").pop() : (refOf(stack?.resource?.[rc.type]?.[rc.address.split(".")[1]]?.event_source_arn)?.[1] ?? "(new queue)")}`;
+      trigger = `sqs ${arn.includes(":") ? arn.split(":").pop() : (reference(config?.event_source_arn)?.[1] ?? "(new queue)")}`;
       diff("batch", "batch_size");
       diff("window", "maximum_batching_window_in_seconds", (x) => `${x ?? 0} s`);
       diff("enabled", "enabled");
       diff("response types", "function_response_types", (x) => (Array.isArray(x) && x.length ? x.join(",") : "none"));
     }
-    rows.push({ address: rc.address, function: triggerFunction(rc, stack, v), trigger, action: k, changes: k === "update" || k === "replace" ? changes.join("; ") || "-" : "-" });
+    rows.push({ address: rc.address, function: triggerFunction(rc, stack, config, v), trigger, action: k, changes: k === "update" || k === "replace" ? changes.join("; ") || "-" : "-" });
   }
   return rows;
 }

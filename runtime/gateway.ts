@@ -6,6 +6,7 @@ import type { RuntimeEmulator } from "./emulator";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ACCOUNT_ID, StackJson, StateValues } from "./functions";
 import { CorsSpec, HttpApi, HttpApiSpec, HttpRouteSpec, RouteAuth } from "./http-gateway";
+import { functionNameOf, reference, routeFunction } from "./stack-refs";
 import { SqsPoller, SqsSourceSpec } from "./sqs-poller";
 import { API_GATEWAY_WS_LIMITS, GatewayInvoke, WebsocketApi, WebsocketApiSpec, WebsocketLimits } from "./ws-gateway";
 
@@ -31,25 +32,9 @@ export interface GatewaySpec {
 
 type Resources = Record<string, Record<string, unknown>>;
 
-/** `${aws_x.name.attr}` -> [type, name, attr]. */
-export function reference(value: unknown): [string, string, string] | undefined {
-  const m = /\$\{((?:data\.)?[\w]+)\.([\w-]+)\.(\w+)\}/.exec(String(value ?? ""));
-  return m ? [m[1], m[2], m[3]] : undefined;
-}
-
 export function stateValue(state: StateValues | undefined, type: string, name: string, attr: string): string | undefined {
   const v = state?.get(`${type}.${name}`)?.[attr];
   return typeof v === "string" && v ? v : undefined;
-}
-
-/** The function name an integration URI or function_name refers to, when the stack creates it. */
-export function functionNameOf(stack: StackJson, value: unknown): string | undefined {
-  const ref = reference(value);
-  if (!ref) return typeof value === "string" && !value.includes("${") ? value.split(":").pop() : undefined;
-  const [type, name] = ref;
-  const r = type.startsWith("data.") ? stack.data?.[type.slice(5)]?.[name] : stack.resource?.[type]?.[name];
-  const fn = r?.function_name;
-  return typeof fn === "string" && !fn.includes("${") ? fn : undefined;
 }
 
 function cors(block: unknown): CorsSpec | undefined {
@@ -72,7 +57,6 @@ export function gatewayFromStack(stack: StackJson, region: string, state?: State
   const problems: string[] = [];
   const apis: Resources = (res.aws_apigatewayv2_api ?? {}) as Resources;
   const routes: Resources = (res.aws_apigatewayv2_route ?? {}) as Resources;
-  const integrations: Resources = (res.aws_apigatewayv2_integration ?? {}) as Resources;
   const authorizers: Resources = (res.aws_apigatewayv2_authorizer ?? {}) as Resources;
   const stages: Resources = (res.aws_apigatewayv2_stage ?? {}) as Resources;
   const websocket: WebsocketApiSpec[] = [];
@@ -82,11 +66,7 @@ export function gatewayFromStack(stack: StackJson, region: string, state?: State
     const name = String(api.name ?? id);
     const ofApi = (r: Record<string, unknown>) => reference(r.api_id)?.[1] === id;
     const stage = Object.values(stages).find(ofApi);
-    const target = (route: Record<string, unknown>): string | undefined => {
-      const integration = reference(route.target);
-      const i = integration && integrations[integration[1]];
-      return i ? functionNameOf(stack, i.integration_uri) : undefined;
-    };
+    const target = (route: Record<string, unknown>) => routeFunction(stack, route);
     if (api.protocol_type === "WEBSOCKET") {
       const served: Record<string, string> = {};
       for (const r of Object.values(routes).filter(ofApi)) {

@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as http from "http";
 import { verifyJwt, JwtAuthorizer } from "./jwt";
-import { verifySigV4 } from "./sigv4";
+import { LOCAL_CREDENTIALS, verifySigV4 } from "./sigv4";
 import { apiGatewayTime, GatewayInvoke } from "./ws-gateway";
 
 /**
@@ -199,7 +199,7 @@ export class HttpApi {
     private readonly invoke: GatewayInvoke,
     private readonly log: (line: string) => void = () => {},
     /** Access keys the local AWS accepts, by key id: the signing secret. */
-    private readonly credentials: ReadonlyMap<string, string> = new Map([["test", "test"]]),
+    private readonly credentials: ReadonlyMap<string, string> = LOCAL_CREDENTIALS,
   ) {}
 
   attach(server: http.Server): void {

@@ -1,6 +1,7 @@
 import * as crypto from "crypto";
 import { ACCOUNT_ID, StackJson, StateValues } from "./functions";
-import { functionNameOf, stateValue } from "./gateway";
+import { stateValue } from "./gateway";
+import { functionNameOf } from "./stack-refs";
 
 /**
  * EventBridge Scheduler's side of a schedule that targets a function, for `npm run trigger`: the

@@ -67,6 +67,9 @@ export interface SignedRequest {
   readonly body: Buffer;
 }
 
+/** The local AWS's credentials (moto's test/test): what a signed request to the local gateway must use, by key id. */
+export const LOCAL_CREDENTIALS: ReadonlyMap<string, string> = new Map([["test", "test"]]);
+
 export function verifySigV4(req: SignedRequest, secrets: ReadonlyMap<string, string>, service: string, now = Date.now()): string | undefined {
   const url = new URL(req.url, "http://x");
   const header = req.headers.authorization;

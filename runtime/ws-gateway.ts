@@ -4,10 +4,7 @@ import type { Duplex } from "stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { LiveConnections } from "./connections";
 import { ACCOUNT_ID } from "./functions";
-import { verifySigV4 } from "./sigv4";
-
-/** The local AWS's credentials (moto's test/test), which signed requests must use. */
-const LOCAL_CREDENTIALS: ReadonlyMap<string, string> = new Map([["test", "test"]]);
+import { LOCAL_CREDENTIALS, verifySigV4 } from "./sigv4";
 
 /**
  * A WebSocket API as API Gateway runs one, on a loopback port: a real upgrade at `/<stage>`,

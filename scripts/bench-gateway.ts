@@ -10,6 +10,7 @@ import { freePort } from "../lib/local-aws";
 import { RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, StackJson } from "../runtime/functions";
 import { gatewayFromStack, LocalGateway } from "../runtime/gateway";
+import { pct } from "./bench-runtime";
 
 /**
  * The gateway part of `npm run bench`, in one run on the same Node.js handlers
@@ -26,10 +27,6 @@ const N = Number(process.env.BENCH_GATEWAY_N ?? 1000);
 const WARMUP = 100;
 const FIXTURE = path.join(__dirname, "..", "__tests__", "fixtures", "gateway");
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-}
 
 const ref = (type: string, name: string, attr: string) => `\${${type}.${name}.${attr}}`;
 

@@ -2,7 +2,8 @@ import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli
 import { ensurePolicyEnv, ensurePythonEnv } from "../lib/python-env";
 import { ensureActionlint } from "../lib/lint-setup";
 import { ensureFunctionDependencies } from "../lib/functions-setup";
-import { ensureChromium, ensureRustToolchain } from "../lib/rust-setup";
+import { ensureChromium } from "../lib/debian-packages";
+import { ensureRustToolchain } from "../lib/rust-setup";
 import { ensureToolchain, log } from "../lib/toolchain";
 
 const HELP = `Usage: npm run setup [-- --only python|policy|engine|rust|lint|functions|browser]
