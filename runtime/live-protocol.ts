@@ -131,17 +131,10 @@ export class Presence {
   private readonly seen = new Map<string, number>();
   constructor(private readonly functionName: string) {}
 
-  /** Notes a hello or bye; true when the message was one. */
-  note(m: LiveMessage, now = Date.now()): boolean {
-    if (m.t === "hello") {
-      if (m.functions.includes(this.functionName)) this.seen.set(m.session, now);
-      return true;
-    }
-    if (m.t === "bye") {
-      this.seen.delete(m.session);
-      return true;
-    }
-    return false;
+  /** Notes a hello or a bye (other messages change nothing). */
+  note(m: LiveMessage, now = Date.now()): void {
+    if (m.t === "hello" && m.functions.includes(this.functionName)) this.seen.set(m.session, now);
+    else if (m.t === "bye") this.seen.delete(m.session);
   }
 
   /** Whether a session listens now (a hello within PRESENCE_MS). */

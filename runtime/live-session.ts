@@ -26,8 +26,6 @@ export class LiveSession {
   private readonly sockets = new Map<string, WebSocket>();
   private readonly assembler = new Assembler();
   private heartbeat?: NodeJS.Timeout;
-  /** Invocations answered, by function. */
-  readonly served = new Map<string, number>();
 
   constructor(private readonly opts: LiveSessionOptions) {}
 
@@ -68,7 +66,6 @@ export class LiveSession {
       answer = { payload: Buffer.from(JSON.stringify({ errorMessage: (e as Error).message, errorType: "Runtime.LiveSessionError" })), errorType: "Runtime.LiveSessionError" };
     }
     for (const m of resultMessages(first.id, this.id, answer.payload, answer.errorType)) ws.send(envelope(m));
-    this.served.set(fn, (this.served.get(fn) ?? 0) + 1);
     this.opts.log?.(`${fn} ${first.id}: served live in ${Date.now() - started} ms${answer.errorType ? ` (${answer.errorType})` : ""}`);
   }
 
