@@ -368,7 +368,9 @@ export class RuntimeEmulator {
 
   /** Serves the Invoke API, /health, /status and @connections on 127.0.0.1:`port` (0: a free one). */
   async listen(port = 0): Promise<string> {
-    this.server = http.createServer({ noDelay: true }, (req, res) => void handleInvokeApi(this, req, res));
+    // keepAliveTimeout 0: idle connections stay open (see LocalGateway.listen: a function's SDK
+    // reusing one that Node closes after its default 5 s loses that request).
+    this.server = http.createServer({ noDelay: true, keepAliveTimeout: 0 }, (req, res) => void handleInvokeApi(this, req, res));
     await new Promise<void>((resolve, reject) => {
       this.server!.once("error", reject);
       this.server!.listen(port, "127.0.0.1", resolve);

@@ -200,6 +200,11 @@ export class LocalGateway {
   ) {}
 
   private async listen(server: http.Server, name: string): Promise<number> {
+    // Idle keep-alive connections stay open. Node closes them after 5 s by default. A client that
+    // reuses one just as the server closes it fails its request: hyper, and so the AWS SDK for Rust,
+    // reports IncompleteMessage and does not retry it. A handler's @connections post was lost
+    // that way in the chat test.
+    server.keepAliveTimeout = 0;
     const bind = (port: number) =>
       new Promise<void>((resolve, reject) => {
         server.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "EADDRINUSE" ? Object.assign(new Error(`port ${port} for ${name} is taken: free it or choose another`), { code: e.code }) : e));

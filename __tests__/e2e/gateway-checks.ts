@@ -6,7 +6,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { Assembler, envelope, invokeMessages, parseRelayed, Presence, relayRoom } from "../../runtime/live-protocol";
 import { LiveSession } from "../../runtime/live-session";
 import { signRequest } from "../../runtime/sigv4";
-import { Browser } from "../browser";
+import { Browser, Page } from "../browser";
 import { roomLoad } from "./load";
 import { run } from "./workspace";
 
@@ -77,11 +77,13 @@ export async function checkChatPage(root: string): Promise<void> {
   const page = rec.endpoints.find((e) => e.kind === "chat-page")!.url;
   const room = `e2e-${Date.now().toString(36)}`;
   const browser = await Browser.launch();
+  const pages: Array<{ name: string; page: Page }> = [];
   try {
     const join = async (name: string) => {
       const p = await browser.open(`${page}?room=${room}&name=${name}`);
       await browser.waitFor(p, "document.readyState === 'complete' && !!document.getElementById('join-button')", "the page");
       await browser.evaluate(p, "document.getElementById('join-button').click()");
+      pages.push({ name, page: p });
       await browser.waitFor(p, "document.getElementById('status').textContent.startsWith('in room')", `${name} in the room`);
       return p;
     };
@@ -107,6 +109,13 @@ export async function checkChatPage(root: string): Promise<void> {
     }
     expect(left).toHaveLength(1);
     expect(ids).toContain(left[0]);
+  } catch (e) {
+    // What each page shows and what the gateway logged for this room's connections, to tell a lost
+    // message from a slow one.
+    const shown = await Promise.all(pages.map(async ({ name, page }) => `${name}'s page:\n${await browser.evaluate<string>(page, "document.body.innerText").catch((x: Error) => `(${x.message})`)}`));
+    const log = fs.readFileSync(path.join(root, ".build", "gateway", "local.log"), "utf8").split("\n");
+    const tail = log.filter((l) => /warn|error|fail|refused|could not/i.test(l)).slice(-30).join("\n") || log.slice(-30).join("\n");
+    throw new Error(`${(e as Error).message}\n\n${shown.join("\n\n")}\n\nthe gateway's log (.build/gateway/local.log), its last problems:\n${tail}`);
   } finally {
     await browser.close();
   }
