@@ -16,7 +16,9 @@
  *   env (no drift for the next plan), and an env whose config forbids it (prod) deploys no relay and
  *   no relay address, so there is nothing to join.
  * - An invocation goes out as `invoke` parts and comes back as `result` parts, correlated by the
- *   request id. Every relayed message stays under API Gateway's 128 KB message limit (with the
+ *   request id. A session that takes an invocation says `ack` as soon as its first part arrives; an
+ *   extension that hears no ack within its ack time (1.5 s by default) hands the invocation to the
+ *   deployed code (a session that died, or a message the relay lost, costs that long, once). Every relayed message stays under API Gateway's 128 KB message limit (with the
  *   relay's own envelope around it): payloads are split into parts of PART_BYTES of base64, up to
  *   Lambda's 6 MB, and put back together in any order; a repeated part is ignored.
  * - Everyone in the room receives every message, its sender included: each side ignores what is not
@@ -51,6 +53,7 @@ export type LiveMessage =
   | { readonly t: "hello"; readonly session: string; readonly functions: readonly string[] }
   | { readonly t: "bye"; readonly session: string }
   | ({ readonly t: "invoke"; readonly id: string; readonly fn: string; readonly part: number; readonly parts: number; readonly data: string } & InvocationContext)
+  | { readonly t: "ack"; readonly id: string; readonly session: string }
   | { readonly t: "result"; readonly id: string; readonly session: string; readonly part: number; readonly parts: number; readonly data: string; readonly errorType?: string };
 
 /** What a client sends on `$default` for the relay to pass on. */

@@ -55,6 +55,8 @@ export class LiveSession {
   private async received(fn: string, ws: WebSocket, data: string): Promise<void> {
     const r = parseRelayed(data);
     if (!r || r.message.t !== "invoke" || r.message.fn !== fn) return;
+    // Taken: the extension waits for the result instead of handing the invocation to the deployed code.
+    if (r.message.part === 0) ws.send(envelope({ t: "ack", id: r.message.id, session: this.id }));
     const whole = this.assembler.add(r.message);
     if (!whole) return;
     const first = whole.first as Extract<LiveMessage, { t: "invoke" }>;

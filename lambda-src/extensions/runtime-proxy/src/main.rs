@@ -20,9 +20,23 @@
 //! {"extension":"lambdaship-runtime-proxy","requestId":"…","outcome":"success","durationMs":3.142,"status":202}
 //! ```
 //!
+//! With `LAMBDASHIP_LIVE_RELAY` set, it is also the live mode's end in the
+//! sandbox (see [`live`]): an invocation the runtime asks for is first offered
+//! to a developer's `npm run live` session through the relay; when a session
+//! answers, the proxy posts that answer to the Runtime API itself and fetches
+//! the next invocation, and the runtime never sees it; otherwise the runtime
+//! gets it as usual. The log line says which served it (`"served":"live"` or
+//! `"served":"deployed"` with why).
+//!
 //! Standard library only, so it links statically for both architectures.
 
+mod base64;
 mod http;
+mod json;
+mod live;
+mod sha256;
+mod sigv4;
+mod ws;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufReader, Write};
@@ -31,6 +45,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{Message, read_body, read_head, read_message, write_message};
+use json::string as json_string;
+use live::{Invocation, Live, LiveConfig, Outcome};
 
 pub const NAME: &str = "lambdaship-runtime-proxy";
 const DEFAULT_PORT: u16 = 9009;
@@ -40,6 +56,8 @@ const DEFAULT_PORT: u16 = 9009;
 struct Invocations {
     started: HashMap<String, Instant>,
     finished: VecDeque<String>,
+    /// Live mode only: why the deployed code serves an invocation (for its log line).
+    deployed_because: HashMap<String, String>,
 }
 
 type InFlight = Arc<(Mutex<Invocations>, Condvar)>;
@@ -74,13 +92,25 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let live = match LiveConfig::from_env() {
+        Ok(Some(config)) => {
+            println!(
+                "{{\"extension\":\"{NAME}\",\"live\":{}}}",
+                json_string(&format!("live mode on: invocations go to a live session in room {} of the relay {} when one listens", config.room(), config.relay.authority()))
+            );
+            Some(Live::start(config))
+        }
+        Ok(None) => None,
+        Err(e) => fail_init(upstream, Some(&id), &e),
+    };
     let in_flight: InFlight = Arc::default();
     {
         let in_flight = in_flight.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let in_flight = in_flight.clone();
-                std::thread::spawn(move || serve(conn, upstream, &in_flight));
+                let live = live.clone();
+                std::thread::spawn(move || serve(conn, upstream, &in_flight, live.as_deref()));
             }
         });
     }
@@ -88,7 +118,7 @@ fn main() {
         match next_event(upstream, &id) {
             Ok(event) if event.contains("\"SHUTDOWN\"") => {
                 for (request_id, started) in in_flight.0.lock().unwrap().started.drain() {
-                    log_invocation(&request_id, "unfinished", None, started.elapsed().as_secs_f64() * 1000.0, 0);
+                    log_invocation(&request_id, "unfinished", None, started.elapsed().as_secs_f64() * 1000.0, 0, "");
                 }
                 std::process::exit(0);
             }
@@ -118,17 +148,13 @@ fn wait_until_logged(in_flight: &InFlight, request_id: Option<String>, deadline_
     }
 }
 
-/// A string field of a flat JSON object (the Extensions API's events), without a JSON library.
-fn json_field(json: &str, name: &str) -> Option<String> {
-    let start = json.find(&format!("\"{name}\""))? + name.len() + 2;
-    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_string())
+/// A string field of a JSON object (the Extensions API's events, an error body).
+fn json_field(text: &str, name: &str) -> Option<String> {
+    json::parse(text).ok()?.str(name).map(str::to_string)
 }
 
-fn json_number(json: &str, name: &str) -> Option<u64> {
-    let start = json.find(&format!("\"{name}\""))? + name.len() + 2;
-    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
-    rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())].parse().ok()
+fn json_number(text: &str, name: &str) -> Option<u64> {
+    json::parse(text).ok()?.u64(name)
 }
 
 /// Reports an init error to the Extensions API (Lambda then fails the function's init with it) and exits.
@@ -177,7 +203,7 @@ fn call(upstream: SocketAddr, method: &str, path: &str, headers: Vec<(String, St
 }
 
 /// Serves one connection of the runtime (keep-alive), forwarding each request.
-fn serve(conn: TcpStream, upstream: SocketAddr, in_flight: &InFlight) {
+fn serve(conn: TcpStream, upstream: SocketAddr, in_flight: &InFlight, live: Option<&Live>) {
     let Ok(mut writer) = conn.try_clone() else { return };
     let mut reader = BufReader::new(conn);
     loop {
@@ -204,14 +230,63 @@ fn serve(conn: TcpStream, upstream: SocketAddr, in_flight: &InFlight) {
             .header("Lambda-Runtime-Function-Error-Type")
             .map(str::to_string)
             .or_else(|| path.ends_with("/error").then(|| json_field(&String::from_utf8_lossy(&request.body), "errorType")).flatten());
-        let reply = match call(upstream, &method, &path, request.headers, request.body) {
-            Ok(r) => r,
-            Err(e) => Message::text(502, &format!("{NAME}: the Runtime API at {upstream} did not answer: {e}")),
+        let reply = match live {
+            Some(live) if method == "GET" && path == "/2018-06-01/runtime/invocation/next" => next_for_runtime(upstream, request.headers, in_flight, live),
+            _ => call(upstream, &method, &path, request.headers, request.body),
         };
+        let reply = reply.unwrap_or_else(|e| Message::text(502, &format!("{NAME}: the Runtime API at {upstream} did not answer: {e}")));
         observe(&method, &path, error_type.as_deref(), &reply, in_flight);
         if write_message(&mut writer, &reply, "", close).is_err() || close {
             return;
         }
+    }
+}
+
+/// Live mode: fetches invocations until one is for the runtime; those a live session answers are
+/// posted to the Runtime API here and never reach the runtime.
+fn next_for_runtime(upstream: SocketAddr, headers: Vec<(String, String)>, in_flight: &InFlight, live: &Live) -> std::io::Result<Message> {
+    loop {
+        let reply = call(upstream, "GET", "/2018-06-01/runtime/invocation/next", headers.clone(), Vec::new())?;
+        let Some(id) = reply.header("Lambda-Runtime-Aws-Request-Id").filter(|_| reply.status == 200).map(str::to_string) else { return Ok(reply) };
+        let started = Instant::now();
+        let h = |name: &str| reply.header(name).map(str::to_string);
+        let inv = Invocation {
+            request_id: id.clone(),
+            payload: reply.body.clone(),
+            deadline_ms: h("Lambda-Runtime-Deadline-Ms").and_then(|d| d.parse().ok()),
+            invoked_function_arn: h("Lambda-Runtime-Invoked-Function-Arn"),
+            trace_id: h("Lambda-Runtime-Trace-Id"),
+            client_context: h("Lambda-Runtime-Client-Context"),
+            cognito_identity: h("Lambda-Runtime-Cognito-Identity"),
+        };
+        let result = match live.serve(&inv) {
+            Outcome::Deployed(why) => {
+                in_flight.0.lock().unwrap().deployed_because.insert(id, why);
+                return Ok(reply);
+            }
+            Outcome::Served(r) => r,
+        };
+        let (kind, mut post_headers) = match &result.error_type {
+            Some(t) => ("error", vec![("Lambda-Runtime-Function-Error-Type".to_string(), t.clone())]),
+            None => ("response", Vec::new()),
+        };
+        post_headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        let posted = call(upstream, "POST", &format!("/2018-06-01/runtime/invocation/{id}/{kind}"), post_headers, result.payload);
+        let status = posted.as_ref().map_or(0, |m| m.status);
+        let outcome = match (kind, status) {
+            (_, 0) | (_, 400..) => "rejected",
+            ("error", _) => "error",
+            _ => "success",
+        };
+        let served = format!(",\"served\":\"live\",\"session\":{}", json_string(&result.session));
+        log_invocation(&id, outcome, result.error_type.as_deref(), started.elapsed().as_secs_f64() * 1000.0, status, &served);
+        let (lock, cvar) = &**in_flight;
+        let mut inv = lock.lock().unwrap();
+        inv.finished.push_back(id);
+        if inv.finished.len() > FINISHED_KEPT {
+            inv.finished.pop_front();
+        }
+        cvar.notify_all();
     }
 }
 
@@ -237,7 +312,8 @@ fn observe(method: &str, path: &str, error_type: Option<&str>, reply: &Message, 
     let Some(started) = inv.started.remove(id) else { return };
     // A response the Runtime API refused (for example over 6 MB) is not a success.
     let outcome = if outcome == "success" && reply.status >= 400 { "rejected" } else { outcome };
-    log_invocation(id, outcome, if outcome == "error" { error_type } else { None }, started.elapsed().as_secs_f64() * 1000.0, reply.status);
+    let served = inv.deployed_because.remove(id).map(|why| format!(",\"served\":\"deployed\",\"why\":{}", json_string(&why))).unwrap_or_default();
+    log_invocation(id, outcome, if outcome == "error" { error_type } else { None }, started.elapsed().as_secs_f64() * 1000.0, reply.status, &served);
     inv.finished.push_back(id.to_string());
     if inv.finished.len() > FINISHED_KEPT {
         inv.finished.pop_front();
@@ -245,30 +321,13 @@ fn observe(method: &str, path: &str, error_type: Option<&str>, reply: &Message, 
     cvar.notify_all();
 }
 
-fn log_invocation(request_id: &str, outcome: &str, error_type: Option<&str>, duration_ms: f64, status: u16) {
+/// One line per invocation; `served` is live mode's `,"served":...` (empty without it).
+fn log_invocation(request_id: &str, outcome: &str, error_type: Option<&str>, duration_ms: f64, status: u16, served: &str) {
     let error = error_type.map(|t| format!(",\"errorType\":{}", json_string(t))).unwrap_or_default();
     println!(
-        "{{\"extension\":\"{NAME}\",\"requestId\":{},\"outcome\":\"{outcome}\"{error},\"durationMs\":{duration_ms:.3},\"status\":{status}}}",
+        "{{\"extension\":\"{NAME}\",\"requestId\":{},\"outcome\":\"{outcome}\"{error},\"durationMs\":{duration_ms:.3},\"status\":{status}{served}}}",
         json_string(request_id)
     );
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -283,8 +342,4 @@ mod tests {
         assert_eq!(json_field(e, "missing"), None);
     }
 
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
-    }
 }
