@@ -48,6 +48,8 @@ describe("rust_lambda: the backend in create mode (dev)", () => {
       // From the runtime-proxy layer: provided.al2023 runs no wrapper script, so the function reads the proxy's address.
       LAMBDASHIP_PROXY_PORT: "9009",
       LAMBDASHIP_RUNTIME_API_PROXY: "127.0.0.1:9009",
+      // dev has live.enabled, and the proxy is the live mode's end in the sandbox: the relay's URL.
+      LAMBDASHIP_LIVE_RELAY: expect.stringMatching(/^\$\{aws_apigatewayv2_api\.websocket_live-api_[0-9A-F]+\.api_endpoint\}\/dev$/),
     });
   });
 
@@ -74,6 +76,7 @@ describe("rust_lambda: the backend in create mode (dev)", () => {
     expect(policy!.map((s) => [s.sid, s.actions])).toEqual([
       ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"]],
       ["ItemsTable", ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]],
+      ["ConnectToLiveRelay", ["execute-api:Invoke"]],
     ]);
     expect(policy![1].resources).toEqual(["${aws_dynamodb_table.items.arn}"]);
     expect(json).toHaveResourceWithProperties(LambdaFunctionUrl, { authorization_type: "AWS_IAM", function_name: `\${aws_lambda_function.${fnId}.function_name}` });
@@ -148,7 +151,7 @@ describe("rust_lambda: policy templates", () => {
   const account = "${data.aws_caller_identity.account-context_caller_";
 
   it("names each resource by ARN in the env's region and account, with no wildcard action", () => {
-    expect(Object.keys(bySid)).toEqual(["WriteOwnLogs", "DynamodbRead1", "S3ReadWrite2", "S3ReadWrite2List", "SqsSend3", "SnsPublish4", "ItemsTable"]);
+    expect(Object.keys(bySid)).toEqual(["WriteOwnLogs", "DynamodbRead1", "S3ReadWrite2", "S3ReadWrite2List", "SqsSend3", "SnsPublish4", "ItemsTable", "ConnectToLiveRelay"]);
     for (const s of policy!) for (const a of s.actions) expect(a).not.toContain("*");
     expect(bySid.DynamodbRead1.actions).toEqual(expect.arrayContaining(["dynamodb:GetItem", "dynamodb:Query"]));
     expect(bySid.DynamodbRead1.actions).not.toContain("dynamodb:PutItem");

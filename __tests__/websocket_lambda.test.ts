@@ -20,7 +20,8 @@ function policyStatements(s: SynthJson, prefix: string): Statement[] {
 }
 
 describe("websocket_lambda with one Python function serving every route (dev)", () => {
-  const full = synthEnv(envWith("dev", pythonWebsocket())).parsed;
+  // The live relay (a second API on the same functions) has its own tests below.
+  const full = synthEnv(envWith("dev", { ...pythonWebsocket(), live: { enabled: false } } as never)).parsed;
   const { json, parsed } = scoped(full, "websocket_");
   const fnScope = scoped(full, "fn-websocket_");
   const [fnId, fn] = onlyResource(fnScope.parsed, "aws_lambda_function");
@@ -201,7 +202,7 @@ describe("websocket_lambda route errors", () => {
 });
 
 describe("websocket_lambda with the Rust handlers (dev)", () => {
-  const full = synthEnv(envWith("dev")).parsed;
+  const full = synthEnv(envWith("dev", { live: { enabled: false } } as never)).parsed;
   const { parsed } = scoped(full, "websocket_");
   const functions = Object.entries(resourcesOf(full, "aws_lambda_function")).filter(([, f]) => String(f.function_name).startsWith("lambdaship-dev-ws-"));
   const idOf = (name: string) => functions.find(([, f]) => f.function_name === name)![0];
@@ -249,5 +250,63 @@ describe("websocket_lambda with the Rust handlers (dev)", () => {
     expect(actions("ws-broadcast")).toEqual(["dynamodb:DeleteItem", "dynamodb:Query", "execute-api:ManageConnections", "logs:CreateLogStream", "logs:PutLogEvents"]);
     const disconnect = Object.fromEntries(policyOf("ws-disconnect").map((s) => [s.sid, s.resources]));
     expect(disconnect.FindRoomsOfConnection).toEqual([expect.stringMatching(new RegExp(`:table/lambdaship-dev-connections/index/${CONNECTION_INDEX}$`))]);
+  });
+});
+
+describe("the live relay (dev: live.enabled)", () => {
+  const full = synthEnv(envWith("dev")).parsed;
+  const { parsed } = scoped(full, "websocket_");
+  const apis = resourcesOf(parsed, "aws_apigatewayv2_api");
+  const [relayId] = Object.entries(apis).find(([, a]) => a.name === "lambdaship-dev-live")!;
+  const onRelay = <T extends Record<string, unknown>>(type: string) => Object.values(resourcesOf(parsed, type)).filter((r) => String(r.api_id ?? r.source_arn).includes(relayId)) as T[];
+  const functions = resourcesOf(full, "aws_lambda_function");
+  const idOf = (name: string) => Object.entries(functions).find(([, f]) => f.function_name === name)![0];
+  const policyOf = (key: string): Statement[] => policyStatements(full, `fn-${key}_`);
+
+  it("is a second WebSocket API on the env's handlers whose $connect takes only SigV4-signed upgrades", () => {
+    expect(Object.values(apis).map((a) => a.name).sort()).toEqual(["lambdaship-dev-live", "lambdaship-dev-websocket"]);
+    expect(apis[relayId]).toMatchObject({ protocol_type: "WEBSOCKET", route_selection_expression: "$request.body.action" });
+    const integrations = resourcesOf(parsed, "aws_apigatewayv2_integration");
+    const routes = onRelay<{ route_key: string; authorization_type?: string; target: string }>("aws_apigatewayv2_route");
+    const served = Object.fromEntries(routes.map((r) => [r.route_key, [r.authorization_type ?? "NONE", integrations[/aws_apigatewayv2_integration\.([^.]+)\.id/.exec(r.target)![1]].integration_uri]]));
+    expect(served).toEqual({
+      $connect: ["AWS_IAM", `\${aws_lambda_function.${idOf("lambdaship-dev-ws-connect")}.invoke_arn}`],
+      $disconnect: ["NONE", `\${aws_lambda_function.${idOf("lambdaship-dev-ws-disconnect")}.invoke_arn}`],
+      $default: ["NONE", `\${aws_lambda_function.${idOf("lambdaship-dev-ws-default")}.invoke_arn}`],
+    });
+    expect(onRelay("aws_apigatewayv2_stage")).toEqual([expect.objectContaining({ name: "dev", auto_deploy: true, access_log_settings: expect.objectContaining({ destination_arn: expect.stringContaining("live-access-logs") }) })]);
+    // Each handler may be invoked by the relay's stage, and only by it, under its own statement.
+    const permissions = onRelay<{ statement_id: string; function_name: string; source_arn: string }>("aws_lambda_permission");
+    expect(permissions.map((p) => p.function_name).sort()).toEqual(["ws-connect", "ws-default", "ws-disconnect"].map((k) => `\${aws_lambda_function.${idOf(`lambdaship-dev-${k}`)}.function_name}`).sort());
+    for (const p of permissions) expect(p).toMatchObject({ statement_id: "AllowLiveRelayInvoke", source_arn: `\${aws_apigatewayv2_api.${relayId}.execution_arn}/dev/*` });
+  });
+
+  it("lets the $default handler post to the relay's connections, and nothing else more", () => {
+    const sids = (key: string) => policyOf(key).map((s) => s.sid);
+    expect(sids("ws-default")).toContain("PostToRelayConnections");
+    expect(policyOf("ws-default").find((s) => s.sid === "PostToRelayConnections")!.resources).toEqual([`\${aws_apigatewayv2_api.${relayId}.execution_arn}/dev/POST/@connections/*`]);
+    for (const key of ["ws-connect", "ws-disconnect", "ws-broadcast"]) expect(sids(key)).not.toContain("PostToRelayConnections");
+  });
+
+  it("lets in the functions created with a Runtime API proxy layer (backend): its $connect only, and the relay's URL", () => {
+    const backend = policyOf("backend").find((s) => s.sid === "ConnectToLiveRelay")!;
+    expect(backend).toMatchObject({ actions: ["execute-api:Invoke"], resources: [`\${aws_apigatewayv2_api.${relayId}.execution_arn}/dev/$connect`] });
+    const env = (name: string) => (functions[idOf(name)].environment as { variables: Record<string, string> }).variables;
+    expect(env("lambdaship-dev-backend").LAMBDASHIP_LIVE_RELAY).toBe(`\${aws_apigatewayv2_api.${relayId}.api_endpoint}/dev`);
+    expect(env("lambdaship-dev-backend").LAMBDASHIP_LIVE_ACK_MS).toBeUndefined();
+    for (const name of ["lambdaship-dev-orders-api", "lambdaship-dev-ws-default", "lambdaship-dev-report"]) {
+      expect(env(name).LAMBDASHIP_LIVE_RELAY).toBeUndefined();
+    }
+    expect(full.output?.live_relay).toMatchObject({ value: { url: `\${aws_apigatewayv2_api.${relayId}.api_endpoint}/dev`, functions: { backend: `\${aws_lambda_function.${idOf("lambdaship-dev-backend")}.function_name}` } } });
+  });
+
+  it("passes a non-default ack time on, and deploys nothing in an env that forbids live mode (prod)", () => {
+    const slow = synthEnv(envWith("dev", { live: { enabled: true, ackMs: 3000 } } as never)).parsed;
+    const backend = Object.values(resourcesOf(slow, "aws_lambda_function")).find((f) => f.function_name === "lambdaship-dev-backend")!;
+    expect((backend.environment as { variables: Record<string, string> }).variables.LAMBDASHIP_LIVE_ACK_MS).toBe("3000");
+    const prod = synthEnv(envWith("prod")).parsed;
+    expect(Object.values(resourcesOf(prod, "aws_apigatewayv2_api")).map((a) => a.name)).toEqual(["lambdaship-prod-websocket"]);
+    expect(JSON.stringify(prod)).not.toContain("LAMBDASHIP_LIVE_RELAY");
+    expect(prod.output?.live_relay).toBeUndefined();
   });
 });

@@ -58,6 +58,9 @@ export default defineEnv({
   },
   // The env's HTTP API: routes without their own auth are SigV4-signed (AWS_IAM).
   httpApi: { defaultAuth: "AWS_IAM" },
+  // npm run live: a relay (lambdaship-dev-live, SigV4-signed only) on the WebSocket handlers; the
+  // functions with the runtime-proxy layer (backend) are served by a developer's session while one listens.
+  live: { enabled: true },
   // The backend's items table; the function named here gets TABLE_NAME and access to it.
   backend: { function: "backend", table: { pointInTimeRecovery: false, deletionProtection: false } },
   websocket: {

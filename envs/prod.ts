@@ -27,4 +27,6 @@ export default defineEnv({
     stage: { name: "prod", throttlingBurstLimit: 1000, throttlingRateLimit: 500 },
     table: { pointInTimeRecovery: true, deletionProtection: true },
   },
+  // Production's invocations are never served from a developer's machine: no relay is deployed.
+  live: { enabled: false },
 });

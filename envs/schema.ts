@@ -505,6 +505,22 @@ export const envSchema = z
     websocket: websocketSchema,
     /** The env's HTTP API (API Gateway v2), created when a function has an http trigger. @default {} */
     httpApi: httpApiSchema,
+    /**
+     * Live functions (`npm run live`): a relay, `<namePrefix>-live`, a second WebSocket API on the
+     * env's WebSocket handlers and connections table whose `$connect` takes only SigV4-signed
+     * upgrades. Every function created here with a Runtime API proxy layer (an extension layer with
+     * proxyPort) gets LAMBDASHIP_LIVE_RELAY and may connect to it; its invocations are served by a
+     * developer's session while one listens, and by its deployed code otherwise. An env that sets
+     * `enabled: false` (prod) deploys no relay: nothing can be served live there. @default { enabled: false }
+     */
+    live: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** How long an extension waits for a session to take an invocation before the deployed code serves it. @default 1500 */
+        ackMs: z.number().int().min(100, "at least 100 ms").max(10_000, "at most 10 000 ms: the deployed code serves the invocation after it").default(1500),
+      })
+      .strict()
+      .default({}),
   })
   .strict()
   .superRefine((env, ctx) => {

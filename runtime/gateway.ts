@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { AddressInfo } from "net";
-import type { RuntimeEmulator } from "./emulator";
+import type { FunctionSpec, RuntimeEmulator } from "./emulator";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ACCOUNT_ID, StackJson, StateValues } from "./functions";
 import { CorsSpec, HttpApi, HttpApiSpec, HttpRouteSpec, RouteAuth } from "./http-gateway";
@@ -163,6 +163,22 @@ export interface GatewayOptions {
   readonly aws?: { readonly endpoint: string; readonly region: string };
 }
 
+/**
+ * The functions with their live relay (LAMBDASHIP_LIVE_RELAY, the relay API's
+ * `wss://<api id>.execute-api.<region>.amazonaws.com/<stage>`) pointed at the local gateway's
+ * `ws://` URL for that API, so their runtime-proxy extension reaches the relay the gateway serves.
+ * Functions without one, or whose relay the gateway does not serve, come back as they are.
+ */
+export function withLocalRelay(functions: readonly FunctionSpec[], spec: GatewaySpec, endpoints: readonly ServedEndpoint[]): FunctionSpec[] {
+  return functions.map((f) => {
+    const relay = f.runtime.env.LAMBDASHIP_LIVE_RELAY;
+    const apiId = relay && /^wss?:\/\/([^./]+)\.execute-api\./.exec(relay)?.[1];
+    const api = apiId ? spec.websocket.find((w) => w.apiId === apiId) : undefined;
+    const served = api && endpoints.find((e) => e.kind === "websocket" && e.name === api.name);
+    return served ? { ...f, runtime: { ...f.runtime, env: { ...f.runtime.env, LAMBDASHIP_LIVE_RELAY: served.url } } } : f;
+  });
+}
+
 export interface ServedEndpoint {
   readonly kind: "websocket" | "http-api" | "function-url" | "sqs" | "chat-page";
   readonly name: string;
@@ -172,6 +188,8 @@ export interface ServedEndpoint {
   readonly port: number;
   /** Routes, or the function a URL serves. */
   readonly routes: readonly string[];
+  /** A WebSocket API whose $connect takes only SigV4-signed upgrades (the live relay). */
+  readonly signed?: boolean;
 }
 
 /** The invoke the gateway uses: a synchronous invocation on the runtime emulator. */
@@ -228,13 +246,15 @@ export class LocalGateway {
     const limits = { ...API_GATEWAY_WS_LIMITS, ...(this.opts.websocketLimits ?? {}) };
     for (const spec of this.spec.websocket) {
       const api = new WebsocketApi(spec, invoke, limits, log);
+      // A browser cannot sign its upgrade: an AWS_IAM API (the live relay) has no chat page.
+      const chatPage = this.opts.chatPage && spec.connectAuth !== "AWS_IAM";
       // The API's own domain serves @connections too, as API Gateway's does.
       const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
           const pathname = (req.url ?? "/").split("?")[0];
-          if (this.opts.chatPage && req.method === "GET" && (pathname === "/" || pathname === "/chat")) {
+          if (chatPage && req.method === "GET" && (pathname === "/" || pathname === "/chat")) {
             res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
             return void res.end(CHAT_PAGE().replace("__STAGE__", spec.stage));
           }
@@ -247,8 +267,8 @@ export class LocalGateway {
       api.attach(server);
       const port = await this.listen(server, spec.name);
       this.websocketApis.push(api);
-      this.endpoints.push({ kind: "websocket", name: spec.name, url: `ws://127.0.0.1:${port}/${spec.stage}`, port, routes: Object.keys(spec.routes) });
-      if (this.opts.chatPage) this.endpoints.push({ kind: "chat-page", name: spec.name, url: `http://127.0.0.1:${port}/`, port, routes: ["join a room, see who is here, send (open in two tabs)"] });
+      this.endpoints.push({ kind: "websocket", name: spec.name, url: `ws://127.0.0.1:${port}/${spec.stage}`, port, routes: Object.keys(spec.routes).map((r) => (r === "$connect" && spec.connectAuth === "AWS_IAM" ? "$connect (AWS_IAM: SigV4-signed only)" : r)), ...(spec.connectAuth === "AWS_IAM" ? { signed: true } : {}) });
+      if (chatPage) this.endpoints.push({ kind: "chat-page", name: spec.name, url: `http://127.0.0.1:${port}/`, port, routes: ["join a room, see who is here, send (open in two tabs)"] });
     }
     // @connections reaches the sockets of whichever API holds the connection.
     const apis = this.websocketApis;

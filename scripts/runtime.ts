@@ -5,7 +5,7 @@ import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
 import { buildIfNeeded, localRuntime, localState, sourceFunction } from "../lib/local-runtime";
 import { endpointsTable, gatewayLogFile, recordGateway, rememberPorts, runningGateway, startGateway } from "../lib/local-gateway";
-import { gatewayFromStack, LocalGateway, ServedEndpoint } from "../runtime/gateway";
+import { gatewayFromStack, LocalGateway, ServedEndpoint, withLocalRelay } from "../runtime/gateway";
 import { freePort } from "../lib/local-aws";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import { readStack, stackDir, synthAll } from "../lib/synth";
@@ -137,6 +137,9 @@ async function main(): Promise<number | void> {
     gateway = new LocalGateway(spec, emulator, { log: lineOut, ports, portsArePreferences: true, chatPage: true, aws: { endpoint: local.aws.endpoint, region: env.region } });
     endpoints = await gateway.start();
     rememberPorts(env.name, endpoints);
+    // The functions' live relay is the gateway's (no sandbox has started yet: none sees the AWS URL).
+    served = withLocalRelay(served, spec, endpoints);
+    for (const f of served) emulator.add(f);
     if (detached) recordGateway({ env: env.name, pid: process.pid, runtimeUrl: url, endpoints, startedAt: new Date().toISOString(), log: gatewayLogFile(env.name) });
   }
   process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], served.map((f) => [f.name, f.externalPort !== undefined ? `external, Runtime API at 127.0.0.1:${f.externalPort}` : f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n`);

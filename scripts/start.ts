@@ -91,7 +91,7 @@ async function wsClient(url: string): Promise<{ ws: WebSocket; next: (timeoutMs?
 async function gatewayRound(rec: GatewayRecord): Promise<string[]> {
   const env = loadEnv(ENV);
   const lines: string[] = [];
-  const ws = rec.endpoints.find((e) => e.kind === "websocket");
+  const ws = rec.endpoints.find((e) => e.kind === "websocket" && !e.signed);
   if (ws) {
     const room = `start-${Date.now().toString(36)}`;
     const url = `${ws.url}?${env.websocket.roomQueryParam}=${room}`;

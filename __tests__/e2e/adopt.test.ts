@@ -26,7 +26,8 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     await createFunctionOutside(ws, "team-orders", "nodejs", { variables: { DB_URL: "postgres://db", LOG_LEVEL: "info" }, tags: { team: "orders" } });
     const adopted = pythonWebsocket({ mode: "import", functionName: "lambdaship-local-websocket", importLogGroup: false }) as { functions: Record<string, unknown> };
     adopted.functions.backend = { deployment: { mode: "import", functionName: "lambdaship-local-backend", importLogGroup: false } };
-    ws.patchLocalEnv({ ...adopted, functions: { ...adopted.functions, legacy: { source: "lambda-src/functions/orders-api", environment: { LOG_LEVEL: "DEBUG" }, deployment: { mode: "import", functionName: "team-orders", importLogGroup: false } } } });
+    // No live relay here: it would add a second API on the adopted handler (asked for by live.enabled, not by adoption).
+    ws.patchLocalEnv({ ...adopted, live: { enabled: false }, functions: { ...adopted.functions, legacy: { source: "lambda-src/functions/orders-api", environment: { LOG_LEVEL: "DEBUG" }, deployment: { mode: "import", functionName: "team-orders", importLogGroup: false } } } });
     await ws.synthOrThrow();
     await ws.init();
     const p = await ws.plan();

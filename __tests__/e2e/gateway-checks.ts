@@ -3,7 +3,7 @@ import * as fs from "fs";
 import WebSocket from "ws";
 import * as path from "path";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { Assembler, envelope, invokeMessages, parseRelayed, Presence, relayRoom } from "../../runtime/live-protocol";
+import { relayRoom } from "../../runtime/live-protocol";
 import { LiveSession } from "../../runtime/live-session";
 import { signRequest } from "../../runtime/sigv4";
 import { Browser, Page } from "../browser";
@@ -126,8 +126,8 @@ export async function checkChatPage(root: string): Promise<void> {
  * messages each; every message reaches every member of its room exactly once, nobody else.
  */
 export async function checkRoomLoad(root: string): Promise<string> {
-  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; url: string }> };
-  const ws = rec.endpoints.find((e) => e.kind === "websocket")!.url;
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; url: string; signed?: boolean }> };
+  const ws = rec.endpoints.find((e) => e.kind === "websocket" && !e.signed)!.url;
   const r = await roomLoad(ws, { clients: 200, roomSize: 10, messages: 10, tag: `load-${Date.now().toString(36)}` });
   expect(r.problems).toEqual([]);
   expect(r.delivered).toBe(r.expected);
@@ -136,49 +136,71 @@ export async function checkRoomLoad(root: string): Promise<string> {
 }
 
 /**
- * The live relay's protocol through the env's own WebSocket machinery (the deployed Rust handlers,
- * the connections table, @connections): a session serving one function, and an extension's side
- * played here (the runtime-proxy's live mode is not built yet): it sees the session's hello, sends a
- * 300 KB invocation in parts, gets the local handler's answer back whole, and after the session's
- * bye sees nobody listening.
+ * Live mode through what npm start deployed (issue 16): the relay (lambdaship-local-live, its
+ * $connect AWS_IAM, served by the env's own Rust WebSocket handlers, connections table and
+ * @connections) refuses an unsigned client, and the public API refuses a live room; the backend's
+ * runtime-proxy extension (arm64, under qemu, in the gateway's runtime emulator) joins its room
+ * signed; while a session serves the backend, invocations through the Invoke API are answered by
+ * the session (a 300 KB event out in parts, the answer back), the proxy's log line saying so; after
+ * the session's bye, the deployed code answers again.
  */
 export async function checkLiveRelay(root: string): Promise<string> {
-  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; url: string }> };
-  const url = rec.endpoints.find((e) => e.kind === "websocket")!.url;
-  const fn = `lambdaship-local-live-check-${Date.now().toString(36)}`;
-  const session = new LiveSession({ url, functions: [fn], handler: async (_f, payload) => ({ payload: Buffer.from(JSON.stringify({ bytes: payload.length, sha: crypto.createHash("sha256").update(payload).digest("base64") })) }) });
-  const ext = new WebSocket(`${url}?room=${relayRoom(fn)}`);
-  const presence = new Presence(fn);
-  const assembler = new Assembler();
-  let answer: Buffer | undefined;
-  ext.on("message", (d) => {
-    const r = parseRelayed(d.toString());
-    if (!r) return;
-    presence.note(r.message);
-    if (r.message.t === "result" && r.message.id === "req-live-1") answer = assembler.add(r.message)?.payload ?? answer;
-  });
-  await new Promise<void>((resolve, reject) => (ext.once("open", () => resolve()), ext.once("error", reject)));
-  const until = async (what: string, f: () => boolean) => {
-    const deadline = Date.now() + 60_000;
-    while (!f()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { endpoints: Array<{ kind: string; name: string; url: string }>; runtimeUrl: string };
+  const relay = rec.endpoints.find((e) => e.kind === "websocket" && e.name === "lambdaship-local-live")?.url;
+  const publicApi = rec.endpoints.find((e) => e.kind === "websocket" && e.name === "lambdaship-local-websocket")!.url;
+  expect(relay).toBeDefined();
+  const fn = "lambdaship-local-backend";
+  const roomUrl = (base: string) => `${base}?room=${relayRoom(fn)}`;
+  const sign = (url: string) => signRequest({ method: "GET", url: url.replace(/^ws/, "http") }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "execute-api" });
+  const upgrade = (url: string, headers: Record<string, string> = {}) =>
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(url, { headers });
+      ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once("open", () => (ws.close(), resolve(101)));
+      ws.once("error", () => resolve(-1));
+    });
+  // Unsigned: the relay's $connect is AWS_IAM. On the public API, the handler keeps live rooms to signed connections.
+  expect(await upgrade(roomUrl(relay!))).toBe(403);
+  expect(await upgrade(roomUrl(publicApi))).toBe(403);
+
+  const invoke = async (event: object) => {
+    const r = await fetch(`${rec.runtimeUrl}/2015-03-31/functions/${fn}/invocations`, { method: "POST", body: JSON.stringify(event), headers: { "X-Amz-Log-Type": "Tail" } });
+    const logs = Buffer.from(r.headers.get("x-amz-log-result") ?? "", "base64").toString();
+    return { status: r.status, body: JSON.parse(Buffer.from(await r.arrayBuffer()).toString()) as Record<string, unknown>, served: /"served":"(\w+)"/.exec(logs)?.[1], logs };
   };
+  const health = JSON.parse(fs.readFileSync(path.join(root, "lambda-src", "events", "backend.json"), "utf8")) as Record<string, unknown>;
+  const session = new LiveSession({
+    url: relay!,
+    functions: [fn],
+    headers: sign,
+    handler: async (_f, payload) => ({ payload: Buffer.from(JSON.stringify({ statusCode: 200, body: JSON.stringify({ served: "live", bytes: payload.length, sha: crypto.createHash("sha256").update(payload).digest("base64") }) })) }),
+  });
+  await session.start();
   try {
-    await session.start();
-    await until("the session's hello", () => presence.listening());
-    const payload = crypto.randomBytes(300_000);
+    // The extension hears the session's hello within a heartbeat; until then the deployed code answers.
+    let r = await invoke(health);
+    const deadline = Date.now() + 60_000;
+    while (r.served !== "live" && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 250));
+      r = await invoke(health);
+    }
+    expect(r.served).toBe("live");
+    expect(JSON.parse(String(r.body.body))).toMatchObject({ served: "live" });
+    const big = { ...health, body: crypto.randomBytes(225_000).toString("base64") };
     const started = Date.now();
-    for (const m of invokeMessages("req-live-1", fn, payload, { deadlineMs: Date.now() + 30_000 })) ext.send(envelope(m));
-    await until("the live answer", () => answer !== undefined);
+    const b = await invoke(big);
     const ms = Date.now() - started;
-    expect(JSON.parse(answer!.toString())).toEqual({ bytes: 300_000, sha: crypto.createHash("sha256").update(payload).digest("base64") });
+    expect(b.status).toBe(200);
+    const sent = Buffer.from(JSON.stringify(big));
+    expect(JSON.parse(String(b.body.body))).toEqual({ served: "live", bytes: sent.length, sha: crypto.createHash("sha256").update(sent).digest("base64") });
+    expect(b.logs).toContain(`"served":"live","session":"${session.id}"`);
     await session.stop();
-    await until("the session's bye", () => !presence.listening());
-    return `a 300 KB invocation out and its answer back through the relay in ${ms} ms`;
+    const after = await invoke(health);
+    expect(after.served).toBe("deployed");
+    expect(after.body).toMatchObject({ statusCode: 200 });
+    expect(after.logs).toContain('"why":"no live session"');
+    return `the backend served live through the relay (a 300 KB event out and its answer back in ${ms} ms), the deployed code after the session's bye`;
   } finally {
     await session.stop();
-    ext.close();
   }
 }

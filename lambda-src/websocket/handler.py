@@ -69,6 +69,9 @@ DEFAULT_CONNECTION_INDEX = "connection_id-index"
 DEFAULT_TTL_ATTRIBUTE = "expires_at"
 DEFAULT_CONNECTION_TTL_SECONDS = 7200
 DEFAULT_ROOM_QUERY_PARAM = "room"
+# Rooms of the live relay (live-<function name>): only SigV4-signed connections join them, so a
+# client of a public API (same handler, same table) cannot listen to a function's invocations.
+LIVE_ROOM_PREFIX = "live-"
 
 CONNECTION_ID_ATTRIBUTE = "connection_id"
 CONNECTED_AT_ATTRIBUTE = "connected_at"
@@ -236,6 +239,12 @@ def _parse_body(event: Dict[str, Any]) -> Any:
 # --------------------------------------------------------------------------
 
 
+def _is_signed(event: Dict[str, Any]) -> bool:
+    """Whether $connect was signed (AWS_IAM authorization): API Gateway then names the signer."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    return bool(identity.get("accessKey") or identity.get("userArn"))
+
+
 def _on_connect(event: Dict[str, Any], connection_id: str) -> Dict[str, Any]:
     param = _room_query_param()
     params = event.get("queryStringParameters") or {}
@@ -243,6 +252,12 @@ def _on_connect(event: Dict[str, Any], connection_id: str) -> Dict[str, Any]:
     room = room.strip() if isinstance(room, str) else ""
     if not room:
         return _error(400, "missing required query string parameter '{}'".format(param))
+    if room.startswith(LIVE_ROOM_PREFIX) and not _is_signed(event):
+        return _error(
+            403,
+            "rooms named {}* belong to the live relay; connect to the relay's API "
+            "with a SigV4-signed request".format(LIVE_ROOM_PREFIX),
+        )
 
     now = int(time.time())
     _dynamodb().put_item(

@@ -84,6 +84,8 @@ export class LambdaStack extends TerraformStack {
   /** Schedules and queue mappings, by function key. */
   public readonly schedules: readonly ScheduleTrigger[];
   public readonly queues: readonly SqsTrigger[];
+  /** Keys of the functions that can be served live (env.live), in the env's order. */
+  public readonly liveFunctions: readonly string[];
 
   constructor(scope: Construct, props: LambdaStackProps) {
     const { env } = props;
@@ -195,11 +197,16 @@ export class LambdaStack extends TerraformStack {
         throttlingRateLimit: ws.stage.throttlingRateLimit,
         pointInTimeRecovery: ws.table.pointInTimeRecovery,
         deletionProtection: ws.table.deletionProtection,
+        liveRelay: env.live.enabled,
       });
     } catch (e) {
       if (e instanceof PropError) throw new ConfigError([problem(file, `websocket.${e.prop}`, e.value, e.fix)]);
       throw e;
     }
+
+    // Live functions: those created here with a Runtime API proxy layer may be served by a session.
+    this.liveFunctions = env.live.enabled ? Object.keys(this.functions).filter((key) => isLiveCapable(env, key)) : [];
+    for (const key of this.liveFunctions) this.websocket.allowLiveRelay(this.functions[key].target, env.live.ackMs === 1500 ? undefined : env.live.ackMs);
 
     ({ httpApi: this.httpApi, schedules: this.schedules, queues: this.queues } = this.triggers(env, file));
 
@@ -223,6 +230,13 @@ export class LambdaStack extends TerraformStack {
       ),
     });
     new TerraformOutput(this, "connections_table", { value: this.websocket.table.name });
+    const relay = this.websocket.liveRelay;
+    if (relay) {
+      new TerraformOutput(this, "live_relay", {
+        description: "The live relay (npm run live): its wss:// URL and the functions that can be served live",
+        value: { url: relay.url, functions: Object.fromEntries(this.liveFunctions.map((k) => [k, this.functions[k].target.functionName])) },
+      });
+    }
     if (this.httpApi) new TerraformOutput(this, "http_api_url", { value: this.httpApi.api.apiEndpoint, description: "URL of the HTTP API's $default stage" });
     const created = this.queues.filter((q) => q.queue);
     if (created.length) {
@@ -401,6 +415,17 @@ export class LambdaStack extends TerraformStack {
     if (problems.length > 0) throw new ConfigError(problems);
     return out;
   }
+}
+
+/**
+ * Whether an env's function can be served live: created here (an adopted or referenced function
+ * keeps its own configuration) with a layer that proxies the Runtime API (an extension with proxyPort).
+ */
+export function isLiveCapable(env: EnvConfig, key: string): boolean {
+  const entry = env.functions[key];
+  if (!entry || (entry.deployment?.mode ?? "create") !== "create") return false;
+  const layers = entry.layers ?? env.functionDefaults.layers ?? [];
+  return layers.some((name) => env.layers[name]?.type === "extension" && env.layers[name]?.proxyPort !== undefined);
 }
 
 /**

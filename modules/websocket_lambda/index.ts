@@ -43,6 +43,26 @@ export interface WebsocketLambdaProps {
   readonly pointInTimeRecovery?: boolean;
   /** Deletion protection on the connections table. @default false */
   readonly deletionProtection?: boolean;
+  /**
+   * The live relay (`npm run live`): a second WebSocket API, `<prefix>-live`, on the same functions
+   * and table, serving `$connect`, `$disconnect` and `$default` only, whose `$connect` takes only
+   * SigV4-signed upgrades (AWS_IAM). Functions are let in with `allowLiveRelay`. The handlers keep
+   * rooms named `live-*` to signed connections, so clients of the public API cannot join them.
+   * @default false
+   */
+  readonly liveRelay?: boolean;
+}
+
+/** The live relay's API, when there is one. */
+export interface LiveRelay {
+  /** `<prefix>-live`. */
+  readonly name: string;
+  readonly api: Apigatewayv2Api;
+  readonly stage: Apigatewayv2Stage;
+  readonly stageName: string;
+  /** `wss://<api>.execute-api.<region>.amazonaws.com/<stage>`: what LAMBDASHIP_LIVE_RELAY holds. */
+  readonly url: string;
+  readonly accessLogGroup: CloudwatchLogGroup;
 }
 
 /** The route keys every WebSocket API of this construct serves, with the construct ID suffix each keeps. */
@@ -60,6 +80,17 @@ const ROUTE_ACCESS: Readonly<Record<string, readonly AccessKind[]>> = {
 };
 const NAMED_ROUTE_ACCESS: readonly AccessKind[] = ["room", "remove", "post"];
 type AccessKind = "put" | "remove" | "room" | "rooms" | "post";
+
+/** The stages' access log line. */
+const ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: "$context.requestId",
+  connectionId: "$context.connectionId",
+  routeKey: "$context.routeKey",
+  eventType: "$context.eventType",
+  status: "$context.status",
+  requestTime: "$context.requestTimeEpoch",
+  integrationError: "$context.integrationErrorMessage",
+});
 
 export const CONNECTION_INDEX = "connection_id-index";
 export const TTL_ATTRIBUTE = "expires_at";
@@ -80,6 +111,8 @@ export class WebsocketLambda extends Construct {
   /** The function each route key invokes. */
   public readonly routeTargets: ReadonlyMap<string, IFunction>;
   public readonly accessLogGroup: CloudwatchLogGroup;
+  /** The live relay (props.liveRelay). */
+  public readonly liveRelay?: LiveRelay;
 
   constructor(scope: Construct, id: string, props: WebsocketLambdaProps) {
     super(scope, id);
@@ -120,6 +153,15 @@ export class WebsocketLambda extends Construct {
       description: `WebSocket API of ${prefix}`,
     });
 
+    const relayApi = props.liveRelay
+      ? new Apigatewayv2Api(this, "live-api", {
+          name: `${prefix}-live`,
+          protocolType: "WEBSOCKET",
+          routeSelectionExpression: "$request.body.action",
+          description: `Live relay of ${prefix}: npm run live sessions and the functions' runtime-proxy extensions, SigV4-signed only`,
+        })
+      : undefined;
+
     const managementArn = `${this.api.executionArn}/${stageName}/POST/@connections/*`;
     const routes: Array<[string, string]> = [
       ...BUILT_IN_ROUTES,
@@ -155,6 +197,13 @@ export class WebsocketLambda extends Construct {
       rooms: { sid: "FindRoomsOfConnection", actions: ["dynamodb:Query"], resources: [`${tableArn}/index/${CONNECTION_INDEX}`], shownAs: `its index ${CONNECTION_INDEX}` },
       post: { sid: "PostToConnections", actions: ["execute-api:ManageConnections"], resources: [managementArn], shownAs: `${prefix}-websocket's @connections on stage ${stageName}` },
     };
+    // The relay's $default handler posts to the relay's connections too.
+    const relayPost: PolicyStatement | undefined = relayApi && {
+      sid: "PostToRelayConnections",
+      actions: ["execute-api:ManageConnections"],
+      resources: [`${relayApi.executionArn}/${stageName}/POST/@connections/*`],
+      shownAs: `${prefix}-live's @connections on stage ${stageName}`,
+    };
 
     // Each function once, with what its routes need, in route order.
     const routeFunction = new Map<string, IFunction>();
@@ -171,8 +220,9 @@ export class WebsocketLambda extends Construct {
     for (const [fn, kinds] of needs) {
       const served = routes.filter(([r]) => routeFunction.get(r) === fn).map(([r]) => r);
       const broadcaster = served.every((r) => !r.startsWith("$"));
-      fn.grant(`the WebSocket route${served.length > 1 ? "s" : ""} ${served.join(", ")} of ${prefix}-websocket`, {
-        statements: kinds.map((k) => access[k]),
+      const onRelay = relayPost !== undefined && served.includes("$default");
+      fn.grant(`the WebSocket route${served.length > 1 ? "s" : ""} ${served.join(", ")} of ${prefix}-websocket${relayPost && !broadcaster ? ` and ${prefix}-live` : ""}`, {
+        statements: [...kinds.map((k) => access[k]), ...(onRelay ? [relayPost] : [])],
         environment: { ...moduleEnvironment, ...(broadcaster ? managementEndpoint : {}) },
       });
     }
@@ -228,18 +278,7 @@ export class WebsocketLambda extends Construct {
         throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
         throttlingRateLimit: props.throttlingRateLimit ?? 50,
       },
-      accessLogSettings: {
-        destinationArn: this.accessLogGroup.arn,
-        format: JSON.stringify({
-          requestId: "$context.requestId",
-          connectionId: "$context.connectionId",
-          routeKey: "$context.routeKey",
-          eventType: "$context.eventType",
-          status: "$context.status",
-          requestTime: "$context.requestTimeEpoch",
-          integrationError: "$context.integrationErrorMessage",
-        }),
-      },
+      accessLogSettings: { destinationArn: this.accessLogGroup.arn, format: ACCESS_LOG_FORMAT },
       dependsOn: routeResources,
     });
     acceptCheck(this.stage, "CKV2_AWS_51", "client certificates authenticate API Gateway to HTTP backends; every integration of this stage is a Lambda proxy");
@@ -253,5 +292,72 @@ export class WebsocketLambda extends Construct {
         sourceArn: `${this.api.executionArn}/${stageName}/*`,
       });
     }
+
+    if (relayApi) this.liveRelay = this.relay(relayApi, props, stageName, routeFunction, names);
+  }
+
+  /** The relay's integrations, routes ($connect AWS_IAM), stage with access logs, and invoke permissions. */
+  private relay(api: Apigatewayv2Api, props: WebsocketLambdaProps, stageName: string, routeFunction: ReadonlyMap<string, IFunction>, names: ReadonlyMap<IFunction, string>): LiveRelay {
+    const prefix = props.namePrefix;
+    const fns = [...new Set(BUILT_IN_ROUTES.map(([r]) => routeFunction.get(r)!))];
+    const integrations = new Map(
+      fns.map((fn) => [
+        fn,
+        new Apigatewayv2Integration(this, `live-integration-${names.get(fn)}`, {
+          apiId: api.id,
+          integrationType: "AWS_PROXY",
+          integrationMethod: "POST",
+          integrationUri: fn.invokeArn,
+          description: `Live relay routes served by ${names.get(fn)}`,
+          lifecycle: { createBeforeDestroy: true },
+        }),
+      ]),
+    );
+    const routeResources = BUILT_IN_ROUTES.map(([routeKey, idSuffix]) => {
+      const route = new Apigatewayv2Route(this, `live-route-${idSuffix}`, {
+        apiId: api.id,
+        routeKey,
+        target: `integrations/${integrations.get(routeFunction.get(routeKey)!)!.id}`,
+        ...(routeKey === "$connect" ? { authorizationType: "AWS_IAM" } : {}),
+      });
+      if (routeKey !== "$connect") acceptCheck(route, "CKV_AWS_309", "API Gateway authorizes a WebSocket API at $connect only, which takes SigV4-signed upgrades (AWS_IAM)");
+      return route;
+    });
+    const accessLogGroup = new CloudwatchLogGroup(this, "live-access-logs", { name: `/aws/apigateway/${prefix}-live/${stageName}`, retentionInDays: props.logRetentionDays });
+    acceptCheck(accessLogGroup, "CKV_AWS_158", LOG_GROUP_KMS);
+    if (props.logRetentionDays < 365) acceptCheck(accessLogGroup, "CKV_AWS_338", logRetentionReason(props.logRetentionDays));
+    const stage = new Apigatewayv2Stage(this, "live-stage", {
+      apiId: api.id,
+      name: stageName,
+      autoDeploy: true,
+      defaultRouteSettings: { throttlingBurstLimit: props.throttlingBurstLimit ?? 100, throttlingRateLimit: props.throttlingRateLimit ?? 50 },
+      accessLogSettings: { destinationArn: accessLogGroup.arn, format: ACCESS_LOG_FORMAT },
+      dependsOn: routeResources,
+    });
+    acceptCheck(stage, "CKV2_AWS_51", "client certificates authenticate API Gateway to HTTP backends; every integration of this stage is a Lambda proxy");
+    for (const fn of fns) {
+      new LambdaPermission(this, `live-invoke-permission-${names.get(fn)}`, {
+        statementId: "AllowLiveRelayInvoke",
+        action: "lambda:InvokeFunction",
+        functionName: fn.functionName,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: `${api.executionArn}/${stageName}/*`,
+      });
+    }
+    return { name: `${prefix}-live`, api, stage, stageName, accessLogGroup, url: `${api.apiEndpoint}/${stageName}` };
+  }
+
+  /**
+   * Lets a function served live connect to the relay: execute-api:Invoke on the relay's `$connect`
+   * only, and LAMBDASHIP_LIVE_RELAY (its URL) and LAMBDASHIP_LIVE_ACK_MS for its runtime-proxy
+   * extension. A function of a stack without a relay cannot be let in.
+   */
+  allowLiveRelay(fn: IFunction, ackMs?: number): void {
+    const relay = this.liveRelay;
+    if (!relay) throw new PropError("liveRelay", undefined, "this WebSocket API has no live relay: set liveRelay: true to let functions be served live");
+    fn.grant(`the live relay ${relay.name} (npm run live)`, {
+      statements: [{ sid: "ConnectToLiveRelay", actions: ["execute-api:Invoke"], resources: [`${relay.api.executionArn}/${relay.stageName}/$connect`], shownAs: `${relay.name}'s $connect` }],
+      environment: { LAMBDASHIP_LIVE_RELAY: relay.url, ...(ackMs !== undefined ? { LAMBDASHIP_LIVE_ACK_MS: String(ackMs) } : {}) },
+    });
   }
 }

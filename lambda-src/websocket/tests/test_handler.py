@@ -120,6 +120,18 @@ def test_connect_without_room_is_400_and_stores_nothing(handler, table, query):
     assert items(table) == []
 
 
+def test_live_rooms_take_only_signed_connections(handler, table):
+    resp = handler.lambda_handler(event("$connect", "conn-1", query={"room": "live-fn"}), None)
+    assert resp["statusCode"] == 403
+    assert "live relay" in json.loads(resp["body"])["error"]
+    assert items(table) == []
+    signed = event("$connect", "conn-1", query={"room": "live-fn"})
+    signed["requestContext"]["identity"] = {"accessKey": "AKIAEXAMPLE", "sourceIp": "192.0.2.1"}
+    assert handler.lambda_handler(signed, None)["statusCode"] == 200
+    connect(handler, "conn-2", "lively")
+    assert room_members(table, "live-fn") == ["conn-1"]
+
+
 # --------------------------------------------------------------- $disconnect
 
 

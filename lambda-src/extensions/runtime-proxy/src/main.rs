@@ -101,7 +101,11 @@ fn main() {
             Some(Live::start(config))
         }
         Ok(None) => None,
-        Err(e) => fail_init(upstream, Some(&id), &e),
+        // Live mode is a convenience: a relay it cannot use never keeps the function from running.
+        Err(e) => {
+            println!("{{\"extension\":\"{NAME}\",\"live\":{}}}", json_string(&format!("live mode off: {e}")));
+            None
+        }
     };
     let in_flight: InFlight = Arc::default();
     {

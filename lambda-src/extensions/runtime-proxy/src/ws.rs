@@ -27,7 +27,7 @@ pub struct WsUrl {
 impl WsUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
         if url.starts_with("wss://") {
-            return Err(format!("{url}: wss:// needs TLS, which this extension does not speak yet; use a ws:// relay (the local gateway's)"));
+            return Err(format!("{url}: wss:// needs TLS, which this extension does not speak yet (the local gateway's ws:// relay works); the deployed code serves every invocation"));
         }
         let rest = url.strip_prefix("ws://").ok_or_else(|| format!("{url} is not a ws:// URL"))?;
         let (authority, target) = match rest.find(['/', '?']) {

@@ -15,6 +15,14 @@ pub fn room_param<'a>(event: &'a ApiGatewayWebsocketProxyRequest, param: &str) -
     event.query_string_parameters.first(param).map(str::trim).filter(|r| !r.is_empty())
 }
 
+/// Whether the connection was signed (a `$connect` with AWS_IAM authorization: API Gateway names
+/// the signer's access key or ARN in the request context's identity; it never does otherwise).
+pub fn is_signed(event: &ApiGatewayWebsocketProxyRequest) -> bool {
+    let identity = &event.request_context.identity;
+    identity.access_key.as_deref().is_some_and(|k| !k.is_empty())
+        || identity.user_arn.as_deref().is_some_and(|a| !a.is_empty())
+}
+
 /// The JSON value of the event body.
 pub fn json_body(event: &ApiGatewayWebsocketProxyRequest) -> Result<Value, BodyError> {
     parse_event_body(event.body.as_deref(), event.is_base64_encoded)

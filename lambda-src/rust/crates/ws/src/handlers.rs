@@ -6,7 +6,7 @@ use common::connections::ConnectionStore;
 use serde_json::Value;
 
 use crate::WsConfig;
-use crate::event::{connection_id, json_body, management_endpoint, room_param};
+use crate::event::{connection_id, is_signed, json_body, management_endpoint, room_param};
 use crate::logic;
 use crate::poster::Poster;
 
@@ -29,7 +29,7 @@ pub async fn handle_connect<S: ConnectionStore>(
     let Some(conn) = connection_id(event) else { return missing_connection_id() };
     tracing::info!(route = "$connect", connection_id = conn, "websocket event");
     let room = room_param(event, &config.table.room_query_param);
-    logic::connect(store, &config.table, conn, room, now).await
+    logic::connect(store, &config.table, conn, room, is_signed(event), now).await
 }
 
 /// `ws-disconnect` (`$disconnect`).

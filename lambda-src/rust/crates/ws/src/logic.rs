@@ -19,13 +19,19 @@ fn internal_error(err: common::StoreError) -> Reply {
     Reply::error(500, "internal server error")
 }
 
+/// Rooms of the live relay (`live-<function name>`, runtime/live-protocol.ts): only connections
+/// signed with SigV4 join them, so a client of a public API (same handlers, same table) can neither
+/// listen to a function's invocations nor push the relay's members out of the table.
+pub const LIVE_ROOM_PREFIX: &str = "live-";
+
 /// `$connect`: registers `connection_id` in `room` (already read from the
-/// query string; `None` when missing or blank gives 400).
+/// query string; `None` when missing or blank gives 400); a live room only when `signed` (else 403).
 pub async fn connect<S: ConnectionStore>(
     store: &S,
     config: &ConnectionTableConfig,
     connection_id: &str,
     room: Option<&str>,
+    signed: bool,
     now: i64,
 ) -> Reply {
     let Some(room) = room else {
@@ -34,6 +40,14 @@ pub async fn connect<S: ConnectionStore>(
             format!("missing required query string parameter '{}'", config.room_query_param),
         );
     };
+    if room.starts_with(LIVE_ROOM_PREFIX) && !signed {
+        return Reply::error(
+            403,
+            format!(
+                "rooms named {LIVE_ROOM_PREFIX}* belong to the live relay; connect to the relay's API with a SigV4-signed request"
+            ),
+        );
+    }
     let registration = Registration::new(room, connection_id, now, config.connection_ttl_seconds);
     match store.put(&registration).await {
         Ok(()) => Reply::json(200, json!({ "connected": true })),

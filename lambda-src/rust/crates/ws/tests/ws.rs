@@ -180,6 +180,27 @@ async fn connect_without_room_is_400() {
 }
 
 #[tokio::test]
+async fn live_rooms_take_only_signed_connections() {
+    let store = MemoryConnectionStore::new();
+    let e = event("$connect", Some("c1"), json!({"room": "live-lambdaship-dev-backend"}), None, false);
+    let r = handle_connect(&store, &config(), &e, 1).await;
+    assert_eq!(r.status, 403);
+    assert!(store.registrations().is_empty());
+    // Signed (AWS_IAM on the relay's $connect): API Gateway names the signer.
+    let mut signed = e.clone();
+    signed.request_context.identity.access_key = Some("AKIAEXAMPLE".into());
+    assert_eq!(handle_connect(&store, &config(), &signed, 1).await.status, 200);
+    let mut by_arn = e.clone();
+    by_arn.request_context.connection_id = Some("c2".into());
+    by_arn.request_context.identity.user_arn = Some("arn:aws:sts::1:assumed-role/r/f".into());
+    assert_eq!(handle_connect(&store, &config(), &by_arn, 1).await.status, 200);
+    assert_eq!(store.registrations().len(), 2);
+    // Other rooms stay open to anyone.
+    let e = event("$connect", Some("c3"), json!({"room": "lively"}), None, false);
+    assert_eq!(handle_connect(&store, &config(), &e, 1).await.status, 200);
+}
+
+#[tokio::test]
 async fn missing_connection_id_is_400_everywhere() {
     let store = MemoryConnectionStore::with(&[("lobby", "c1")]);
     let poster = FakePoster::default();
