@@ -7,9 +7,9 @@ import * as path from "path";
 import { SignatureV4 } from "@smithy/signature-v4";
 import WebSocket from "ws";
 import { collectFiles, createZip } from "../build/zip";
-import { RuntimeEmulator } from "../runtime/emulator";
+import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, StackJson } from "../runtime/functions";
-import { gatewayFromStack, LocalGateway } from "../runtime/gateway";
+import { gatewayFromStack, GatewaySpec, LocalGateway, withLocalRelay } from "../runtime/gateway";
 import { mapResponse, matchRoute } from "../runtime/http-gateway";
 import { selectRoute } from "../runtime/ws-gateway";
 import { signRequest } from "../runtime/sigv4";
@@ -193,6 +193,19 @@ describe("route selection and response mapping (API Gateway's rules)", () => {
     expect(mapResponse(Buffer.from('{"statusCode":200,"body":"AAEC","isBase64Encoded":true}'))?.body).toEqual(Buffer.from([0, 1, 2]));
     expect(mapResponse(Buffer.from('{"statusCode":"x"}'))).toBeUndefined();
     expect(mapResponse(Buffer.from("not json"))).toBeUndefined();
+  });
+});
+
+describe("the live relay locally", () => {
+  it("points a function's LAMBDASHIP_LIVE_RELAY (the relay API's AWS URL; moto says https://) at the gateway's ws:// URL for that API", () => {
+    const fn = (name: string, relay?: string): FunctionSpec => ({ name, arn: `arn:aws:lambda:us-east-1:1:function:${name}`, runtime: { command: "x", args: [], cwd: "/", env: { A: "1", ...(relay ? { LAMBDASHIP_LIVE_RELAY: relay } : {}) } }, timeoutSeconds: 3, memoryMiB: 128, maxConcurrency: 1, description: "" });
+    const spec = { websocket: [{ apiId: "abc123", name: "x-live", stage: "dev", routeSelectionExpression: "$request.body.action", routes: {}, connectAuth: "AWS_IAM" }], http: [], queues: [], problems: [] } as unknown as GatewaySpec;
+    const endpoints = [{ kind: "websocket" as const, name: "x-live", url: "ws://127.0.0.1:4510/dev", port: 4510, routes: [], signed: true }];
+    const [aws, moto, other, none] = withLocalRelay([fn("a", "wss://abc123.execute-api.eu-west-1.amazonaws.com/dev"), fn("b", "https://abc123.execute-api.us-east-1.amazonaws.com/dev"), fn("c", "wss://zzz.execute-api.eu-west-1.amazonaws.com/dev"), fn("d")], spec, endpoints);
+    expect(aws.runtime.env).toEqual({ A: "1", LAMBDASHIP_LIVE_RELAY: "ws://127.0.0.1:4510/dev" });
+    expect(moto.runtime.env.LAMBDASHIP_LIVE_RELAY).toBe("ws://127.0.0.1:4510/dev");
+    expect(other.runtime.env.LAMBDASHIP_LIVE_RELAY).toBe("wss://zzz.execute-api.eu-west-1.amazonaws.com/dev");
+    expect(none.runtime.env).toEqual({ A: "1" });
   });
 });
 

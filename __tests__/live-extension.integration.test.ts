@@ -1,25 +1,22 @@
-import * as crypto from "crypto";
 import * as fs from "fs";
-import * as http from "http";
-import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import WebSocket, { WebSocketServer } from "ws";
+import WebSocket from "ws";
 import { buildLayer, LayerSource } from "../build/layer";
 import { createZip } from "../build/zip";
 import { RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, StackJson } from "../runtime/functions";
 import { envelope, relayRoom } from "../runtime/live-protocol";
 import { LiveSession } from "../runtime/live-session";
-import { LOCAL_CREDENTIALS, signRequest, verifySigV4 } from "../runtime/sigv4";
+import { startRelayStandIn, RelayStandIn } from "../runtime/relay-stand-in";
+import { signRequest } from "../runtime/sigv4";
 import { PROJECT_ROOT } from "./helpers";
 
 /**
  * The runtime-proxy extension's live mode (issue 16), the real binary in the real runtime emulator:
  * a Python function whose deployed code answers {"served": "deployed"}, with the proxy layer and
- * LAMBDASHIP_LIVE_RELAY pointing at a relay stand-in that does what the env's WebSocket handlers do
- * ($connect with ?room=, every {"message"} sent to the whole room as {"room", "from", "message"}) and
- * takes only SigV4-signed upgrades, checked by the local gateway's own verifier. The developer's side
+ * LAMBDASHIP_LIVE_RELAY pointing at a relay stand-in (runtime/relay-stand-in.ts) that does what the
+ * env's WebSocket handlers do and takes only SigV4-signed upgrades, checked by the local gateway's verifier. The developer's side
  * is runtime/live-session.ts.
  */
 jest.setTimeout(10 * 60 * 1000);
@@ -27,59 +24,10 @@ jest.setTimeout(10 * 60 * 1000);
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-live-ext-"));
 const FN = "live-fn";
 
-interface Relay {
-  readonly url: string;
-  /** Why each refused upgrade was refused. */
-  readonly refused: string[];
-  /** Rooms of the accepted connections, in order. */
-  readonly joined: string[];
-  close(): Promise<void>;
-}
-
-/** The relay's behaviour as the env's handlers have it, on loopback, signed upgrades only. */
-async function startRelay(): Promise<Relay> {
-  const server = http.createServer();
-  const wss = new WebSocketServer({ noServer: true });
-  const members = new Set<{ ws: WebSocket; room: string; id: string }>();
-  const refused: string[] = [];
-  const joined: string[] = [];
-  server.on("upgrade", (req, socket, head) => {
-    const problem = verifySigV4({ method: "GET", url: req.url ?? "/", headers: req.headers, body: Buffer.alloc(0) }, LOCAL_CREDENTIALS, "execute-api");
-    if (problem) {
-      refused.push(problem);
-      socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
-      return;
-    }
-    const room = new URL(req.url ?? "/", "http://x").searchParams.get("room") ?? "";
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const me = { ws, room, id: crypto.randomBytes(9).toString("base64") };
-      members.add(me);
-      joined.push(room);
-      ws.on("message", (d) => {
-        const message = (JSON.parse(d.toString()) as { message?: unknown }).message;
-        for (const m of members) if (m.room === room && m.ws.readyState === WebSocket.OPEN) m.ws.send(JSON.stringify({ room, from: me.id, message }));
-      });
-      ws.on("close", () => members.delete(me));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/relay`;
-  return {
-    url,
-    refused,
-    joined,
-    close: async () => {
-      for (const m of members) m.ws.terminate();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 const signed = (url: string) => signRequest({ method: "GET", url: url.replace(/^ws/, "http") }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "execute-api" });
 
 describe("runtime-proxy live mode", () => {
-  let relay: Relay;
+  let relay: RelayStandIn;
   let emulator: RuntimeEmulator;
   const proxyLines = (logs: string) => logs.split("\n").filter((l) => l.includes('"extension":"lambdaship-runtime-proxy"') && l.includes('"requestId"')).map((l) => JSON.parse(l) as Record<string, unknown>);
   const until = async (what: string, f: () => boolean, ms = 30_000) => {
@@ -91,7 +39,7 @@ describe("runtime-proxy live mode", () => {
   };
 
   beforeAll(async () => {
-    relay = await startRelay();
+    relay = await startRelayStandIn();
     const proxy: LayerSource = { name: "runtime-proxy", kind: "extension", dir: path.join(PROJECT_ROOT, "lambda-src", "extensions", "runtime-proxy") };
     const layerZip = buildLayer(proxy, "x86_64", { projectRoot: path.join(scratch, "layers") }).zipPath;
     const handlerZip = path.join(scratch, "handler.zip");

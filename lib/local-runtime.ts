@@ -122,6 +122,12 @@ export interface SourceFunction {
   readonly memoryMiB?: number;
   readonly timeoutSeconds?: number;
   readonly log?: (line: string) => void;
+  /** The function's name. @default - the folder's or zip's name */
+  readonly name?: string;
+  /** Its environment variables (what a deployed function has, for npm run live). @default - none */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default "us-east-1" */
+  readonly region?: string;
 }
 
 /**
@@ -134,7 +140,7 @@ export interface SourceFunction {
 export function sourceFunction(src: SourceFunction): FunctionSpec {
   const given = path.resolve(src.source);
   if (!fs.existsSync(given)) throw new UsageError(`--source is ${src.source}, which does not exist; give a function's folder or a zip`);
-  const name = path.basename(given).replace(/\.zip$/, "").toLowerCase().replace(/[^a-z0-9_-]/g, "-") || "function";
+  const name = src.name ?? (path.basename(given).replace(/\.zip$/, "").toLowerCase().replace(/[^a-z0-9_-]/g, "-") || "function");
   const log = src.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   let zip: string;
   let runtime = src.runtime;
@@ -146,7 +152,8 @@ export function sourceFunction(src: SourceFunction): FunctionSpec {
     if (!handler) throw new UsageError(`--handler is needed with a ${runtime} zip (${src.source}): e.g. handler.handler`);
     zip = given;
   } else if (fs.existsSync(path.join(given, "bootstrap")) && (!runtime || runtime.startsWith("provided"))) {
-    const files = collectFiles(given);
+    // Executables stay executable (bootstrap above all), as Lambda keeps a zip's modes.
+    const files = collectFiles(given, { executable: (rel) => (fs.statSync(path.join(given, rel)).mode & 0o111) !== 0 });
     zip = path.join(PROJECT_ROOT, ".build", "source", `${name}-${crypto.createHash("sha256").update(given).digest("hex").slice(0, 12)}.zip`);
     fs.mkdirSync(path.dirname(zip), { recursive: true });
     writeFileAtomic(zip, createZip(files));
@@ -165,9 +172,13 @@ export function sourceFunction(src: SourceFunction): FunctionSpec {
   }
   const recorded = recordedEmulator();
   const stack: StackJson = {
-    resource: { aws_lambda_function: { source: { function_name: name, runtime, handler, filename: zip, memory_size: src.memoryMiB ?? 128, timeout: src.timeoutSeconds ?? 3 } } },
+    resource: {
+      aws_lambda_function: {
+        source: { function_name: name, runtime, handler, filename: zip, memory_size: src.memoryMiB ?? 128, timeout: src.timeoutSeconds ?? 3, ...(src.environment ? { environment: { variables: { ...src.environment } } } : {}) },
+      },
+    },
   };
-  const { functions, problems } = functionsFromStack(stack, { stackDir: PROJECT_ROOT, region: "us-east-1", projectRoot: PROJECT_ROOT, awsEndpoint: recorded?.endpoint });
+  const { functions, problems } = functionsFromStack(stack, { stackDir: PROJECT_ROOT, region: src.region ?? "us-east-1", projectRoot: PROJECT_ROOT, awsEndpoint: recorded?.endpoint });
   for (const p of problems) log(`note: ${p}`);
   if (!functions[0]) throw new UsageError(`${src.source}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*, nodejs*, java*)`);
   return functions[0];

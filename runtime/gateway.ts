@@ -165,14 +165,14 @@ export interface GatewayOptions {
 
 /**
  * The functions with their live relay (LAMBDASHIP_LIVE_RELAY, the relay API's
- * `wss://<api id>.execute-api.<region>.amazonaws.com/<stage>`) pointed at the local gateway's
+ * `wss://<api id>.execute-api.<region>.amazonaws.com/<stage>`; moto's endpoint says https://) pointed at the local gateway's
  * `ws://` URL for that API, so their runtime-proxy extension reaches the relay the gateway serves.
  * Functions without one, or whose relay the gateway does not serve, come back as they are.
  */
 export function withLocalRelay(functions: readonly FunctionSpec[], spec: GatewaySpec, endpoints: readonly ServedEndpoint[]): FunctionSpec[] {
   return functions.map((f) => {
     const relay = f.runtime.env.LAMBDASHIP_LIVE_RELAY;
-    const apiId = relay && /^wss?:\/\/([^./]+)\.execute-api\./.exec(relay)?.[1];
+    const apiId = relay && /^(?:wss?|https?):\/\/([^./]+)\.execute-api\./.exec(relay)?.[1];
     const api = apiId ? spec.websocket.find((w) => w.apiId === apiId) : undefined;
     const served = api && endpoints.find((e) => e.kind === "websocket" && e.name === api.name);
     return served ? { ...f, runtime: { ...f.runtime, env: { ...f.runtime.env, LAMBDASHIP_LIVE_RELAY: served.url } } } : f;

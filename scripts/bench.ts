@@ -7,6 +7,7 @@ import { benchLayers } from "./bench-layers";
 import { benchRust } from "./bench-rust";
 import { benchRuntime } from "./bench-runtime";
 import { printGatewayBench } from "./bench-gateway";
+import { printLiveBench } from "./bench-live";
 import { PROJECT_ROOT } from "../lib/toolchain";
 import { EXIT, exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 
@@ -130,7 +131,7 @@ function benchSynth(): void {
   }
 }
 
-const PARTS = ["synth", "functions", "rust", "runtime", "gateway", "layers"];
+const PARTS = ["synth", "functions", "rust", "runtime", "gateway", "live", "layers"];
 const HELP = `Usage: npm run bench [-- --only ${PARTS.join("|")}]
 
 Measures speed and memory against the named baselines, each in the same run, and prints figures
@@ -153,6 +154,7 @@ async function main(): Promise<number | void> {
   if (!only || only === "layers") benchLayers();
   if (!only || only === "runtime") await benchRuntime();
   if (!only || only === "gateway") await printGatewayBench();
+  if (!only || only === "live") await printLiveBench();
   if (!only || only === "rust") benchRust();
 }
 

@@ -1,5 +1,6 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
+import { spawn } from "child_process";
 import WebSocket from "ws";
 import * as path from "path";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -202,5 +203,63 @@ export async function checkLiveRelay(root: string): Promise<string> {
     return `the backend served live through the relay (a 300 KB event out and its answer back in ${ms} ms), the deployed code after the session's bye`;
   } finally {
     await session.stop();
+  }
+}
+
+/**
+ * npm run live -- local backend, as a developer runs it after npm start: the backend built here from
+ * its sources (natively, cargo's dev profile) answers the deployed function's invocations; an edit of
+ * its health route answers at the next invocation; Ctrl-C hands the function back to its deployed code.
+ */
+export async function checkLiveCommand(root: string): Promise<string> {
+  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { runtimeUrl: string };
+  const fn = "lambdaship-local-backend";
+  const health = fs.readFileSync(path.join(root, "lambda-src", "events", "backend.json"));
+  const invoke = async () => {
+    const r = await fetch(`${rec.runtimeUrl}/2015-03-31/functions/${fn}/invocations`, { method: "POST", body: health, headers: { "X-Amz-Log-Type": "Tail" } });
+    const logs = Buffer.from(r.headers.get("x-amz-log-result") ?? "", "base64").toString();
+    const body = JSON.parse(Buffer.from(await r.arrayBuffer()).toString()) as { body?: string };
+    return { health: JSON.parse(body.body ?? "{}") as { status?: string }, served: /"served":"(\w+)"/.exec(logs)?.[1] };
+  };
+  const routes = path.join(root, "lambda-src", "rust", "crates", "backend", "src", "routes.rs");
+  const original = fs.readFileSync(routes, "utf8");
+  expect(original).toContain('json!({ "status": "ok" })');
+  const child = spawn(process.execPath, ["-r", "./scripts/register.js", "scripts/live.ts", "local", "backend"], { cwd: root, env: { ...process.env, LAMBDASHIP_STATE_DIR: "" }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d));
+  child.stderr.on("data", (d: Buffer) => (output += d));
+  const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
+  const until = async <T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await f();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; npm run live printed:\n${output}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  try {
+    // The first build of the bin for this machine may compile the workspace's dependencies (dev profile).
+    await until("npm run live to listen", () => output.includes("served from this machine through ws://127.0.0.1:"), 15 * 60_000);
+    const live = await until("an invocation served live", async () => {
+      const r = await invoke();
+      return r.served === "live" ? r : undefined;
+    }, 60_000);
+    expect(live.health).toEqual({ status: "ok" });
+    fs.writeFileSync(routes, original.replace('json!({ "status": "ok" })', 'json!({ "status": "edited live" })'));
+    const started = Date.now();
+    const edited = await invoke();
+    const ms = Date.now() - started;
+    expect([edited.served, edited.health]).toEqual(["live", { status: "edited live" }]);
+    expect(output).toMatch(/backend: sources changed, rebuilding from lambda-src\/rust \(bin backend\)/);
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(output).toContain("live mode off: backend answers from its deployed code again");
+    const after = await invoke();
+    expect([after.served, after.health]).toEqual(["deployed", { status: "ok" }]);
+    return `npm run live answered for the deployed backend, and with an edit of its health route ${ms} ms after the edit (rebuild included)`;
+  } finally {
+    fs.writeFileSync(routes, original);
+    if (child.exitCode === null) child.kill("SIGKILL");
   }
 }

@@ -1,0 +1,211 @@
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { defaultCargoTargetDir } from "../build/rust";
+import { envFile } from "../envs";
+import type { EnvConfig } from "../envs/schema";
+import { isLiveCapable } from "../modules/stack";
+import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
+import { resolveReferences, StackJson, StateValues } from "../runtime/functions";
+import type { InvocationContext } from "../runtime/live-protocol";
+import { LiveSession } from "../runtime/live-session";
+import { signRequest } from "../runtime/sigv4";
+import { UsageError } from "./cli";
+import { sourceFunction } from "./local-runtime";
+import { PROJECT_ROOT } from "./toolchain";
+
+/**
+ * `npm run live` (issue 16): a session on the env's live relay serving the chosen functions, each
+ * run here from its sources by the runtime emulator, rebuilt when its sources change (checked at each
+ * invocation, so an edit is live on the next one), with the deployed function's variables.
+ */
+
+/** A function served live: its key, deployed name and entry. */
+export interface LiveTarget {
+  readonly key: string;
+  readonly functionName: string;
+  readonly entry: EnvConfig["functions"][string];
+}
+
+/** The functions to serve: the keys given, or every function that can be served live. */
+export function liveTargets(env: EnvConfig, keys: readonly string[]): LiveTarget[] {
+  if (!env.live.enabled) {
+    throw new UsageError(`${env.name} does not allow live mode (live.enabled is false in ${envFile(env.name)}): nothing of it can be served from this machine`);
+  }
+  const capable = Object.keys(env.functions).filter((k) => isLiveCapable(env, k));
+  if (!capable.length) {
+    throw new UsageError(`${env.name} has no function that can be served live: give a function the Runtime API proxy layer (an extension layer with proxyPort, e.g. layers: ["runtime-proxy"]) in ${envFile(env.name)}`);
+  }
+  for (const k of keys) {
+    if (!env.functions[k]) throw new UsageError(`${env.name} has no function ${JSON.stringify(k)}; the ones that can be served live are ${capable.join(", ")}`);
+    if (!capable.includes(k)) throw new UsageError(`${k} cannot be served live: it has no Runtime API proxy layer, or it is not created by this env; the ones that can are ${capable.join(", ")}`);
+  }
+  return (keys.length ? keys : capable).map((key) => ({ key, functionName: `${env.namePrefix}-${key}`, entry: env.functions[key] }));
+}
+
+/** Variables the proxy layer and the relay set, which a function run here without them must not see. */
+const PROXY_VARIABLES = ["AWS_LAMBDA_EXEC_WRAPPER", "LAMBDASHIP_PROXY_PORT", "LAMBDASHIP_RUNTIME_API_PROXY", "LAMBDASHIP_LIVE_RELAY", "LAMBDASHIP_LIVE_ACK_MS"];
+
+/** The deployed function's variables, references resolved from the state, without the proxy's. */
+export function deployedVariables(stack: StackJson, functionName: string, state?: StateValues): Record<string, string> {
+  const fn = Object.values(stack.resource?.aws_lambda_function ?? {}).find((f) => f.function_name === functionName);
+  const vars = ((fn?.environment as { variables?: Record<string, string> } | undefined)?.variables) ?? {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(vars)) {
+    if (PROXY_VARIABLES.includes(k)) continue;
+    const resolved = resolveReferences(v, stack, state);
+    if (resolved !== undefined) out[k] = resolved;
+  }
+  return out;
+}
+
+/** Newest modification time and file count under `dir` (skipping build output), for a cheap "did it change". */
+function fingerprint(dir: string): string {
+  let newest = 0;
+  let count = 0;
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.name === "target" || e.name === "node_modules" || e.name === "dist" || e.name.startsWith(".")) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const st = fs.statSync(p);
+        newest = Math.max(newest, st.mtimeMs);
+        count++;
+      }
+    }
+  };
+  walk(dir);
+  return `${newest}:${count}`;
+}
+
+/**
+ * Builds a Rust bin natively (dev profile, incremental) and resolves to its path; rejects with the
+ * end of cargo's output. Says every 10 s how far it is (a first build compiles the dependencies).
+ */
+function cargoDevBuild(workspace: string, bin: string, log: (line: string) => void): Promise<string> {
+  const targetDir = defaultCargoTargetDir();
+  return new Promise((resolve, reject) => {
+    const child = spawn("cargo", ["build", "--locked", "--bin", bin, "--message-format", "short"], { cwd: workspace, env: { ...process.env, CARGO_TARGET_DIR: targetDir }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let last = "";
+    const started = Date.now();
+    const progress = setInterval(() => log(`  cargo build --bin ${bin}: ${((Date.now() - started) / 1000).toFixed(0)} s${last ? `, ${last}` : ""}`), 10_000);
+    const take = (d: Buffer) => {
+      output += d.toString();
+      const lines = output.trimEnd().split("\n");
+      last = lines[lines.length - 1].trim();
+    };
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
+    child.on("error", (e) => (clearInterval(progress), reject(new Error(`cargo is not on PATH (${e.message}): install Rust (https://rustup.rs), then npm run live again`))));
+    child.on("close", (code) => {
+      clearInterval(progress);
+      if (code === 0) resolve(path.join(targetDir, "debug", bin));
+      else reject(new Error(`cargo build --bin ${bin} failed:\n${output.trim().split("\n").slice(-30).join("\n")}`));
+    });
+  });
+}
+
+export interface LocalHandlerOptions {
+  readonly region: string;
+  /** The deployed functions' variables, by name. */
+  readonly variables: ReadonlyMap<string, Record<string, string>>;
+  readonly log: (line: string) => void;
+  /** Each line the functions print. */
+  readonly console?: (line: string) => void;
+}
+
+/**
+ * The chosen functions run here from source: built for this machine (a Rust bin natively with
+ * cargo's dev profile; other languages as `npm run invoke -- --source` builds a folder), rebuilt
+ * when their sources changed since the last build, checked before each invocation. A failed build
+ * answers the invocation with the error and keeps the previous build for the next one.
+ */
+export class LocalHandlers {
+  readonly emulator: RuntimeEmulator;
+  private readonly built = new Map<string, string>();
+  private readonly building = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly targets: readonly LiveTarget[],
+    private readonly opts: LocalHandlerOptions,
+  ) {
+    this.emulator = new RuntimeEmulator([], { console: opts.console });
+  }
+
+  private target(functionName: string): LiveTarget {
+    const t = this.targets.find((x) => x.functionName === functionName);
+    if (!t) throw new Error(`${functionName} is not served by this session`);
+    return t;
+  }
+
+  /** Builds (or rebuilds, when its sources changed) and puts the new build in place. */
+  async ensureBuilt(functionName: string): Promise<void> {
+    const pending = this.building.get(functionName);
+    if (pending) return pending;
+    const t = this.target(functionName);
+    const sourceDir = path.resolve(PROJECT_ROOT, t.entry.source);
+    const print = fingerprint(sourceDir);
+    if (this.built.get(functionName) === print) return;
+    const p = (async () => {
+      const started = Date.now();
+      const first = !this.built.has(functionName);
+      this.opts.log(`${t.key}: ${first ? "building" : "sources changed, rebuilding"} from ${t.entry.source}${t.entry.bin ? ` (bin ${t.entry.bin})` : ""}`);
+      const spec = await this.spec(t, sourceDir);
+      const old = this.emulator.poolOf(functionName);
+      this.emulator.add(spec);
+      if (old) await Promise.all([...old.sandboxes].map((s) => s.stop()));
+      this.built.set(functionName, print);
+      this.opts.log(`${t.key}: built in ${((Date.now() - started) / 1000).toFixed(1)} s; the next invocation runs it`);
+    })();
+    this.building.set(functionName, p);
+    try {
+      await p;
+    } finally {
+      this.building.delete(functionName);
+    }
+  }
+
+  private async spec(t: LiveTarget, sourceDir: string): Promise<FunctionSpec> {
+    const environment = this.opts.variables.get(t.functionName) ?? {};
+    const common = { name: t.functionName, environment, region: this.opts.region, memoryMiB: t.entry.memoryMiB, timeoutSeconds: t.entry.timeoutSeconds, log: this.opts.log };
+    if (t.entry.bin !== undefined) {
+      const binary = await cargoDevBuild(sourceDir, t.entry.bin, this.opts.log);
+      // A bootstrap that starts the build in place: a rebuild replaces the binary, not the package.
+      const dir = path.join(PROJECT_ROOT, ".build", "live", t.key);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, "bootstrap"), `#!/bin/sh\nexec ${JSON.stringify(binary)} "$@"\n`, { mode: 0o755 });
+      return sourceFunction({ ...common, source: dir, runtime: "provided.al2023" });
+    }
+    return sourceFunction({ ...common, source: sourceDir, runtime: t.entry.runtime, handler: t.entry.handler });
+  }
+
+  /** Runs one invocation here: the session's handler. */
+  async handle(functionName: string, payload: Buffer, context: InvocationContext): Promise<{ payload: Buffer; errorType?: string }> {
+    try {
+      await this.ensureBuilt(functionName);
+    } catch (e) {
+      const message = (e as Error).message;
+      this.opts.log(`${this.target(functionName).key}: the build failed${this.built.has(functionName) ? "; the previous build answers" : ""}:\n${message}`);
+      if (!this.built.has(functionName)) return { payload: Buffer.from(JSON.stringify({ errorMessage: `npm run live could not build ${functionName}: ${message}`, errorType: "Live.BuildError" })), errorType: "Live.BuildError" };
+    }
+    const r = await this.emulator.invoke(functionName, payload, { traceId: context.traceId, clientContext: context.clientContext });
+    return { payload: r.payload, ...(r.errorType ? { errorType: r.errorType } : {}) };
+  }
+
+  async stop(): Promise<void> {
+    await this.emulator.stop();
+  }
+}
+
+/** A session on `relayUrl` whose invocations run in `handlers`; SigV4 with the given credentials. */
+export function liveSession(relayUrl: string, targets: readonly LiveTarget[], handlers: LocalHandlers, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string; region: string }, log: (line: string) => void): LiveSession {
+  return new LiveSession({
+    url: relayUrl,
+    functions: targets.map((t) => t.functionName),
+    headers: (url) => signRequest({ method: "GET", url: url.replace(/^ws/, "http") }, { ...credentials, service: "execute-api" }),
+    handler: (fn, payload, context) => handlers.handle(fn, payload, context),
+    log,
+  });
+}

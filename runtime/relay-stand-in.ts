@@ -1,0 +1,63 @@
+import * as crypto from "crypto";
+import * as http from "http";
+import type { AddressInfo } from "net";
+import WebSocket, { WebSocketServer } from "ws";
+import { LOCAL_CREDENTIALS, verifySigV4 } from "./sigv4";
+
+/**
+ * A live relay with the env's WebSocket handlers' behaviour, in memory, for the extension's tests and
+ * the bench: `$connect` with `?room=` (SigV4-signed upgrades only, checked by the local gateway's
+ * verifier; others 403), and every `{"message": ...}` sent to the whole room, its sender included,
+ * as `{"room", "from", "message"}`. The real relay is the env's own (websocket_lambda's liveRelay).
+ */
+export interface RelayStandIn {
+  readonly url: string;
+  /** Why each refused upgrade was refused. */
+  readonly refused: string[];
+  /** Rooms of the accepted connections, in order. */
+  readonly joined: string[];
+  close(): Promise<void>;
+}
+
+export async function startRelayStandIn(): Promise<RelayStandIn> {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ noServer: true });
+  const members = new Set<{ ws: WebSocket; room: string; id: string }>();
+  const refused: string[] = [];
+  const joined: string[] = [];
+  server.on("upgrade", (req, socket, head) => {
+    const problem = verifySigV4({ method: "GET", url: req.url ?? "/", headers: req.headers, body: Buffer.alloc(0) }, LOCAL_CREDENTIALS, "execute-api");
+    if (problem) {
+      refused.push(problem);
+      socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    const room = new URL(req.url ?? "/", "http://x").searchParams.get("room") ?? "";
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const me = { ws, room, id: crypto.randomBytes(9).toString("base64") };
+      members.add(me);
+      joined.push(room);
+      ws.on("message", (d) => {
+        let message: unknown;
+        try {
+          message = (JSON.parse(d.toString()) as { message?: unknown }).message;
+        } catch {
+          return;
+        }
+        for (const m of members) if (m.room === room && m.ws.readyState === WebSocket.OPEN) m.ws.send(JSON.stringify({ room, from: me.id, message }));
+      });
+      ws.on("close", () => members.delete(me));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/relay`,
+    refused,
+    joined,
+    close: async () => {
+      for (const m of members) m.ws.terminate();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
