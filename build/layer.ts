@@ -4,8 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { isStaticElf, LambdaArchitecture, readElfHeader, RUST_TARGETS } from "./elf";
-import { ARM64_FIX, binsFromMetadata, CargoMetadata, cargoMetadata, functionInputs, inputHash, reproducibleRustflags, RustFunction, RustToolchain, toolchainsFor } from "./rust";
-import { artifactStoreRoot, cacheRoot } from "./util";
+import { ARM64_FIX, binsFromMetadata, CargoMetadata, cargoMetadata, cleanForCheckout, functionInputs, inputHash, memberNames, recordCheckout, reproducibleRustflags, RustFunction, RustToolchain, toolchainsFor } from "./rust";
+import { artifactStoreRoot, cacheRoot, withLock } from "./util";
 import { ArtifactStatus, materializeZip } from "./artifact";
 import { base64Sha256, collectFiles, ZipEntry } from "./zip";
 
@@ -286,18 +286,26 @@ function extensionProducer(src: LayerSource, plan: LayerPlan, toolchain: RustToo
     const { meta, bins, wrapper } = extensionPackage(src.dir);
     const targetDir = opts.cargoTargetDir ?? path.join(cacheRoot(), "cargo-target-static");
     const args = ["build", "--release", "--locked", "--target", toolchain.target, ...bins.flatMap((b) => ["--bin", b.name])];
-    opts.log?.(`building ${bins.map((b) => b.name).join(", ")} for ${plan.architecture}, statically linked: cargo ${args.join(" ")}  (${toolchain.kind} ${toolchain.version})`);
-    const r = spawnSync(toolchain.cargo, args, {
-      cwd: meta.workspace_root,
-      stdio: ["ignore", "inherit", "inherit"],
-      env: { ...process.env, ...toolchain.env, CARGO_TARGET_DIR: targetDir, RUSTFLAGS: `${reproducibleRustflags()} ${STATIC_RUSTFLAGS}`, SOURCE_DATE_EPOCH: "315532800" },
-    });
-    if (r.error) throw new LayerError(`could not run ${toolchain.cargo} (${r.error.message}); no layer was written`);
-    if (r.status !== 0) throw new LayerError(`cargo build of extension layer ${src.name} for ${toolchain.target} failed (exit ${r.status}); its output is above. No layer was written.`);
+    // The target folder is shared by every clone on the machine: one build at a time, from this
+    // checkout's own sources (see cleanForCheckout), and its binaries read before another begins.
+    const built = withLock(path.join(targetDir, ".lambdaship-build.lock"), "another build in the shared cargo target folder", () => {
+      const packages = memberNames(meta);
+      cleanForCheckout({ cargo: toolchain.cargo, env: toolchain.env, workspaceDir: meta.workspace_root, targetDir, target: toolchain.target, profile: "release", packages, log: opts.log });
+      opts.log?.(`building ${bins.map((b) => b.name).join(", ")} for ${plan.architecture}, statically linked: cargo ${args.join(" ")}  (${toolchain.kind} ${toolchain.version})`);
+      const r = spawnSync(toolchain.cargo, args, {
+        cwd: meta.workspace_root,
+        stdio: ["ignore", "inherit", "inherit"],
+        env: { ...process.env, ...toolchain.env, CARGO_TARGET_DIR: targetDir, RUSTFLAGS: `${reproducibleRustflags()} ${STATIC_RUSTFLAGS}`, SOURCE_DATE_EPOCH: "315532800" },
+      });
+      if (r.error) throw new LayerError(`could not run ${toolchain.cargo} (${r.error.message}); no layer was written`);
+      if (r.status !== 0) throw new LayerError(`cargo build of extension layer ${src.name} for ${toolchain.target} failed (exit ${r.status}); its output is above. No layer was written.`);
+      recordCheckout(targetDir, toolchain.target, "release", meta.workspace_root, packages);
+      return new Map(bins.map((b) => [b.name, fs.readFileSync(path.join(targetDir, toolchain.target, "release", b.name))]));
+    }, opts.log);
     const entries: ZipEntry[] = [];
     for (const b of bins) {
       const file = path.join(targetDir, toolchain.target, "release", b.name);
-      const data = fs.readFileSync(file);
+      const data = built.get(b.name)!;
       const elf = readElfHeader(data, file);
       if (elf.architecture !== plan.architecture) throw new LayerError(`${file} is ${elf.architecture ?? "of another machine"}, not ${plan.architecture}; no layer was written`);
       if (!isStaticElf(data)) throw new LayerError(`${file} is dynamically linked (it has an ELF interpreter), so it would depend on the function's OS libraries; no layer was written`);

@@ -415,6 +415,55 @@ export async function publishToSharedStore(req: BuildRequest, built: readonly Bu
 }
 
 /**
+ * cargo tells what is fresh by modification times, and names a workspace member's build output the
+ * same in every checkout of the workspace (its metadata hash takes paths relative to the workspace
+ * root). In a target folder shared by clones (CI's, worktrees, the end-to-end tests' copies), a build
+ * in one checkout can therefore take another checkout's build of a member whose sources differ, when
+ * that build is newer than this checkout's files: an artifact stored under this checkout's input
+ * hash would hold the other sources' code (seen here: a handler deployed without its change). So
+ * when the checkout building is not the one that built last in `targetDir` for this target and
+ * profile, its own packages (never their dependencies) are cleaned first. Call it under the target
+ * folder's lock; `recordCheckout` after a successful build.
+ */
+export function cleanForCheckout(opts: { cargo: string; env: Readonly<Record<string, string>>; workspaceDir: string; targetDir: string; target?: string; profile: "release" | "dev"; packages: readonly string[]; log?: (line: string) => void }): void {
+  const profileDir = profileFolder(opts.targetDir, opts.target, opts.profile);
+  const marker = path.join(profileDir, checkoutMarker(opts.packages));
+  const last = fs.existsSync(marker) ? fs.readFileSync(marker, "utf8") : undefined;
+  if (!fs.existsSync(profileDir) || last === fs.realpathSync(opts.workspaceDir)) return;
+  opts.log?.(`the shared cargo target folder was last built in by ${last ?? "another checkout"}: cleaning this checkout's own packages (${opts.packages.join(", ")}) so cargo builds them from these sources`);
+  const r = spawnSync(opts.cargo, ["clean", ...(opts.profile === "dev" ? [] : ["--release"]), ...(opts.target ? ["--target", opts.target] : []), ...opts.packages.flatMap((p) => ["-p", p])], {
+    cwd: opts.workspaceDir,
+    encoding: "utf8",
+    env: { ...process.env, ...opts.env, CARGO_TARGET_DIR: opts.targetDir },
+  });
+  if (r.status !== 0) throw new Error(`cargo clean of ${opts.packages.join(", ")} in ${opts.targetDir} failed (exit ${r.status}): ${(r.stderr ?? "").trim()}; nothing was built`);
+  fs.rmSync(marker, { force: true });
+}
+
+/** Notes which checkout built last in the target folder (see cleanForCheckout); `target` undefined: a build for the host without --target. */
+export function recordCheckout(targetDir: string, target: string | undefined, profile: "release" | "dev", workspaceDir: string, packages: readonly string[]): void {
+  const profileDir = profileFolder(targetDir, target, profile);
+  fs.mkdirSync(profileDir, { recursive: true });
+  fs.writeFileSync(path.join(profileDir, checkoutMarker(packages)), fs.realpathSync(workspaceDir));
+}
+
+/** One marker per workspace (by its packages): two different workspaces in one folder do not clean each other. */
+function checkoutMarker(packages: readonly string[]): string {
+  return `.lambdaship-checkout-${crypto.createHash("sha256").update([...packages].sort().join("\0")).digest("hex").slice(0, 12)}`;
+}
+
+/** cargo's output folder of a profile: `<target dir>[/<target>]/debug|release`. */
+function profileFolder(targetDir: string, target: string | undefined, profile: "release" | "dev"): string {
+  return path.join(targetDir, ...(target ? [target] : []), profile === "dev" ? "debug" : profile);
+}
+
+/** The names of a workspace's own packages. */
+export function memberNames(meta: CargoMetadata): string[] {
+  const members = new Set(meta.workspace_members);
+  return meta.packages.filter((p) => members.has(p.id)).map((p) => p.name).sort();
+}
+
+/**
  * Builds the functions whose zip for their input hash is missing, in one cargo invocation, then
  * checks each binary's ELF machine against the toolchain's target and packages it. A binary of the
  * wrong architecture is an error: nothing is packaged for it.
@@ -464,6 +513,8 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
   // them in between (an artifact stored under a hash is the one built from those inputs).
   const checked: Array<{ f: RustFunction; data: Buffer }> = todo.length === 0 ? [] : withLock(path.join(req.cargoTargetDir, ".lambdaship-build.lock"), "another build in the shared cargo target folder", () => {
     {
+      const packages = memberNames(cargoMetadata(req.workspaceDir));
+      cleanForCheckout({ cargo: req.toolchain.cargo, env: req.toolchain.env, workspaceDir: req.workspaceDir, targetDir: req.cargoTargetDir, target: req.toolchain.target, profile, packages, log });
       const args = ["build", `--${profile}`, "--locked", "--target", req.toolchain.target, ...todo.flatMap((f) => ["--bin", f.name])];
       log(`building ${todo.map((f) => f.name).join(", ")} for ${req.toolchain.architecture}: cargo ${args.join(" ")}  (${req.toolchain.kind} ${req.toolchain.version})`);
       const r = spawnSync(req.toolchain.cargo, args, {
@@ -473,6 +524,7 @@ export function buildFunctions(req: BuildRequest): BuiltFunction[] {
       });
       if (r.error) throw new Error(`could not run ${req.toolchain.cargo} (${r.error.message}); no function was packaged. ${ARM64_FIX}.`);
       if (r.status !== 0) throw new Error(`cargo build for ${req.toolchain.target} failed (exit ${r.status}); its output is above. No function was packaged.`);
+      recordCheckout(req.cargoTargetDir, req.toolchain.target, profile, req.workspaceDir, packages);
     }
     // Check every new binary before packaging any: a wrong architecture leaves nothing half-done.
     return todo.map((f) => {

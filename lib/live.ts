@@ -1,7 +1,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { defaultCargoTargetDir } from "../build/rust";
+import { cargoMetadata, cleanForCheckout, defaultCargoTargetDir, memberNames, recordCheckout } from "../build/rust";
 import { envFile } from "../envs";
 import type { EnvConfig } from "../envs/schema";
 import { isLiveCapable } from "../modules/stack";
@@ -85,6 +85,9 @@ function fingerprint(dir: string): string {
  */
 function cargoDevBuild(workspace: string, bin: string, log: (line: string) => void): Promise<string> {
   const targetDir = defaultCargoTargetDir();
+  // The target folder is shared with other checkouts: build this one's sources (see cleanForCheckout).
+  const packages = memberNames(cargoMetadata(workspace));
+  cleanForCheckout({ cargo: "cargo", env: {}, workspaceDir: workspace, targetDir, profile: "dev", packages, log });
   return new Promise((resolve, reject) => {
     const child = spawn("cargo", ["build", "--locked", "--bin", bin, "--message-format", "short"], { cwd: workspace, env: { ...process.env, CARGO_TARGET_DIR: targetDir }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -101,7 +104,10 @@ function cargoDevBuild(workspace: string, bin: string, log: (line: string) => vo
     child.on("error", (e) => (clearInterval(progress), reject(new Error(`cargo is not on PATH (${e.message}): install Rust (https://rustup.rs), then npm run live again`))));
     child.on("close", (code) => {
       clearInterval(progress);
-      if (code === 0) resolve(path.join(targetDir, "debug", bin));
+      if (code === 0) {
+        recordCheckout(targetDir, undefined, "dev", workspace, packages);
+        resolve(path.join(targetDir, "debug", bin));
+      }
       else reject(new Error(`cargo build --bin ${bin} failed:\n${output.trim().split("\n").slice(-30).join("\n")}`));
     });
   });
