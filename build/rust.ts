@@ -436,6 +436,7 @@ export function cleanForCheckout(opts: { cargo: string; env: Readonly<Record<str
     encoding: "utf8",
     env: { ...process.env, ...opts.env, CARGO_TARGET_DIR: opts.targetDir },
   });
+  if (r.error) throw new Error(`could not run ${opts.cargo} (${r.error.message}); nothing was built`);
   if (r.status !== 0) throw new Error(`cargo clean of ${opts.packages.join(", ")} in ${opts.targetDir} failed (exit ${r.status}): ${(r.stderr ?? "").trim()}; nothing was built`);
   fs.rmSync(marker, { force: true });
 }
