@@ -21,6 +21,9 @@ export interface LiveSessionOptions {
   readonly log?: (line: string) => void;
 }
 
+/** How long stop waits for the relay to bring its bye back before closing anyway. */
+const BYE_WAIT_MS = 3000;
+
 export class LiveSession {
   readonly id = crypto.randomUUID();
   private readonly sockets = new Map<string, WebSocket>();
@@ -71,7 +74,11 @@ export class LiveSession {
     this.opts.log?.(`${fn} ${first.id}: served live in ${Date.now() - started} ms${answer.errorType ? ` (${answer.errorType})` : ""}`);
   }
 
-  /** Says bye and closes: the extensions serve from the deployed code from the next invocation on. */
+  /**
+   * Says bye and closes: the extensions serve from the deployed code from the next invocation on.
+   * The relay sends the bye to everyone in the room, this session included: each connection closes
+   * once its own bye came back (so the extensions have it too), or after BYE_WAIT_MS.
+   */
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.all(
@@ -79,11 +86,20 @@ export class LiveSession {
         (ws) =>
           new Promise<void>((resolve) => {
             if (ws.readyState !== WebSocket.OPEN) return resolve();
-            ws.send(envelope({ t: "bye", session: this.id }), () => {
+            const close = () => {
+              clearTimeout(timer);
+              ws.off("message", echoed);
               ws.once("close", () => resolve());
               ws.close(1000, "live session stopped");
               setTimeout(resolve, 2000).unref();
-            });
+            };
+            const echoed = (d: WebSocket.RawData) => {
+              const r = parseRelayed(d.toString());
+              if (r?.message.t === "bye" && r.message.session === this.id) close();
+            };
+            const timer = setTimeout(close, BYE_WAIT_MS);
+            ws.on("message", echoed);
+            ws.send(envelope({ t: "bye", session: this.id }));
           }),
       ),
     );
