@@ -120,9 +120,11 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     const routesTargetIntegrations = async () => {
       const now = await ws.state();
       const integrations = new Map(now.resources.filter((r) => r.type === "aws_apigatewayv2_integration").map((r) => [String(r.values.id), String(r.values.integration_uri)]));
+      // The public API's routes and the live relay's (live.enabled in local), each on a live integration.
       const routes = now.resources.filter((r) => r.type === "aws_apigatewayv2_route" && r.address.includes(".websocket_"));
-      expect(routes.map((r) => r.values.route_key).sort()).toEqual(["$connect", "$default", "$disconnect", "sendmessage"]);
-      return Object.fromEntries(routes.map((r) => [String(r.values.route_key), integrations.get(String(r.values.target).replace(/^integrations\//, ""))]));
+      const key = (r: (typeof routes)[number]) => `${r.address.includes(".websocket_live-route-") ? "live " : ""}${String(r.values.route_key)}`;
+      expect(routes.map(key).sort()).toEqual(["$connect", "$default", "$disconnect", "live $connect", "live $default", "live $disconnect", "sendmessage"]);
+      return Object.fromEntries(routes.map((r) => [key(r), integrations.get(String(r.values.target).replace(/^integrations\//, ""))]));
     };
     const during = await routesTargetIntegrations();
     for (const uri of Object.values(during)) expect(uri).toBeDefined();
@@ -132,6 +134,7 @@ describe("end to end against the local AWS emulator: adopted and referenced func
     await ws.apply();
     const after = await routesTargetIntegrations();
     expect(after.$connect).toContain("function:lambdaship-local-ws-connect");
+    expect(after["live $connect"]).toContain("function:lambdaship-local-ws-connect");
     expect(after.sendmessage).toContain("function:lambdaship-local-ws-broadcast");
     expect((await ws.plan()).exitCode).toBe(0);
   });
