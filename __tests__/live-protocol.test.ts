@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
-import { Assembler, envelope, invokeMessages, LiveMessage, MESSAGE_LIMIT, PAYLOAD_LIMIT, parseRelayed, Presence, PRESENCE_MS, relayRoom, resultMessages } from "../runtime/live-protocol";
+import { Assembler, envelope, invokeMessages, LiveMessage, MESSAGE_LIMIT, PAYLOAD_LIMIT, parseRelayed, relayRoom, resultMessages } from "../runtime/live-protocol";
 
-/** The live relay's protocol (runtime/live-protocol.ts): parts under API Gateway's limits, reassembly, presence. */
+/** The live relay's protocol (runtime/live-protocol.ts): parts under API Gateway's limits, reassembly (presence is the extension's: live.rs's tests). */
 
 /** What the relay's $default function sends each member: {"room", "from", "message"} (ws-default's message_payload). */
 const relayed = (m: LiveMessage, from = "Abc123Def456Gh=") => JSON.stringify({ room: relayRoom("lambdaship-dev-orders-api"), from, message: m });
@@ -52,19 +52,5 @@ describe("live relay protocol", () => {
     expect(parseRelayed('{"room":"r","from":"a","message":"hi"}')).toBeUndefined();
     expect(parseRelayed("not json")).toBeUndefined();
     expect(parseRelayed(relayed({ t: "bye", session: "s" }))).toMatchObject({ from: "Abc123Def456Gh=", message: { t: "bye" } });
-  });
-
-  it("counts a session as listening for its functions while its hellos keep coming, and not after a bye", () => {
-    const p = new Presence("lambdaship-dev-orders-api");
-    expect(p.listening(0)).toBe(false);
-    p.note({ t: "hello", session: "other", functions: ["lambdaship-dev-report"] }, 0);
-    expect(p.listening(0)).toBe(false);
-    p.note({ t: "hello", session: "s1", functions: ["lambdaship-dev-orders-api"] }, 1000);
-    expect(p.listening(1000 + PRESENCE_MS)).toBe(true);
-    expect(p.listening(1001 + PRESENCE_MS)).toBe(false);
-    p.note({ t: "hello", session: "s1", functions: ["lambdaship-dev-orders-api"] }, 20_000);
-    expect(p.listening(20_001)).toBe(true);
-    p.note({ t: "bye", session: "s1" }, 20_002);
-    expect(p.listening(20_003)).toBe(false);
   });
 });

@@ -128,24 +128,3 @@ export class Assembler {
     return this.pending.size;
   }
 }
-
-/** The extension's view of who listens: the sessions that said hello for its function lately. */
-export class Presence {
-  private readonly seen = new Map<string, number>();
-  constructor(private readonly functionName: string) {}
-
-  /** Notes a hello or a bye (other messages change nothing). */
-  note(m: LiveMessage, now = Date.now()): void {
-    if (m.t === "hello" && m.functions.includes(this.functionName)) this.seen.set(m.session, now);
-    else if (m.t === "bye") this.seen.delete(m.session);
-  }
-
-  /** Whether a session listens now (a hello within PRESENCE_MS). */
-  listening(now = Date.now()): boolean {
-    for (const [session, at] of this.seen) {
-      if (now - at <= PRESENCE_MS) return true;
-      this.seen.delete(session);
-    }
-    return false;
-  }
-}

@@ -63,8 +63,9 @@ function request(url: string, method: string, body?: string): Promise<void> {
   });
 }
 
-async function timed(n: number, once: () => Promise<void>): Promise<number[]> {
-  for (let i = 0; i < WARMUP; i++) await once();
+/** `n` sequential calls' times in ms, after `warmup` untimed ones. */
+export async function timed(n: number, once: () => Promise<void>, warmup = WARMUP): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await once();
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();

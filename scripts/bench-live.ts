@@ -9,6 +9,7 @@ import { functionsFromStack, StackJson } from "../runtime/functions";
 import { LiveSession } from "../runtime/live-session";
 import { startRelayStandIn } from "../runtime/relay-stand-in";
 import { signRequest } from "../runtime/sigv4";
+import { timed } from "./bench-gateway";
 import { pct } from "./bench-runtime";
 
 /**
@@ -30,17 +31,6 @@ export interface LiveFigures {
   readonly label: string;
   readonly p50: number;
   readonly p99: number;
-}
-
-async function timed(once: () => Promise<void>): Promise<number[]> {
-  for (let i = 0; i < WARMUP; i++) await once();
-  const xs: number[] = [];
-  for (let i = 0; i < N; i++) {
-    const t = process.hrtime.bigint();
-    await once();
-    xs.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  return xs;
 }
 
 export async function benchLive(): Promise<LiveFigures[]> {
@@ -95,7 +85,7 @@ export async function benchLive(): Promise<LiveFigures[]> {
       ["served live by a session (relay round trip)", invoke("bench-live-served", "live")],
     ];
     for (const [label, once] of rows) {
-      const xs = await timed(once);
+      const xs = await timed(N, once, WARMUP);
       results.push({ label, p50: pct(xs, 50), p99: pct(xs, 99) });
     }
   } finally {

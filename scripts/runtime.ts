@@ -138,8 +138,9 @@ async function main(): Promise<number | void> {
     endpoints = await gateway.start();
     rememberPorts(env.name, endpoints);
     // The functions' live relay is the gateway's (no sandbox has started yet: none sees the AWS URL).
-    served = withLocalRelay(served, spec, endpoints);
-    for (const f of served) emulator.add(f);
+    const relayed = withLocalRelay(served, spec, endpoints);
+    for (const [i, f] of relayed.entries()) if (f !== served[i]) emulator.add(f);
+    served = relayed;
     if (detached) recordGateway({ env: env.name, pid: process.pid, runtimeUrl: url, endpoints, startedAt: new Date().toISOString(), log: gatewayLogFile(env.name) });
   }
   process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], served.map((f) => [f.name, f.externalPort !== undefined ? `external, Runtime API at 127.0.0.1:${f.externalPort}` : f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n`);

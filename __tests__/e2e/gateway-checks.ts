@@ -136,6 +136,13 @@ export async function checkRoomLoad(root: string): Promise<string> {
   return `200 clients, 2000 messages, 20000 deliveries in ${(r.ms / 1000).toFixed(1)} s`;
 }
 
+/** A synchronous invocation through the gateway's Invoke API with its log tail, and who served it (the proxy's line). */
+async function invokeTail(runtimeUrl: string, fn: string, body: string | Buffer) {
+  const r = await fetch(`${runtimeUrl}/2015-03-31/functions/${fn}/invocations`, { method: "POST", body, headers: { "X-Amz-Log-Type": "Tail" } });
+  const logs = Buffer.from(r.headers.get("x-amz-log-result") ?? "", "base64").toString();
+  return { status: r.status, body: JSON.parse(Buffer.from(await r.arrayBuffer()).toString()) as Record<string, unknown>, served: /"served":"(\w+)"/.exec(logs)?.[1], logs };
+}
+
 /**
  * Live mode through what npm start deployed (issue 16): the relay (lambdaship-local-live, its
  * $connect AWS_IAM, served by the env's own Rust WebSocket handlers, connections table and
@@ -164,11 +171,7 @@ export async function checkLiveRelay(root: string): Promise<string> {
   expect(await upgrade(roomUrl(relay!))).toBe(403);
   expect(await upgrade(roomUrl(publicApi))).toBe(403);
 
-  const invoke = async (event: object) => {
-    const r = await fetch(`${rec.runtimeUrl}/2015-03-31/functions/${fn}/invocations`, { method: "POST", body: JSON.stringify(event), headers: { "X-Amz-Log-Type": "Tail" } });
-    const logs = Buffer.from(r.headers.get("x-amz-log-result") ?? "", "base64").toString();
-    return { status: r.status, body: JSON.parse(Buffer.from(await r.arrayBuffer()).toString()) as Record<string, unknown>, served: /"served":"(\w+)"/.exec(logs)?.[1], logs };
-  };
+  const invoke = (event: object) => invokeTail(rec.runtimeUrl, fn, JSON.stringify(event));
   const health = JSON.parse(fs.readFileSync(path.join(root, "lambda-src", "events", "backend.json"), "utf8")) as Record<string, unknown>;
   const session = new LiveSession({
     url: relay!,
@@ -223,10 +226,8 @@ export async function checkLiveCommand(root: string): Promise<string> {
   const fn = "lambdaship-local-backend";
   const health = fs.readFileSync(path.join(root, "lambda-src", "events", "backend.json"));
   const invoke = async () => {
-    const r = await fetch(`${rec.runtimeUrl}/2015-03-31/functions/${fn}/invocations`, { method: "POST", body: health, headers: { "X-Amz-Log-Type": "Tail" } });
-    const logs = Buffer.from(r.headers.get("x-amz-log-result") ?? "", "base64").toString();
-    const body = JSON.parse(Buffer.from(await r.arrayBuffer()).toString()) as { body?: string };
-    return { health: JSON.parse(body.body ?? "{}") as { status?: string }, served: /"served":"(\w+)"/.exec(logs)?.[1] };
+    const r = await invokeTail(rec.runtimeUrl, fn, health);
+    return { health: JSON.parse(String(r.body.body ?? "{}")) as { status?: string }, served: r.served };
   };
   const routes = path.join(root, "lambda-src", "rust", "crates", "backend", "src", "routes.rs");
   const original = fs.readFileSync(routes, "utf8");
