@@ -218,6 +218,47 @@ describe("npm run invoke -- --source: any handler, in no env", () => {
   });
 });
 
+describe("npm run invoke -- --source: Java and Rust folders outside lambda-src/", () => {
+  const invoke = (...args: string[]) => spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/invoke.ts", "--source", ...args], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+
+  it("builds a Maven project (mvn compile) and runs it on AWS's Java runtime client", () => {
+    const dir = path.join(scratch, "outside", "stock");
+    fs.cpSync(path.join(__dirname, "..", "lambda-src", "functions", "inventory"), dir, { recursive: true, filter: (f) => !f.includes(`${path.sep}target`) });
+    const event = path.join(scratch, "stock-event.json");
+    fs.writeFileSync(event, '{"sku": "PEN-2"}');
+    const r = invoke(dir, "--event", event);
+    expect(r.stderr).toMatch(/building .*stock \(java, java21, handler example\.Inventory::handleRequest\) for x86_64/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/"sku": "PEN-2"/);
+    expect(r.stdout).toMatch(/"requestId": "[0-9a-f-]{36}"/);
+  });
+
+  it("builds a cargo workspace's bin natively (dev profile), --bin choosing among several, with --env variables", () => {
+    const dir = path.join(scratch, "outside", "std-rust-fn");
+    fs.cpSync(path.join(__dirname, "fixtures", "std-rust-fn"), dir, { recursive: true });
+    // Two bins and no --bin: refused, naming them and the flag.
+    const which = invoke(dir);
+    expect(which.status).toBe(2);
+    expect(which.stderr).toContain("builds 2 bins (hello, shout): say which with --bin NAME");
+    const wrong = invoke(dir, "--bin", "nope");
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain("--bin is nope, which");
+    const r = invoke(dir, "--bin", "shout", "--env", "GREETING=hej");
+    expect(r.stderr).toContain("(Rust, bin shout) natively with cargo's dev profile");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^rust says hi [0-9a-f-]{36}$/m);
+    expect(r.stdout).toContain('"bin": "shout"');
+    expect(r.stdout).toContain('"greeting": "hej"');
+    // --bin is for cargo workspaces only.
+    const py = path.join(scratch, "outside", "py-bin");
+    fs.mkdirSync(py, { recursive: true });
+    fs.writeFileSync(path.join(py, "app.py"), "def handler(event, context):\n    return {}\n");
+    const notRust = invoke(py, "--bin", "x");
+    expect(notRust.status).toBe(2);
+    expect(notRust.stderr).toContain("is not a cargo workspace");
+  });
+});
+
 describe("an external runtime (npm run runtime -- --external): the Runtime API served, the process started by hand", () => {
   it("waits for the runtime, serves it invocations, and takes a restarted one after a timeout resets the sandbox", async () => {
     const dir = buildGoHandler(path.join(scratch, "go-external"));
@@ -241,3 +282,24 @@ describe("an external runtime (npm run runtime -- --external): the Runtime API s
     }
   });
 });
+describe("an external runtime under a debugger: no timeout (enforceTimeout false, as npm run runtime -- --external sets it)", () => {
+  it("lets an invocation run past the function's timeout, and tells the runtime Lambda's longest deadline", async () => {
+    const dir = buildGoHandler(path.join(scratch, "go-debug"));
+    const port = await freePort();
+    const emu = new RuntimeEmulator([{ name: "dbg", arn: "arn:aws:lambda:us-east-1:123456789012:function:dbg", runtime: { command: "unused", args: [], cwd: dir, env: {} }, timeoutSeconds: 1, memoryMiB: 128, maxConcurrency: 1, externalPort: port, enforceTimeout: false, description: "external" }]);
+    const p = spawn(path.join(dir, "bootstrap"), [], { env: { ...ENV, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` }, stdio: "ignore" });
+    try {
+      const slow = await emu.invoke("dbg", '{"mode": "sleep", "ms": 1800}');
+      expect(slow.errorType).toBeUndefined();
+      expect(slow.sandbox).toBe("kept");
+      // The same process answers the next one: nothing was reset.
+      const next = await emu.invoke("dbg", '{"lines": 0}');
+      expect(JSON.parse(next.payload.toString())).toMatchObject({ ok: true });
+      expect(Number(JSON.parse(next.payload.toString()).deadlineMs) - Date.now()).toBeGreaterThan(800_000);
+    } finally {
+      p.kill("SIGKILL");
+      await emu.stop();
+    }
+  });
+});
+

@@ -29,6 +29,17 @@ describe("ManagedFunction", () => {
     expect(() => new ManagedFunction(stack, "f", { ...props(), definition: undefined })).toThrow(/a function in create mode needs its definition/);
   });
 
+  it("configures asynchronous invocation only when asked (an adopted function's own config is left alone)", () => {
+    const named = (p: ManagedFunctionProps): ManagedFunctionProps => ({ ...p, definition: { ...p.definition!, policyStatements: [{ sid: "Table", actions: ["dynamodb:GetItem"], resources: ["arn:aws:dynamodb:eu-west-1:1:table/t"] }] } });
+    const stack = new TerraformStack(Testing.app(), "s");
+    new ManagedFunction(stack, "plain", named(props()));
+    expect(JSON.parse(Testing.synth(stack)).resource.aws_lambda_function_event_invoke_config).toBeUndefined();
+    const withAsync = new TerraformStack(Testing.app(), "s2");
+    new ManagedFunction(withAsync, "f", named({ ...props(), settings: { ...props().settings, async: { retries: 0, maxEventAgeSeconds: 600 } } }));
+    const configs = Object.values(JSON.parse(Testing.synth(withAsync)).resource.aws_lambda_function_event_invoke_config as Record<string, unknown>);
+    expect(configs).toEqual([{ function_name: expect.stringMatching(/^\$\{aws_lambda_function\.f_function_[0-9A-F]+\.function_name\}$/), maximum_retry_attempts: 0, maximum_event_age_in_seconds: 600 }]);
+  });
+
   it("references an existing function without a definition", () => {
     const stack = new TerraformStack(Testing.app(), "s");
     const fn = new ManagedFunction(stack, "f", { ...props(), definition: undefined, deployment: { mode: "existing", functionName: "legacy" } });

@@ -189,6 +189,21 @@ describe("the emulator's invocation rules, with small runtimes", () => {
     }
   });
 
+  it("follows the function's event invoke config: no retries, or none past the event's maximum age", async () => {
+    const failing = 'post(f"/invocation/{rid}/error", b\'{"errorType":"Boom","errorMessage":"no"}\')';
+    const emu = new RuntimeEmulator([fn("once", failing, { maximumRetryAttempts: 0 }), fn("aged", failing, { maximumEventAgeSeconds: 60 })], { asyncRetryDelaysMs: [61_000] });
+    try {
+      const once = emu.invokeAsync("once", "{}");
+      const aged = emu.invokeAsync("aged", "{}");
+      for (let i = 0; i < 100 && emu.status().pendingEventInvocations > 0; i++) await new Promise((res) => setTimeout(res, 50));
+      const next = (id: string) => emu.status().recentInvocations.filter((r) => r.requestId === id).map((r) => r.next);
+      expect(next(once)).toEqual(["dropped after 1 attempt(s) (no destination here)"]);
+      expect(next(aged)).toEqual(["dropped: it would be older than its maximum age (60 s) at the next retry (no destination here)"]);
+    } finally {
+      await emu.stop();
+    }
+  });
+
   it("gives init Lambda's 10 s limit, then one more try within the function's timeout (suppressed init)", async () => {
     const marker = path.join(scratch, "slow-init-once");
     // The first init hangs; the second (the marker exists) is quick. (2 s: python's start on a loaded machine.)

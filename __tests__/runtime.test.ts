@@ -238,6 +238,7 @@ describe("runtime emulator: functions with their layers, the extension's lines i
   const layerRoot = path.join(scratch, "layers");
   let emulator: RuntimeEmulator;
   let problems: string[];
+  let asyncSettings: Array<[string, number | undefined, number | undefined]>;
 
   beforeAll(() => {
     const built = (src: LayerSource, arch: "arm64" | "x86_64") => buildLayer(src, arch, { projectRoot: layerRoot, python: path.join(PROJECT_ROOT, ".venv", "bin", "python") }).zipPath;
@@ -262,6 +263,7 @@ describe("runtime emulator: functions with their layers, the extension's lines i
           proxy_x86: { layer_name: "proxy-x86_64", filename: built(proxy, "x86_64") },
           proxy_arm: { layer_name: "proxy-arm64", filename: built(proxy, "arm64") },
         },
+        aws_lambda_function_event_invoke_config: { py_async: { function_name: "${aws_lambda_function.py.function_name}", maximum_retry_attempts: 1, maximum_event_age_in_seconds: 120 } },
         aws_lambda_function: {
           py: {
             function_name: "py",
@@ -287,11 +289,19 @@ describe("runtime emulator: functions with their layers, the extension's lines i
     };
     const resolved = functionsFromStack(stack, { stackDir: scratch, region: "us-east-1", projectRoot: PROJECT_ROOT });
     problems = resolved.problems;
+    asyncSettings = resolved.functions.map((f) => [f.name, f.maximumRetryAttempts, f.maximumEventAgeSeconds]);
     emulator = new RuntimeEmulator(resolved.functions);
   });
   afterAll(() => emulator?.stop());
 
   const proxyLines = (logs: string) => logs.split("\n").filter((l) => l.includes('"extension":"lambdaship-runtime-proxy"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it("takes each function's event invoke config from the stack (retries, event age); Lambda's defaults without one", () => {
+    expect(asyncSettings).toEqual([
+      ["py", 1, 120],
+      ["rust", undefined, undefined],
+    ]);
+  });
 
   it("runs a Python function with its dependency layer on PYTHONPATH, started through the proxy's wrapper script", async () => {
     const ok = await Promise.all([1, 2, 3].map(() => emulator.invoke("py", Buffer.from("{}"))));

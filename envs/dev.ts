@@ -41,6 +41,8 @@ export default defineEnv({
     // Python, jmespath in its dependency layer: a daily report, and each order sent to its queue (bad ones end in orders-dlq).
     report: {
       source: "lambda-src/functions/report",
+      // A failed daily report is tried once more, and not after an hour.
+      async: { retries: 1, maxEventAgeSeconds: 3600 },
       memoryMiB: 512,
       timeoutSeconds: 60,
       environment: { LOG_LEVEL: "DEBUG" },

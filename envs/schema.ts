@@ -375,6 +375,16 @@ const functionEntrySettings = {
   timeoutSeconds: z.number().int("timeout is a whole number of seconds").min(1, "Lambda allows 1-900 seconds").max(900, "Lambda allows 1-900 seconds").optional(),
   environment: envVars.optional(),
   reservedConcurrency: z.number().int("reserved concurrency is a whole number").min(0, "0 stops all invocations; leave it out for unreserved").max(10000, "10000 is the largest this config accepts").optional(),
+  /** Asynchronous (Event) invocations: what Lambda does when one fails. @default - Lambda's: 2 retries, events kept 6 hours */
+  async: z
+    .object({
+      /** Retries after a failed attempt (after 1 min, then 2 min). @default 2 */
+      retries: z.number().int("retries is a whole number").min(0, "Lambda allows 0-2 retries").max(2, "Lambda allows 0-2 retries").optional(),
+      /** Seconds an event may wait for its next attempt; older ones are dropped. @default 21600 */
+      maxEventAgeSeconds: z.number().int("a whole number of seconds").min(60, "Lambda allows 60-21600 seconds").max(21600, "Lambda allows 60-21600 seconds").optional(),
+    })
+    .strict()
+    .optional(),
   /** Tags of the function, besides the env's. */
   tags: z.record(z.string().min(1).max(128, "tag keys are 1-128 characters").refine((k) => !k.toLowerCase().startsWith("aws:"), "the aws: prefix is reserved"), z.string().max(256, "tag values are at most 256 characters")).optional(),
   /** Layers of the env by name (`layers.<name>`), after the function's dependency layer. */

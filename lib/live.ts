@@ -1,7 +1,5 @@
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { cargoMetadata, cleanForCheckout, defaultCargoTargetDir, memberNames, recordCheckout } from "../build/rust";
 import { envFile } from "../envs";
 import type { EnvConfig } from "../envs/schema";
 import { isLiveCapable } from "../modules/stack";
@@ -79,40 +77,6 @@ function fingerprint(dir: string): string {
   return `${newest}:${count}`;
 }
 
-/**
- * Builds a Rust bin natively (dev profile, incremental) and resolves to its path; rejects with the
- * end of cargo's output. Says every 10 s how far it is (a first build compiles the dependencies).
- */
-function cargoDevBuild(workspace: string, bin: string, log: (line: string) => void): Promise<string> {
-  const targetDir = defaultCargoTargetDir();
-  // The target folder is shared with other checkouts: build this one's sources (see cleanForCheckout).
-  const packages = memberNames(cargoMetadata(workspace));
-  cleanForCheckout({ cargo: "cargo", env: {}, workspaceDir: workspace, targetDir, profile: "dev", packages, log });
-  return new Promise((resolve, reject) => {
-    const child = spawn("cargo", ["build", "--locked", "--bin", bin, "--message-format", "short"], { cwd: workspace, env: { ...process.env, CARGO_TARGET_DIR: targetDir }, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    let last = "";
-    const started = Date.now();
-    const progress = setInterval(() => log(`  cargo build --bin ${bin}: ${((Date.now() - started) / 1000).toFixed(0)} s${last ? `, ${last}` : ""}`), 10_000);
-    const take = (d: Buffer) => {
-      output += d.toString();
-      const lines = output.trimEnd().split("\n");
-      last = lines[lines.length - 1].trim();
-    };
-    child.stdout.on("data", take);
-    child.stderr.on("data", take);
-    child.on("error", (e) => (clearInterval(progress), reject(new Error(`cargo is not on PATH (${e.message}): install Rust (https://rustup.rs), then npm run live again`))));
-    child.on("close", (code) => {
-      clearInterval(progress);
-      if (code === 0) {
-        recordCheckout(targetDir, undefined, "dev", workspace, packages);
-        resolve(path.join(targetDir, "debug", bin));
-      }
-      else reject(new Error(`cargo build --bin ${bin} failed:\n${output.trim().split("\n").slice(-30).join("\n")}`));
-    });
-  });
-}
-
 export interface LocalHandlerOptions {
   readonly region: string;
   /** The deployed functions' variables, by name. */
@@ -176,15 +140,7 @@ export class LocalHandlers {
   private async spec(t: LiveTarget, sourceDir: string): Promise<FunctionSpec> {
     const environment = this.opts.variables.get(t.functionName) ?? {};
     const common = { name: t.functionName, environment, region: this.opts.region, memoryMiB: t.entry.memoryMiB, timeoutSeconds: t.entry.timeoutSeconds, log: this.opts.log };
-    if (t.entry.bin !== undefined) {
-      const binary = await cargoDevBuild(sourceDir, t.entry.bin, this.opts.log);
-      // A bootstrap that starts the build in place: a rebuild replaces the binary, not the package.
-      const dir = path.join(PROJECT_ROOT, ".build", "live", t.key);
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, "bootstrap"), `#!/bin/sh\nexec ${JSON.stringify(binary)} "$@"\n`, { mode: 0o755 });
-      return sourceFunction({ ...common, source: dir, runtime: "provided.al2023" });
-    }
-    return sourceFunction({ ...common, source: sourceDir, runtime: t.entry.runtime, handler: t.entry.handler });
+    return sourceFunction({ ...common, source: sourceDir, runtime: t.entry.runtime, handler: t.entry.handler, bin: t.entry.bin });
   }
 
   /** Runs one invocation here: the session's handler. */

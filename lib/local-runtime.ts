@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildFunction, planFunction } from "../build/function";
+import { cargoDevBuild, chooseBin } from "../build/rust-dev";
 import { collectFiles, createZip, writeFileAtomic } from "../build/zip";
 import type { EnvConfig } from "../envs/schema";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
@@ -109,9 +110,22 @@ export async function localRuntime(
     await emulator.stop();
     throw new UsageError(`--external ${external.key}: the env runs no such function; it runs ${functions.map((f) => functionKey(env, f.name)).join(", ")}`);
   }
-  const served = functions.map((f) => (external && (f.name === external.key || functionKey(env, f.name) === external.key) ? { ...f, externalPort: external.port, maxConcurrency: 1 } : f));
+  const served = functions.map((f) => (external && (f.name === external.key || functionKey(env, f.name) === external.key) ? { ...f, externalPort: external.port, maxConcurrency: 1, enforceTimeout: false } : f));
   for (const f of served) emulator.add(f);
   return { emulator, url, functions: served, aws, stack, dir };
+}
+
+/** `--env KEY=VALUE` flags (repeatable) as a function's variables; a malformed one names itself and the fix. */
+export function envFlags(given: readonly string[] | undefined): Record<string, string> | undefined {
+  if (!given?.length) return undefined;
+  const vars: Record<string, string> = {};
+  for (const g of given) {
+    const eq = g.indexOf("=");
+    const key = eq > 0 ? g.slice(0, eq) : "";
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(key)) throw new UsageError(`--env ${JSON.stringify(g)} is not KEY=VALUE with a variable name Lambda accepts (a letter, then letters, digits and _), e.g. --env TABLE_NAME=orders`);
+    vars[key] = g.slice(eq + 1);
+  }
+  return vars;
 }
 
 /** A function given on the command line (`--source DIR|ZIP --runtime R --handler H`), not one of an env's. */
@@ -119,6 +133,8 @@ export interface SourceFunction {
   readonly source: string;
   readonly runtime?: string;
   readonly handler?: string;
+  /** A cargo workspace's bin to run. @default - its only bin */
+  readonly bin?: string;
   readonly memoryMiB?: number;
   readonly timeoutSeconds?: number;
   readonly log?: (line: string) => void;
@@ -134,18 +150,43 @@ export interface SourceFunction {
  * The runtime emulator's spec of a function from a folder or a zip, outside any env: a zip runs as
  * it is; a folder holding an executable `bootstrap` runs it; any other folder is built as
  * `functions` entries are (runtime and handler detected unless given), for this machine's
- * architecture and with its dependencies in the package, so it runs natively. Its AWS calls go to
- * the local AWS when one is running (npm run emulator -- start), else nowhere.
+ * architecture and with its dependencies in the package, so it runs natively; a cargo workspace's
+ * bin is built natively with cargo's dev profile (fast and incremental; the deployed build is the
+ * release profile, usually for arm64). Its AWS calls go to the local AWS when one is running
+ * (npm run emulator -- start), else nowhere.
  */
-export function sourceFunction(src: SourceFunction): FunctionSpec {
+export async function sourceFunction(src: SourceFunction): Promise<FunctionSpec> {
   const given = path.resolve(src.source);
   if (!fs.existsSync(given)) throw new UsageError(`--source is ${src.source}, which does not exist; give a function's folder or a zip`);
-  const name = src.name ?? (path.basename(given).replace(/\.zip$/, "").toLowerCase().replace(/[^a-z0-9_-]/g, "-") || "function");
+  const isFile = fs.statSync(given).isFile();
+  const rust = !isFile && fs.existsSync(path.join(given, "Cargo.toml")) && !fs.existsSync(path.join(given, "bootstrap")) && (!src.runtime || src.runtime.startsWith("provided"));
+  if (src.bin !== undefined && !rust) throw new UsageError(`--bin ${src.bin} names a cargo bin, and ${src.source} is not a cargo workspace (no Cargo.toml); leave out --bin`);
+  let bin: string | undefined;
+  if (rust) {
+    try {
+      bin = chooseBin(given, src.bin);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const name = src.name ?? ((bin ?? path.basename(given).replace(/\.zip$/, "")).toLowerCase().replace(/[^a-z0-9_-]/g, "-") || "function");
   const log = src.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const scratch = (suffix: string) => path.join(PROJECT_ROOT, ".build", "source", `${name}-${crypto.createHash("sha256").update(given).digest("hex").slice(0, 12)}${suffix}`);
   let zip: string;
   let runtime = src.runtime;
   let handler = src.handler;
-  if (fs.statSync(given).isFile()) {
+  if (bin !== undefined) {
+    const started = Date.now();
+    log(`building ${src.source} (Rust, bin ${bin}) natively with cargo's dev profile; what is deployed is the release profile for the function's architecture`);
+    const binary = await cargoDevBuild(given, bin, log);
+    log(`built ${binary} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    // A bootstrap that starts the build in place: a rebuild replaces the binary, not the package.
+    zip = scratch(".zip");
+    fs.mkdirSync(path.dirname(zip), { recursive: true });
+    writeFileAtomic(zip, createZip([{ name: "bootstrap", data: Buffer.from(`#!/bin/sh\nexec ${JSON.stringify(binary)} "$@"\n`), executable: true }]));
+    runtime ??= "provided.al2023";
+    handler ??= "bootstrap";
+  } else if (isFile) {
     if (!given.endsWith(".zip")) throw new UsageError(`--source is ${src.source}, a file that is not a .zip; give a function's folder or its zip`);
     if (!runtime) throw new UsageError(`--runtime is needed with a zip (${src.source}): e.g. --runtime provided.al2023, python3.12, nodejs22.x, java21`);
     handler ??= runtime.startsWith("provided") ? "bootstrap" : undefined;
@@ -154,7 +195,7 @@ export function sourceFunction(src: SourceFunction): FunctionSpec {
   } else if (fs.existsSync(path.join(given, "bootstrap")) && (!runtime || runtime.startsWith("provided"))) {
     // Executables stay executable (bootstrap above all), as Lambda keeps a zip's modes.
     const files = collectFiles(given, { executable: (rel) => (fs.statSync(path.join(given, rel)).mode & 0o111) !== 0 });
-    zip = path.join(PROJECT_ROOT, ".build", "source", `${name}-${crypto.createHash("sha256").update(given).digest("hex").slice(0, 12)}.zip`);
+    zip = scratch(".zip");
     fs.mkdirSync(path.dirname(zip), { recursive: true });
     writeFileAtomic(zip, createZip(files));
     runtime ??= "provided.al2023";

@@ -6,7 +6,7 @@
  */
 export { ManagedFunction } from "./lambda_function";
 export type {
-  Deployment, FunctionCode, FunctionDefinition, FunctionNeeds, FunctionOptions, FunctionSettings, IFunction, ILambdaTarget, ManagedFunctionProps, PolicyStatement, RoleChoice,
+  AsyncInvokeSettings, Deployment, FunctionCode, FunctionDefinition, FunctionNeeds, FunctionOptions, FunctionSettings, IFunction, ILambdaTarget, ManagedFunctionProps, PolicyStatement, RoleChoice,
 } from "./lambda_function";
 export type { FunctionUrlOptions } from "./lambda_function/url";
 export type { PolicyTemplateOptions } from "./lambda_function/policy-templates";

@@ -36,10 +36,14 @@ export interface FunctionSpec {
   readonly reservedConcurrency?: number;
   /** Retries of a failed Event invocation (its event invoke config). @default 2, Lambda's */
   readonly maximumRetryAttempts?: number;
+  /** An Event invocation older than this is not retried again (its event invoke config). @default 21600, Lambda's */
+  readonly maximumEventAgeSeconds?: number;
   /** What it runs, for status and logs: `provided.al2023 arm64 (qemu)`, ... */
   readonly description: string;
   /** Its runtime is started by hand against the Runtime API on this port (one sandbox). @default - started here */
   readonly externalPort?: number;
+  /** Time invocations out after timeoutSeconds; off for a runtime in a debugger (see SandboxOptions). @default true */
+  readonly enforceTimeout?: boolean;
 }
 
 export interface InvokeResult extends Outcome {
@@ -269,6 +273,7 @@ export class RuntimeEmulator {
       memoryMiB: spec.enforceMemory === false ? undefined : spec.memoryMiB,
       initTimeoutMs: this.opts.initTimeoutMs,
       externalPort: spec.externalPort,
+      enforceTimeout: spec.enforceTimeout,
       onLine: this.opts.console && ((line, requestId, phase) => this.opts.console!(`[${spec.name} ${requestId ? requestId.slice(0, 8) : phase}] ${line}`)),
     });
     pool.sandboxes.add(sb);
@@ -305,6 +310,8 @@ export class RuntimeEmulator {
     if (!pool) throw new Error(`no function ${nameOrArn}; the emulator has ${this.functionNames.join(", ")}`);
     const requestId = crypto.randomUUID();
     const retries = pool.spec.maximumRetryAttempts ?? 2;
+    const maxAgeMs = (pool.spec.maximumEventAgeSeconds ?? 21600) * 1000;
+    const queuedAt = Date.now();
     const delays = this.opts.asyncRetryDelaysMs ?? [60_000, 120_000];
     this.pendingEvents++;
     const attempt = (n: number): void => {
@@ -314,9 +321,12 @@ export class RuntimeEmulator {
           (e: Error) => ({ status: "error" as const, errorType: "ServiceException", durationMs: 0, logs: e.message }),
         )
         .then((r) => {
-          const again = r.status === "error" && n <= retries && !this.stopping;
           const delay = delays[Math.min(n - 1, delays.length - 1)] ?? 0;
-          const next = r.status === "success" ? undefined : again ? `retry ${n} of ${retries} in ${(delay / 1000).toFixed(delay < 1000 ? 1 : 0)} s` : `dropped after ${n} attempt(s) (no destination here)`;
+          // Lambda drops an event that would be older than its maximum age when retried.
+          const tooOld = Date.now() + delay - queuedAt > maxAgeMs;
+          const again = r.status === "error" && n <= retries && !tooOld && !this.stopping;
+          const dropped = n <= retries && tooOld ? `dropped: it would be older than its maximum age (${maxAgeMs / 1000} s) at the next retry (no destination here)` : `dropped after ${n} attempt(s) (no destination here)`;
+          const next = r.status === "success" ? undefined : again ? `retry ${n} of ${retries} in ${(delay / 1000).toFixed(delay < 1000 ? 1 : 0)} s` : dropped;
           this.record({ requestId, function: pool.spec.name, type: "Event", attempt: n, status: r.status, errorType: r.errorType, durationMs: r.durationMs, finishedAt: new Date().toISOString(), logTail: lastBytes(r.logs, 1024).toString(), next });
           this.opts.console?.(`[${pool.spec.name} ${requestId.slice(0, 8)}] Event invocation, attempt ${n}: ${r.status}${r.errorType ? ` (${r.errorType})` : ""}${next ? `; ${next}` : ""}`);
           if (!again) {
@@ -348,6 +358,7 @@ export class RuntimeEmulator {
         runs: p.spec.description,
         maxConcurrency: p.spec.maxConcurrency,
         reservedConcurrency: p.spec.reservedConcurrency,
+        async: { retries: p.spec.maximumRetryAttempts ?? 2, maxEventAgeSeconds: p.spec.maximumEventAgeSeconds ?? 21600 },
         sandboxes: p.sandboxes.size,
         sandboxDetails: [...p.sandboxes].map((s) => {
           const u = s.usage();

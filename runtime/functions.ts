@@ -263,6 +263,8 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
       }
     }
     const reserved = typeof fn.reserved_concurrent_executions === "number" && fn.reserved_concurrent_executions > 0 ? fn.reserved_concurrent_executions : undefined;
+    // Its event invoke config, by reference to this resource or by its name.
+    const asyncConfig = Object.values(stack.resource?.aws_lambda_function_event_invoke_config ?? {}).find((c) => c.function_name === `\${aws_lambda_function.${id}.function_name}` || c.function_name === name);
     functions.push({
       name,
       arn: `arn:aws:lambda:${opts.region}:${ACCOUNT_ID}:function:${name}`,
@@ -271,6 +273,8 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
       memoryMiB,
       maxConcurrency: reserved ?? opts.defaultConcurrency ?? 10,
       reservedConcurrency: reserved,
+      ...(typeof asyncConfig?.maximum_retry_attempts === "number" ? { maximumRetryAttempts: asyncConfig.maximum_retry_attempts } : {}),
+      ...(typeof asyncConfig?.maximum_event_age_in_seconds === "number" ? { maximumEventAgeSeconds: asyncConfig.maximum_event_age_in_seconds } : {}),
       description: `${description} (${id})`,
     });
   }

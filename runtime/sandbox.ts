@@ -67,6 +67,12 @@ export type RuntimeResult = Pick<Outcome, "payload" | "functionError" | "errorTy
 export interface SandboxOptions {
   /** The function's timeout. */
   readonly timeoutMs: number;
+  /**
+   * Kill the sandbox when an invocation runs past timeoutMs (Sandbox.Timedout). Off, the runtime is
+   * told Lambda's longest deadline (15 min) and nothing is killed: for a runtime paused in a
+   * debugger, as `sam local invoke --debug-port` does. @default true
+   */
+  readonly enforceTimeout?: boolean;
   /** Kill the sandbox when its processes' resident memory passes this (Runtime.OutOfMemory). @default - not enforced */
   readonly memoryMiB?: number;
   /** Lambda's limit on init (10 s); past it, init runs again with the function's timeout. @default 10000 */
@@ -87,6 +93,9 @@ export class NotDelivered extends Error {
     super(`the invocation was not delivered: ${why}`);
   }
 }
+
+/** Lambda's longest function timeout: the deadline a runtime is told when the timeout is not enforced. */
+const MAX_TIMEOUT_MS = 900_000;
 
 /** Lambda's grace for external extensions after SHUTDOWN. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -313,8 +322,9 @@ export class Sandbox {
     this.waiting = undefined;
     this.machine.to("invoking");
     cur.deliveredAt = performance.now(); // Duration excludes init, as Lambda reports it
-    const deadlineMs = Date.now() + this.opts.timeoutMs;
-    cur.timer = setTimeout(() => this.timedOut(), this.opts.timeoutMs);
+    const enforced = this.opts.enforceTimeout !== false;
+    const deadlineMs = Date.now() + (enforced ? this.opts.timeoutMs : MAX_TIMEOUT_MS);
+    if (enforced) cur.timer = setTimeout(() => this.timedOut(), this.opts.timeoutMs);
     this.extensions.invoke({ requestId: cur.inv.requestId, deadlineMs, invokedFunctionArn: cur.inv.functionArn, traceId: cur.inv.traceId });
     res.writeHead(200, {
       "Content-Type": "application/json",

@@ -2,14 +2,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadEnv } from "../envs";
 import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
-import { buildIfNeeded, functionKey, functionKeys, localRuntime, sampleEvent, sourceFunction } from "../lib/local-runtime";
+import { buildIfNeeded, envFlags, functionKey, functionKeys, localRuntime, sampleEvent, sourceFunction } from "../lib/local-runtime";
 import { RuntimeEmulator } from "../runtime/emulator";
 import { stackName } from "../modules/stack";
 import type { StackJson } from "../runtime/functions";
 import { readStack, stackDir, synthAll } from "../lib/synth";
 
 const HELP = `Usage: npm run invoke -- <env> <function> [--event FILE]
-       npm run invoke -- --source DIR|ZIP [--runtime R] [--handler H] [--memory MIB] [--timeout S] [--event FILE]
+       npm run invoke -- --source DIR|ZIP [--runtime R] [--handler H] [--bin NAME] [--env K=V ...] [--memory MIB] [--timeout S] [--event FILE]
 
 Runs one function of an env's stack on this machine, exactly as packaged for deployment, and prints
 its response and logs; exits 0 when the function succeeded, 1 when it returned an error.
@@ -21,9 +21,11 @@ its response and logs; exits 0 when the function succeeded, 1 when it returned a
   --source       any function, in no env: a zip (give --runtime, and --handler unless provided.*), a
                  folder with an executable bootstrap, or a function's source folder in any language
                  (built as env functions are, runtime and handler detected unless given, for this
-                 machine's architecture, dependencies bundled); Lambda's 128 MB and 3 s unless
+                 machine's architecture, dependencies bundled; a cargo workspace's bin, --bin NAME
+                 unless it has one, natively with cargo's dev profile); Lambda's 128 MB and 3 s unless
                  --memory and --timeout say otherwise. Its AWS calls go to the local AWS when one is
-                 running (npm run emulator -- start)
+                 running (npm run emulator -- start); --env KEY=VALUE (repeatable) sets its
+                 variables
 
 What it starts: a synth of that env; the Rust builder when the function's package is missing (the
 same command the stack's builder runs at apply); the local AWS emulator (moto), which the function's
@@ -37,7 +39,7 @@ ${exitCodesHelp()} A function that returned an error exits 1.`;
 async function main(): Promise<number> {
   const { values, positionals, help } = parseCommandLine(
     process.argv.slice(2),
-    { event: { type: "string" }, source: { type: "string" }, runtime: { type: "string" }, handler: { type: "string" }, memory: { type: "string" }, timeout: { type: "string" } },
+    { event: { type: "string" }, source: { type: "string" }, runtime: { type: "string" }, handler: { type: "string" }, bin: { type: "string" }, env: { type: "string", multiple: true }, memory: { type: "string" }, timeout: { type: "string" } },
     2,
   );
   if (help) {
@@ -48,7 +50,7 @@ async function main(): Promise<number> {
     if (positionals.length) throw new UsageError(`--source runs a function outside any env; leave out ${positionals.join(" ")}`);
     return invokeSource(values);
   }
-  for (const flag of ["runtime", "handler", "memory", "timeout"] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --source`);
+  for (const flag of ["runtime", "handler", "bin", "env", "memory", "timeout"] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --source`);
   if (positionals.length !== 2) throw new UsageError("name an env and a function, e.g. npm run invoke -- local backend");
   const opts = { env: positionals[0], fn: positionals[1], event: values.event };
   const env = loadEnv(opts.env);
@@ -92,8 +94,8 @@ function whole(flag: string, text: string | undefined, min: number, max: number)
   return n;
 }
 
-async function invokeSource(values: { source?: string; runtime?: string; handler?: string; memory?: string; timeout?: string; event?: string }): Promise<number> {
-  const spec = sourceFunction({ source: values.source!, runtime: values.runtime, handler: values.handler, memoryMiB: whole("memory", values.memory, 128, 10240), timeoutSeconds: whole("timeout", values.timeout, 1, 900) });
+async function invokeSource(values: { source?: string; runtime?: string; handler?: string; bin?: string; env?: string[]; memory?: string; timeout?: string; event?: string }): Promise<number> {
+  const spec = await sourceFunction({ source: values.source!, runtime: values.runtime, handler: values.handler, bin: values.bin, environment: envFlags(values.env), memoryMiB: whole("memory", values.memory, 128, 10240), timeoutSeconds: whole("timeout", values.timeout, 1, 900) });
   const emulator = new RuntimeEmulator([spec]);
   return invokeOnce(emulator, spec.name, spec.description, values.event ? path.resolve(values.event) : undefined);
 }

@@ -3,7 +3,7 @@ import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli
 import { stackName } from "../modules/stack";
 import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
-import { buildIfNeeded, localRuntime, localState, sourceFunction } from "../lib/local-runtime";
+import { buildIfNeeded, envFlags, localRuntime, localState, sourceFunction } from "../lib/local-runtime";
 import { endpointsTable, gatewayLogFile, recordGateway, rememberPorts, runningGateway, startGateway } from "../lib/local-gateway";
 import { gatewayFromStack, LocalGateway, ServedEndpoint, withLocalRelay } from "../runtime/gateway";
 import { freePort } from "../lib/local-aws";
@@ -11,7 +11,7 @@ import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import { readStack, stackDir, synthAll } from "../lib/synth";
 
 const HELP = `Usage: npm run runtime -- <env> [--port PORT] [--external KEY] [--detach]
-       npm run runtime -- --source DIR|ZIP [--runtime R] [--handler H] [--port PORT] [--external]
+       npm run runtime -- --source DIR|ZIP [--runtime R] [--handler H] [--bin NAME] [--env K=V ...] [--port PORT] [--external]
 
 Serves every function an env's stack deploys, run locally from its real package, until stopped
 (Ctrl-C):
@@ -40,8 +40,11 @@ fresh sandbox (a cold start).
 
   --external KEY   serve that function's Runtime API without starting its process, and print the
                    AWS_LAMBDA_RUNTIME_API and the environment to start it by hand (under a
-                   debugger); one sandbox, no init limit; an invocation that times out resets it
-                   (start the process again). With --source, --external takes no KEY.
+                   debugger); one sandbox, no init limit, and no timeout (as sam local does when
+                   debugging: the runtime is told Lambda's longest deadline, 15 min, and nothing is
+                   killed while it sits on a breakpoint). A runtime that exits or reports an init
+                   error resets the sandbox: start the process again. With --source, --external
+                   takes no KEY.
   --source ...     one function outside any env, taken as npm run invoke -- --source takes it
   --detach         start the env's emulator and gateway in the background (as npm start leaves
                    them), print the URLs and return; its output goes to .build/gateway/<env>.log;
@@ -82,6 +85,8 @@ async function main(): Promise<number | void> {
       source: { type: "string" },
       runtime: { type: "string" },
       handler: { type: "string" },
+      bin: { type: "string" },
+      env: { type: "string", multiple: true },
       detach: { type: "boolean" },
       "serve-detached": { type: "boolean" },
     },
@@ -101,14 +106,14 @@ async function main(): Promise<number | void> {
   let endpoints: readonly ServedEndpoint[] = [];
   if (withSource) {
     if (positionals.length) throw new UsageError(`--source runs a function outside any env; leave out ${positionals.join(" ")}`);
-    const spec = sourceFunction({ source: values.source!, runtime: values.runtime, handler: values.handler });
-    const external = (values.external as unknown) === true ? { externalPort: await freePort(), maxConcurrency: 1 } : {};
+    const spec = await sourceFunction({ source: values.source!, runtime: values.runtime, handler: values.handler, bin: values.bin, environment: envFlags(values.env) });
+    const external = (values.external as unknown) === true ? { externalPort: await freePort(), maxConcurrency: 1, enforceTimeout: false } : {};
     served = [{ ...spec, ...external }];
     emulator = new RuntimeEmulator(served, { console: lineOut });
     url = await emulator.listen(port);
     heading = `${spec.name} (from ${values.source})`;
   } else {
-    if (values.runtime || values.handler) throw new UsageError("--runtime and --handler go with --source");
+    if (values.runtime || values.handler || values.bin || values.env) throw new UsageError("--runtime, --handler, --bin and --env go with --source (an env's functions have the env's variables)");
     const env = loadEnv(positionals[0]);
     if (values.detach) {
       if (values.external !== undefined) throw new UsageError("--external runs a process by hand, in the foreground; leave out --detach");
@@ -143,7 +148,7 @@ async function main(): Promise<number | void> {
     served = relayed;
     if (detached) recordGateway({ env: env.name, pid: process.pid, runtimeUrl: url, endpoints, startedAt: new Date().toISOString(), log: gatewayLogFile(env.name) });
   }
-  process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], served.map((f) => [f.name, f.externalPort !== undefined ? `external, Runtime API at 127.0.0.1:${f.externalPort}` : f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), `${f.timeoutSeconds} s`]))}\n`);
+  process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], served.map((f) => [f.name, f.externalPort !== undefined ? `external, Runtime API at 127.0.0.1:${f.externalPort}` : f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), f.enforceTimeout === false ? "none (debugging)" : `${f.timeoutSeconds} s`]))}\n`);
   for (const f of served.filter((x) => x.externalPort !== undefined)) printExternal(f);
   if (endpoints.length) printEndpoints(endpoints);
   process.stdout.write(`\n${heading}: runtime emulator at ${url}; Ctrl-C stops it\n`);

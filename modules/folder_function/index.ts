@@ -10,7 +10,7 @@ import { applyTimeBuilder } from "../apply_builder";
 import { PropError } from "../errors";
 import { MachineProbe, thisMachine } from "../machine";
 import { DependencyLayers, FunctionLayer, ILayer } from "../layer_builder";
-import { Deployment, FunctionNeeds, IFunction, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
+import { AsyncInvokeSettings, Deployment, FunctionNeeds, IFunction, ManagedFunction, PolicyStatement, RoleChoice } from "../lambda_function";
 import { PolicyTemplateOptions, statementsFromTemplates } from "../lambda_function/policy-templates";
 import { addFunctionUrl, FunctionUrlOptions } from "../lambda_function/url";
 
@@ -41,6 +41,8 @@ export interface FolderFunctionProps {
   readonly environment?: Readonly<Record<string, string>>;
   /** @default - unreserved */
   readonly reservedConcurrency?: number;
+  /** Asynchronous invocation: retries and the events' maximum age. @default - Lambda's (2 retries, 6 hours) */
+  readonly async?: AsyncInvokeSettings;
   /** Tags of the function, besides the provider's default tags. @default - none */
   readonly tags?: Readonly<Record<string, string>>;
   /** Layers, as objects, after the function's dependency layer (5 in all). @default - none */
@@ -103,6 +105,7 @@ export class FolderFunction extends Construct implements IFunction {
       environment: { ...(props.environment ?? {}) },
       reservedConcurrency: props.reservedConcurrency,
       architecture,
+      async: props.async,
     };
 
     let definition;

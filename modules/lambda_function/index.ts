@@ -4,6 +4,7 @@ import { DataAwsLambdaFunction } from "@cdktf/provider-aws/lib/data-aws-lambda-f
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 import { Annotations, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
 import { unzippedLimitError } from "../../build/layer";
@@ -21,6 +22,16 @@ export interface FunctionSettings {
   /** @default - unreserved */
   readonly reservedConcurrency?: number;
   readonly architecture: "arm64" | "x86_64";
+  /** Asynchronous invocation (its event invoke config). @default - Lambda's: 2 retries, events kept 6 hours */
+  readonly async?: AsyncInvokeSettings;
+}
+
+/** What Lambda does with a failed asynchronous (Event) invocation. */
+export interface AsyncInvokeSettings {
+  /** Retries after a failed attempt, 0-2. @default 2 */
+  readonly retries?: number;
+  /** How long an event may wait (for a retry), 60-21600 s; older ones are dropped. @default 21600 */
+  readonly maxEventAgeSeconds?: number;
 }
 
 /**
@@ -283,6 +294,11 @@ export class ManagedFunction extends Construct implements IFunction {
       dependsOn: [...waitFor, ...(def.dependsOn ?? [])],
     });
     if (deployment.mode === "import") fn.importFrom(deployment.functionName);
+    const async = props.settings.async;
+    if (async) {
+      // Only when asked: without one, Lambda's defaults apply and an adopted function's own config is left alone.
+      new LambdaFunctionEventInvokeConfig(this, "async", { functionName: fn.functionName, maximumRetryAttempts: async.retries ?? 2, maximumEventAgeInSeconds: async.maxEventAgeSeconds });
+    }
     for (const [check, reason] of Object.entries(FUNCTION_CHECKS)) acceptCheck(fn, check, reason);
     if (props.settings.reservedConcurrency === undefined) {
       acceptCheck(fn, "CKV_AWS_115", `${props.settingsField ?? "function"}.reservedConcurrency is unset: the function shares the account's unreserved pool, as this env chooses`);

@@ -360,6 +360,7 @@ export class LambdaStack extends TerraformStack {
         timeoutSeconds: entry.timeoutSeconds ?? d.timeoutSeconds ?? 3,
         environment: { ...(d.environment ?? {}), ...(entry.environment ?? {}) },
         reservedConcurrency: entry.reservedConcurrency ?? d.reservedConcurrency,
+        async: entry.async ?? d.async,
         layers: entry.layers ?? d.layers ?? [],
       };
       const tags = { ...(d.tags ?? {}), ...(entry.tags ?? {}) };
