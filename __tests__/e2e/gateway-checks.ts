@@ -54,8 +54,8 @@ export async function checkGateway(root: string): Promise<void> {
   expect(fired.stdout).toMatch(/lambdaship-local-report-daily \(cron\(0 6 \* \* \? \*\)\) fired -> lambdaship-local-report, Event invocation \S+, payload \{"orders":\[\]\}\n  success in/);
   expect(fired.stdout).toContain("report of 0 orders");
   // The report's event invoke config (dev's async: 1 retry within an hour), deployed and followed by the emulator.
-  const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { runtimeUrl: string };
-  const status = (await (await fetch(`${rec.runtimeUrl}/status`)).json()) as { functions: Array<{ name: string; async: unknown }> };
+  const gateway = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { runtimeUrl: string };
+  const status = (await (await fetch(`${gateway.runtimeUrl}/status`)).json()) as { functions: Array<{ name: string; async: unknown }> };
   expect(status.functions.find((f) => f.name === "lambdaship-local-report")?.async).toEqual({ retries: 1, maxEventAgeSeconds: 3600 });
   const unknown = await run(process.execPath, ["-r", "./scripts/register.js", "scripts/trigger.ts", "local", "nightly"], root, { LAMBDASHIP_STATE_DIR: "" });
   expect(unknown.code).toBe(2);
