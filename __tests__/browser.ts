@@ -44,7 +44,8 @@ export class Browser {
     const args = ["--headless=new", "--disable-gpu", "--no-first-run", "--no-default-browser-check", "--remote-debugging-port=0", `--user-data-dir=${profile}`, "about:blank"];
     // As root (CI), Chromium runs only without its sandbox.
     if (process.getuid?.() === 0) args.unshift("--no-sandbox");
-    const child = spawn(chromiumPath(), args, { stdio: ["ignore", "ignore", "pipe"] });
+    // Its own process group: close() stops Chromium's helper processes too.
+    const child = spawn(chromiumPath(), args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
     const endpoint = await new Promise<string>((resolve, reject) => {
       let err = "";
       const t = setTimeout(() => reject(new Error(`chromium did not start within 30 s:\n${err}`)), 30_000);
@@ -110,9 +111,19 @@ export class Browser {
     await new Promise<void>((resolve) => {
       if (this.child.exitCode !== null) return resolve();
       this.child.once("exit", () => resolve());
-      this.child.kill("SIGTERM");
-      setTimeout(() => this.child.kill("SIGKILL"), 5000).unref();
+      this.signal("SIGTERM");
+      setTimeout(() => this.signal("SIGKILL"), 5000).unref();
     });
-    fs.rmSync(this.profile, { recursive: true, force: true });
+    // A helper may still be writing into the profile as it exits: the whole group goes, and the removal retries.
+    this.signal("SIGKILL");
+    fs.rmSync(this.profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    try {
+      process.kill(-this.child.pid!, sig);
+    } catch {
+      /* the group is gone */
+    }
   }
 }
