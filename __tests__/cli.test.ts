@@ -30,13 +30,15 @@ describe("the commands' one way of arguments, errors and exit codes", () => {
     ["scripts/start.ts", ["--allow-everything"]],
     ["scripts/live.ts", ["prod"]],
     ["scripts/live.ts", ["dev", "report"]],
+    ["scripts/dev.ts", ["prod"]],
+    ["scripts/dev.ts", ["local", "nope"]],
   ])("%s %j: a usage error is one line and exit 2", (script, args) => {
     const r = spawnSync(process.execPath, ["-r", "./scripts/register.js", script, ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
     expect({ status: r.status, lines: r.stderr.trim().split("\n").length }).toEqual({ status: 2, lines: 1 });
     expect(r.stderr).toMatch(/\(see --help\)$/m);
   });
 
-  test.each(["scripts/start.ts", "scripts/emulator.ts", "scripts/providers.ts", "scripts/setup.ts", "scripts/runtime.ts", "scripts/import-commands.ts", "scripts/live.ts", "build/cli.ts", "build/layer-cli.ts", "build/function-cli.ts"])("%s --help lists the exit codes", (script) => {
+  test.each(["scripts/start.ts", "scripts/emulator.ts", "scripts/providers.ts", "scripts/setup.ts", "scripts/runtime.ts", "scripts/import-commands.ts", "scripts/live.ts", "scripts/dev.ts", "build/cli.ts", "build/layer-cli.ts", "build/function-cli.ts"])("%s --help lists the exit codes", (script) => {
     const r = spawnSync(process.execPath, ["-r", "./scripts/register.js", script, "--help"], { cwd: PROJECT_ROOT, encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Exit codes: 0 /);

@@ -68,7 +68,7 @@ const PYTHON_DEPENDENCY_FILES = new Set(["requirements.txt", "Pipfile", "Pipfile
 const NODE_LOCKS = new Set(["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"]);
 
 /** The files a package is made from (and hashed), per language: no tests, no dependency locks the layer owns. */
-function packageFiles(dir: string, language: Language, deps: Dependencies): SourceFile[] {
+export function packageFiles(dir: string, language: Language, deps: Dependencies): SourceFile[] {
   const skip = (rel: string, isDir: boolean): boolean => {
     if (isDir) return isTestPath(`${rel}/x`);
     if (isTestPath(rel)) return true;
@@ -262,7 +262,7 @@ function javaEntries(src: FunctionSource, plan: FunctionPlan, work: string, log?
   return entries;
 }
 
-function nodeTarget(runtime: string): string {
+export function nodeTarget(runtime: string): string {
   return `node${/^nodejs(\d+)/.exec(runtime)?.[1] ?? "22"}`;
 }
 

@@ -31,7 +31,9 @@ function isGatewayProcess(pid: number, env: string): boolean {
   try {
     process.kill(pid, 0);
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    return cmdline.some((a) => a.endsWith(path.join("scripts", "runtime.ts"))) && cmdline.includes(env) && cmdline.includes("--serve-detached");
+    // The detached gateway, or npm run dev serving the env in the foreground.
+    const detached = cmdline.some((a) => a.endsWith(path.join("scripts", "runtime.ts"))) && cmdline.includes("--serve-detached");
+    return (detached || cmdline.some((a) => a.endsWith(path.join("scripts", "dev.ts")))) && cmdline.includes(env);
   } catch {
     return false;
   }
@@ -122,7 +124,7 @@ export async function startGateway(env: string, opts: { log?: (line: string) => 
 }
 
 /** The ports of the last record, kept so a restart (or a new npm start) serves the same URLs. */
-function readPorts(env: string): Record<string, number> {
+export function readPorts(env: string): Record<string, number> {
   try {
     const rec = JSON.parse(fs.readFileSync(`${gatewayRecordFile(env)}.ports`, "utf8")) as Record<string, number>;
     return rec;

@@ -7,7 +7,7 @@ import { cargoDevBuild, chooseBin } from "../build/rust-dev";
 import { collectFiles, createZip, writeFileAtomic } from "../build/zip";
 import type { EnvConfig } from "../envs/schema";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
-import { functionsFromStack, StackJson, StateValues } from "../runtime/functions";
+import { functionsFromStack, ResolveOptions, StackJson, StateValues } from "../runtime/functions";
 import { UsageError } from "./cli";
 import { recordedEmulator, sharedEmulator } from "./local-aws";
 import { localStateFile } from "./state-guard";
@@ -95,15 +95,15 @@ export async function localRuntime(
   const aws = await sharedEmulator();
   const emulator = new RuntimeEmulator([], { console: opts.console });
   const url = await emulator.listen(opts.port ?? 0);
-  const { functions, problems } = functionsFromStack(stack, {
+  const resolve: ResolveOptions = {
     stackDir: dir,
     region: env.region,
     projectRoot: PROJECT_ROOT,
     awsEndpoint: aws.endpoint,
     state: opts.state ?? (env.stateBackend ? undefined : localState(env.name)),
     managementEndpoint: `${url}/${env.websocket.stage.name}`,
-    only: opts.only,
-  });
+  };
+  const { functions, problems } = functionsFromStack(stack, { ...resolve, only: opts.only });
   for (const p of problems) (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`note: ${p}`);
   const external = opts.external;
   if (external && !functions.some((f) => f.name === external.key || functionKey(env, f.name) === external.key)) {
@@ -112,7 +112,7 @@ export async function localRuntime(
   }
   const served = functions.map((f) => (external && (f.name === external.key || functionKey(env, f.name) === external.key) ? { ...f, externalPort: external.port, maxConcurrency: 1, enforceTimeout: false } : f));
   for (const f of served) emulator.add(f);
-  return { emulator, url, functions: served, aws, stack, dir };
+  return { emulator, url, functions: served, aws, stack, dir, resolve };
 }
 
 /** `--env KEY=VALUE` flags (repeatable) as a function's variables; a malformed one names itself and the fix. */

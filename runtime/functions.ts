@@ -176,7 +176,8 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
     const memoryMiB = Number(fn.memory_size ?? 128);
     const timeoutSeconds = Number(fn.timeout ?? 3);
     const zip = path.resolve(opts.stackDir, String(fn.filename));
-    const codeDir = unpack(zip, opts.projectRoot);
+    // A folder is run as it is (npm run dev's builds); a zip is unpacked as Lambda would.
+    const codeDir = fs.statSync(zip, { throwIfNoEntry: false })?.isDirectory() ? zip : unpack(zip, opts.projectRoot);
     const variables: Record<string, string> = {};
     for (const [k, v] of Object.entries(((fn.environment as { variables?: Record<string, string> } | undefined)?.variables) ?? {})) {
       if (k === "MANAGEMENT_API_ENDPOINT" && opts.managementEndpoint) continue; // replaced by the stand-in below

@@ -8,11 +8,12 @@ import { benchRust } from "./bench-rust";
 import { benchRuntime } from "./bench-runtime";
 import { printGatewayBench } from "./bench-gateway";
 import { printLiveBench } from "./bench-live";
+import { printDevBench } from "./bench-dev";
 import { PROJECT_ROOT } from "../lib/toolchain";
 import { EXIT, exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 
 /**
- * `npm run bench [-- --only synth|functions|rust|runtime|layers]`:
+ * `npm run bench [-- --only synth|functions|rust|runtime|gateway|live|dev|layers]`:
  *   synth: every env stack, wall time and peak memory, ours next to the cdktf template way
  *          (package-root provider imports + ts-node) measured in the same run;
  *   functions: synth with 10, 50 and 200 functions, and each runtime's builder cold, warm and
@@ -23,6 +24,9 @@ import { EXIT, exitCodesHelp, parseCommandLine, runMain, UsageError } from "../l
  *          Runtime API loop (scripts/bench-runtime.ts);
  *   gateway: a WebSocket message's round trip and an HTTP route through the local gateway, each
  *          next to a direct invoke of the same function (scripts/bench-gateway.ts);
+ *   live:  an invocation served live next to the deployed code (scripts/bench-live.ts);
+ *   dev:   npm run dev's edit-to-answer time per runtime next to a release build and invoke
+ *          (scripts/bench-dev.ts);
  *   layers: cold, other-clone and no-op builds of each layer, and their sizes (scripts/bench-layers.ts).
  */
 
@@ -131,7 +135,7 @@ function benchSynth(): void {
   }
 }
 
-const PARTS = ["synth", "functions", "rust", "runtime", "gateway", "live", "layers"];
+const PARTS = ["synth", "functions", "rust", "runtime", "gateway", "live", "dev", "layers"];
 const HELP = `Usage: npm run bench [-- --only ${PARTS.join("|")}]
 
 Measures speed and memory against the named baselines, each in the same run, and prints figures
@@ -155,6 +159,7 @@ async function main(): Promise<number | void> {
   if (!only || only === "runtime") await benchRuntime();
   if (!only || only === "gateway") await printGatewayBench();
   if (!only || only === "live") await printLiveBench();
+  if (!only || only === "dev") await printDevBench();
   if (!only || only === "rust") benchRust();
 }
 

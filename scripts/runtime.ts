@@ -1,14 +1,14 @@
 import { loadEnv } from "../envs";
 import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
 import { stackName } from "../modules/stack";
-import type { StackJson } from "../runtime/functions";
 import { table } from "../build/util";
-import { buildIfNeeded, envFlags, localRuntime, localState, sourceFunction } from "../lib/local-runtime";
-import { endpointsTable, gatewayLogFile, recordGateway, rememberPorts, runningGateway, startGateway } from "../lib/local-gateway";
-import { gatewayFromStack, LocalGateway, ServedEndpoint, withLocalRelay } from "../runtime/gateway";
+import { envFlags, sourceFunction } from "../lib/local-runtime";
+import { endpointsTable, gatewayLogFile, recordGateway, runningGateway, startGateway } from "../lib/local-gateway";
+import { LocalGateway, ServedEndpoint } from "../runtime/gateway";
+import { serveEnv } from "../lib/serve-env";
 import { freePort } from "../lib/local-aws";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
-import { readStack, stackDir, synthAll } from "../lib/synth";
+import { synthAll } from "../lib/synth";
 
 const HELP = `Usage: npm run runtime -- <env> [--port PORT] [--external KEY] [--detach]
        npm run runtime -- --source DIR|ZIP [--runtime R] [--handler H] [--bin NAME] [--env K=V ...] [--port PORT] [--external]
@@ -127,25 +127,15 @@ async function main(): Promise<number | void> {
     const running = !detached && runningGateway(env.name);
     if (running) throw new UsageError(`the local gateway of ${env.name} already runs in the background (pid ${running.pid}, ${running.runtimeUrl}); stop it first with npm run emulator -- stop`);
     synthAll(undefined, env.name);
-    const dir = stackDir(env.name);
-    const stack = readStack(env.name) as StackJson;
-    for (const r of Object.values(stack.resource?.aws_lambda_function ?? {})) buildIfNeeded(stack, dir, r);
     const external = typeof values.external === "string" ? { key: values.external, port: await freePort() } : undefined;
-    const local = await localRuntime(env, { port, console: lineOut, external });
-    emulator = local.emulator;
-    served = local.functions;
-    url = local.url;
-    heading = `${stackName(env.name)} (AWS calls go to ${local.aws.endpoint})`;
-    const spec = gatewayFromStack(stack, env.region, env.stateBackend ? undefined : localState(env.name));
-    for (const p of spec.problems) lineOut(`note: ${p}`);
     const ports = process.env.LAMBDASHIP_GATEWAY_PORTS ? (JSON.parse(process.env.LAMBDASHIP_GATEWAY_PORTS) as Record<string, number>) : {};
-    gateway = new LocalGateway(spec, emulator, { log: lineOut, ports, portsArePreferences: true, chatPage: true, aws: { endpoint: local.aws.endpoint, region: env.region } });
-    endpoints = await gateway.start();
-    rememberPorts(env.name, endpoints);
-    // The functions' live relay is the gateway's (no sandbox has started yet: none sees the AWS URL).
-    const relayed = withLocalRelay(served, spec, endpoints);
-    for (const [i, f] of relayed.entries()) if (f !== served[i]) emulator.add(f);
-    served = relayed;
+    const s = await serveEnv(env, { port, console: lineOut, log: lineOut, external, ports });
+    emulator = s.emulator;
+    served = s.functions;
+    url = s.url;
+    gateway = s.gateway;
+    endpoints = s.endpoints;
+    heading = `${stackName(env.name)} (AWS calls go to ${s.awsEndpoint})`;
     if (detached) recordGateway({ env: env.name, pid: process.pid, runtimeUrl: url, endpoints, startedAt: new Date().toISOString(), log: gatewayLogFile(env.name) });
   }
   process.stdout.write(`${table(["function", "runs", "concurrency", "timeout"], served.map((f) => [f.name, f.externalPort !== undefined ? `external, Runtime API at 127.0.0.1:${f.externalPort}` : f.description.replace(/ \(.*\)$/, ""), String(f.maxConcurrency), f.enforceTimeout === false ? "none (debugging)" : `${f.timeoutSeconds} s`]))}\n`);

@@ -2,23 +2,17 @@ import * as fs from "fs";
 import { EXIT, exitCodesHelp, parseCommandLine } from "../lib/cli";
 import * as path from "path";
 import { ConfigError } from "../modules/errors";
+import { deployLocal } from "../lib/deploy-local";
 import { stackName } from "../modules/stack";
-import { ALLOW_IMPORT_CHANGES, PlanJsonDocument, summarize } from "../review/plan-summary";
-import { apply, init, plan, PLAN_FILE, state } from "../lib/engine";
-import { sharedEmulator } from "../lib/local-aws";
-import { ensureFunctionDependencies } from "../lib/functions-setup";
-import { ensurePythonEnv } from "../lib/python-env";
-import { ensureRustToolchain } from "../lib/rust-setup";
+import { state } from "../lib/engine";
 import { readElfFile } from "../build/elf";
 import { loadEnv } from "../envs";
 import { functionKey, localRuntime, sampleEvent } from "../lib/local-runtime";
 import { formatBytes, table } from "../build/util";
-import { checkStateFile, functionsOnEmulator, localStateFile, protectStateFiles } from "../lib/state-guard";
-import { stackDir, synthAll } from "../lib/synth";
+
 import { endpointsTable, GatewayRecord, gatewayLogFile, startGateway } from "../lib/local-gateway";
 import { signRequest } from "../runtime/sigv4";
 import WebSocket from "ws";
-import { ensureToolchain, log } from "../lib/toolchain";
 
 const HELP = `Usage: npm start [-- --allow-import-changes] [--allow-destroy]
 
@@ -162,9 +156,8 @@ async function main(): Promise<void> {
   }
   const started = Date.now();
   // Config first: a bad env stops here, before anything is installed, started or applied.
-  let env: ReturnType<typeof loadEnv>;
   try {
-    env = loadEnv(ENV);
+    loadEnv(ENV);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`\n${e.message}\n\nNothing was started, synthesized or applied.\n`);
@@ -172,56 +165,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  step(1, "setup");
-  ensurePythonEnv();
-  ensureFunctionDependencies();
-  const t = await ensureToolchain();
-  try {
-    ensureRustToolchain();
-  } catch (e) {
-    // Without it the Rust functions are built and deployed as x86_64, with a warning at synth.
-    log(`warning: ${(e as Error).message}`);
-  }
-
-  step(2, "local AWS emulator");
-  const emu = await sharedEmulator();
-  const stateFile = localStateFile(ENV);
-  if (emu.fresh && fs.existsSync(stateFile)) {
-    // The emulator keeps everything in memory: a new one is empty, so old state describes nothing.
-    fs.renameSync(stateFile, `${stateFile}.stale-${Date.now()}`);
-    log(`moved aside ${path.basename(stateFile)}: it described an emulator that is no longer running`);
-  }
-  process.stdout.write(`moto server at ${emu.endpoint} (pid ${emu.pid}, ${emu.fresh ? "started" : "already running"})\n`);
-
-  step(3, "synth");
-  process.env.LAMBDASHIP_AWS_ENDPOINT = emu.endpoint;
-  synthAll(undefined, ENV);
-  const cwd = stackDir(ENV);
-  process.stdout.write(`synthesized ${stackName(ENV)} into cdktf.out/stacks\n`);
-
-  step(4, `plan and apply ${stackName(ENV)} with ${t.engine.kind} ${t.engine.version}`);
-  checkStateFile(stateFile, await functionsOnEmulator(emu.endpoint, env.namePrefix, env.region));
-  await init(t, cwd, { progress: `[init] ${stackName(ENV)}` });
-  const p = await plan(t, cwd, { keep: true, progress: `[plan] ${stackName(ENV)}` });
-  if (p.exitCode === 0) {
-    process.stdout.write("No changes: the emulator matches the configuration.\n");
-  } else {
-    process.stdout.write(`plan: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy, ${p.import} to import\n`);
-    // npm start applies with no review: an import that would change what it adopts is refused.
-    const review = summarize({ env: ENV, plan: p.json as PlanJsonDocument, applying: true, allowImportChanges: flags.values["allow-import-changes"] === true, allowDestroy: flags.values["allow-destroy"] === true });
-    if (review.exitCode === 4) {
-      if (review.adoptedDestroyed.length) {
-        for (const g of review.adoptedDestroyed) process.stdout.write(`  adopted by an import, its entry gone, destroyed by this plan: ${g.name} (${g.address})\n`);
-        throw new Error(`the plan destroys what an import adopted (above); nothing was applied. To forget it instead, add to envs/${ENV}.ts: forgotten: [${review.adoptedDestroyed.map((g) => JSON.stringify(g.address)).join(", ")}]; to destroy it, run npm start -- --allow-destroy`);
-      }
-      for (const i of review.imports) process.stdout.write(`  import: ${i.message}\n`);
-      throw new Error(`an import would change what it adopts (above); nothing was applied. Keep those values in envs/${ENV}.ts (variables, tags, role), or run npm start -- ${ALLOW_IMPORT_CHANGES}`);
-    }
-    const a = await apply(t, cwd, { planFile: PLAN_FILE, progress: `[apply] ${stackName(ENV)}` });
-    process.stdout.write(`applied: ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed, ${a.imported} imported\n`);
-  }
-  protectStateFiles(stateFile);
-
+  const { t, cwd, emu } = await deployLocal(ENV, { allowImportChanges: flags.values["allow-import-changes"] === true, allowDestroy: flags.values["allow-destroy"] === true, step });
   const s = await state(t, cwd);
   const counts = new Map<string, number>();
   for (const r of s.resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);

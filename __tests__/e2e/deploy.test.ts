@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { readElfFile } from "../../build/elf";
 import { unpack } from "../../runtime/functions";
-import { checkChatPage, checkGateway, checkLiveCommand, checkLiveRelay, checkRoomLoad } from "./gateway-checks";
+import { checkChatPage, checkDevCommand, checkGateway, checkLiveCommand, checkLiveRelay, checkRoomLoad } from "./gateway-checks";
 import { BACKEND_ADDRESS, buildRustFunctionsUpFront, run, sdkConfig, Workspace } from "./workspace";
 
 /**
@@ -310,6 +310,7 @@ describe("end to end against the local AWS emulator", () => {
       await checkChatPage(ws.root);
       process.stdout.write(`live relay: ${await checkLiveRelay(ws.root)}\n`);
       process.stdout.write(`live command: ${await checkLiveCommand(ws.root)}\n`);
+      process.stdout.write(`dev command: ${await checkDevCommand(ws.root)}\n`);
       process.stdout.write(`load through the local gateway: ${await checkRoomLoad(ws.root)}\n`);
       // npx cdktf diff as typed: one line says what to run (the CLI config setup wrote); run as it says,
       // it finds no differences against the local AWS npm start left running.

@@ -275,3 +275,68 @@ export async function checkLiveCommand(root: string): Promise<string> {
     if (child.exitCode === null) child.kill("SIGKILL");
   }
 }
+
+/**
+ * npm run dev -- local report greeter, as a developer runs it after npm start: the env is deployed
+ * (nothing changed), served in the foreground from the background gateway's ports, the two functions
+ * from dev builds (Python: its checked source files; Go: go build natively); an edit of each is
+ * answered by the next invocation, a syntax error leaves the previous build serving, and Ctrl-C
+ * brings the background gateway back with the deployed packages.
+ */
+export async function checkDevCommand(root: string): Promise<string> {
+  const record = () => JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { pid: number; runtimeUrl: string };
+  const before = record();
+  const app = path.join(root, "lambda-src", "functions", "report", "app.py");
+  const main = path.join(root, "lambda-src", "functions", "greeter", "main.go");
+  const originals = new Map([app, main].map((f) => [f, fs.readFileSync(f, "utf8")]));
+  const child = spawn(process.execPath, ["-r", "./scripts/register.js", "scripts/dev.ts", "local", "report", "greeter"], { cwd: root, env: { ...process.env, LAMBDASHIP_STATE_DIR: "" }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d));
+  child.stderr.on("data", (d: Buffer) => (output += d));
+  const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
+  const until = async <T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await f();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; npm run dev printed:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const invoke = async (fn: string, event: object) => {
+    const r = await fetch(`${record().runtimeUrl}/2015-03-31/functions/${fn}/invocations`, { method: "POST", body: JSON.stringify(event) });
+    return r.text();
+  };
+  const orders = { orders: [{ id: "o-1", status: "paid", total: 1200 }] };
+  try {
+    await until("npm run dev to watch", () => output.includes("[dev] watching 2 functions"), 10 * 60_000);
+    expect(output).toContain("No changes: the emulator matches the configuration.");
+    expect(output).toContain(`stopped the background gateway of local (pid ${before.pid})`);
+    expect(output).toMatch(/\[dev\] greeter: dev build built for x86_64, natively \(deployed: arm64, stripped\)/);
+    expect(output).toMatch(/\[dev\] report: built in \d+\.\d\d s \(checked and copied \d+ files?\)/);
+    expect(record().pid).toBe(child.pid);
+    expect(await invoke("lambdaship-local-greeter", { name: "dev" })).toContain('"greeting":"Hello, dev!"');
+
+    const t = Date.now();
+    fs.writeFileSync(app, originals.get(app)!.replace('report[status] = {"count": len(group), "total": sum(totals)}', 'report[status] = {"count": len(group), "total": sum(totals), "edited": True}'));
+    const edited = await until("the report's edit", async () => ((await invoke("lambdaship-local-report", orders)).includes("edited") ? Date.now() - t : undefined), 30_000);
+    expect(output).toMatch(/\[dev\] report: app\.py changed; rebuilt in \d+\.\d\d s \(checked and copied/);
+    const g = Date.now();
+    fs.writeFileSync(main, originals.get(main)!.replace('"%s, %s!"', '"%s, %s!?"'));
+    const goEdited = await until("the greeter's edit", async () => ((await invoke("lambdaship-local-greeter", { name: "dev" })).includes("Hello, dev!?") ? Date.now() - g : undefined), 120_000);
+    // A syntax error: shown, and the previous build answers.
+    fs.appendFileSync(app, "\n)(\n");
+    await until("the failed rebuild", () => /\[dev\] report: app\.py changed; the rebuild failed in [\d.]+ s; the previous build keeps serving:\n.*SyntaxError/s.test(output), 30_000);
+    expect(await invoke("lambdaship-local-report", orders)).toContain("edited");
+
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(output).toMatch(/the background gateway of local serves again \(pid \d+, the deployed packages\)/);
+    expect(record().pid).not.toBe(child.pid);
+    expect(await invoke("lambdaship-local-greeter", { name: "dev" })).toContain('"greeting":"Hello, dev!"');
+    return `npm run dev answered a Python edit ${edited} ms and a Go edit ${goEdited} ms after the file was written; a syntax error kept the previous build serving`;
+  } finally {
+    for (const [f, text] of originals) fs.writeFileSync(f, text);
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+}
