@@ -277,19 +277,23 @@ export async function checkLiveCommand(root: string): Promise<string> {
 }
 
 /**
- * npm run dev -- local report greeter, as a developer runs it after npm start: the env is deployed
- * (nothing changed), served in the foreground from the background gateway's ports, the two functions
- * from dev builds (Python: its checked source files; Go: go build natively); an edit of each is
- * answered by the next invocation, a syntax error leaves the previous build serving, and Ctrl-C
- * brings the background gateway back with the deployed packages.
+ * npm run dev -- local report greeter orders-api backend, as a developer runs it after npm start:
+ * the env is deployed (nothing changed), served in the foreground from the background gateway's
+ * ports, the four functions from dev builds (Python: its checked source files; Go: go build; the
+ * TypeScript one: esbuild's incremental rebuild; the Rust backend: cargo's dev profile, natively); an
+ * edit of each is answered by the next invocation (orders-api's through the HTTP API route of the
+ * gateway), a syntax error leaves the previous build serving, and Ctrl-C brings the background
+ * gateway back with the deployed packages.
  */
 export async function checkDevCommand(root: string): Promise<string> {
-  const record = () => JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { pid: number; runtimeUrl: string };
+  const record = () => JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { pid: number; runtimeUrl: string; endpoints: Array<{ kind: string; url: string }> };
   const before = record();
   const app = path.join(root, "lambda-src", "functions", "report", "app.py");
   const main = path.join(root, "lambda-src", "functions", "greeter", "main.go");
-  const originals = new Map([app, main].map((f) => [f, fs.readFileSync(f, "utf8")]));
-  const child = spawn(process.execPath, ["-r", "./scripts/register.js", "scripts/dev.ts", "local", "report", "greeter"], { cwd: root, env: { ...process.env, LAMBDASHIP_STATE_DIR: "" }, stdio: ["ignore", "pipe", "pipe"] });
+  const handler = path.join(root, "lambda-src", "functions", "orders-api", "src", "handler.ts");
+  const routes = path.join(root, "lambda-src", "rust", "crates", "backend", "src", "routes.rs");
+  const originals = new Map([app, main, handler, routes].map((f) => [f, fs.readFileSync(f, "utf8")]));
+  const child = spawn(process.execPath, ["-r", "./scripts/register.js", "scripts/dev.ts", "local", "report", "greeter", "orders-api", "backend"], { cwd: root, env: { ...process.env, LAMBDASHIP_STATE_DIR: "" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d));
   child.stderr.on("data", (d: Buffer) => (output += d));
@@ -309,7 +313,7 @@ export async function checkDevCommand(root: string): Promise<string> {
   };
   const orders = { orders: [{ id: "o-1", status: "paid", total: 1200 }] };
   try {
-    await until("npm run dev to watch", () => output.includes("[dev] watching 2 functions"), 10 * 60_000);
+    await until("npm run dev to watch", () => output.includes("[dev] watching 4 functions"), 10 * 60_000);
     expect(output).toContain("No changes: the emulator matches the configuration.");
     expect(output).toContain(`stopped the background gateway of local (pid ${before.pid})`);
     expect(output).toMatch(/\[dev\] greeter: dev build built for x86_64, natively \(deployed: arm64, stripped\)/);
@@ -324,6 +328,18 @@ export async function checkDevCommand(root: string): Promise<string> {
     const g = Date.now();
     fs.writeFileSync(main, originals.get(main)!.replace('"%s, %s!"', '"%s, %s!?"'));
     const goEdited = await until("the greeter's edit", async () => ((await invoke("lambdaship-local-greeter", { name: "dev" })).includes("Hello, dev!?") ? Date.now() - g : undefined), 120_000);
+    // TypeScript, through the HTTP API's route on the gateway, as a client calls it.
+    const httpApi = record().endpoints.find((e) => e.kind === "http-api")!.url;
+    const healthOf = async () => (await (await fetch(`${httpApi}health`)).json()) as { status?: string };
+    expect(await healthOf()).toEqual({ status: "ok" });
+    const h = Date.now();
+    fs.writeFileSync(handler, originals.get(handler)!.replace('json(200, { status: "ok" })', 'json(200, { status: "ok from dev" })'));
+    const tsEdited = await until("orders-api's edit", async () => ((await healthOf()).status === "ok from dev" ? Date.now() - h : undefined), 60_000);
+    // Rust: the backend's health route.
+    const health = JSON.parse(fs.readFileSync(path.join(root, "lambda-src", "events", "backend.json"), "utf8")) as object;
+    const r = Date.now();
+    fs.writeFileSync(routes, originals.get(routes)!.replace('json!({ "status": "ok" })', 'json!({ "status": "ok from dev" })'));
+    const rustEdited = await until("the backend's edit", async () => ((await invoke("lambdaship-local-backend", health)).includes("ok from dev") ? Date.now() - r : undefined), 5 * 60_000);
     // A syntax error: shown, and the previous build answers.
     fs.appendFileSync(app, "\n)(\n");
     await until("the failed rebuild", () => /\[dev\] report: app\.py changed; the rebuild failed in [\d.]+ s; the previous build keeps serving:\n.*SyntaxError/s.test(output), 30_000);
@@ -334,7 +350,7 @@ export async function checkDevCommand(root: string): Promise<string> {
     expect(output).toMatch(/the background gateway of local serves again \(pid \d+, the deployed packages\)/);
     expect(record().pid).not.toBe(child.pid);
     expect(await invoke("lambdaship-local-greeter", { name: "dev" })).toContain('"greeting":"Hello, dev!"');
-    return `npm run dev answered a Python edit ${edited} ms and a Go edit ${goEdited} ms after the file was written; a syntax error kept the previous build serving`;
+    return `npm run dev answered edits ${edited} ms (Python), ${goEdited} ms (Go), ${tsEdited} ms (TypeScript, through the HTTP API) and ${rustEdited} ms (Rust) after the file was written; a syntax error kept the previous build serving`;
   } finally {
     for (const [f, text] of originals) fs.writeFileSync(f, text);
     if (child.exitCode === null) child.kill("SIGKILL");
