@@ -35,7 +35,8 @@ answered by its next invocation, without a deploy.
   --port PORT  the runtime emulator's Invoke API port (default: a free one)
 
 Invoke through the gateway's URLs, or: npm run invoke -- <env> <key> still runs the deployed package.
-Ctrl-C stops the watching, the gateway and the emulator.
+Ctrl-C stops the watching, the gateway and the emulator, and starts the background gateway again
+when one ran; npm run emulator -- stop stops npm run dev too (and the local AWS, as always).
 ${exitCodesHelp()}`;
 
 async function main(): Promise<number | void> {
@@ -104,7 +105,8 @@ async function main(): Promise<number | void> {
 
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = () => {
+    // Ctrl-C (SIGINT) gives the background gateway back; SIGTERM is npm run emulator -- stop, which stops it all.
+    const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
       out("\nstopping npm run dev ...");
@@ -117,16 +119,17 @@ async function main(): Promise<number | void> {
         // Our record goes; the background gateway comes back when it ran before.
         const rec = runningGateway(envName);
         if (rec?.pid === process.pid) fs.rmSync(gatewayRecordFile(envName), { force: true });
-        if (background) {
+        if (background && signal === "SIGINT") {
           const again = await startGateway(envName, { log: out });
-          out(`the background gateway of ${envName} serves again (pid ${again.pid}, the deployed packages)`);
+          // It synthesizes and builds what the sources are now: an edit that was never deployed runs there too.
+          out(`the background gateway of ${envName} serves again (pid ${again.pid}), with packages of the sources as they are now (npm start deploys an edit)`);
         }
         out("npm run dev stopped");
         resolve();
       })();
     };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
   });
 }
 

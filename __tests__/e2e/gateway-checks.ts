@@ -345,9 +345,11 @@ export async function checkDevCommand(root: string): Promise<string> {
     await until("the failed rebuild", () => /\[dev\] report: app\.py changed; the rebuild failed in [\d.]+ s; the previous build keeps serving:\n.*SyntaxError/s.test(output), 30_000);
     expect(await invoke("lambdaship-local-report", orders)).toContain("edited");
 
+    // The edits undone, then Ctrl-C: the background gateway comes back with what the sources are (the deployed packages).
+    for (const [f, text] of originals) fs.writeFileSync(f, text);
     child.kill("SIGINT");
     expect(await exited).toBe(0);
-    expect(output).toMatch(/the background gateway of local serves again \(pid \d+, the deployed packages\)/);
+    expect(output).toMatch(/the background gateway of local serves again \(pid \d+\), with packages of the sources as they are now/);
     expect(record().pid).not.toBe(child.pid);
     expect(await invoke("lambdaship-local-greeter", { name: "dev" })).toContain('"greeting":"Hello, dev!"');
     return `npm run dev answered edits ${edited} ms (Python), ${goEdited} ms (Go), ${tsEdited} ms (TypeScript, through the HTTP API) and ${rustEdited} ms (Rust) after the file was written; a syntax error kept the previous build serving`;
