@@ -1,3 +1,4 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -24,9 +25,26 @@ jest.setTimeout(10 * 60 * 1000);
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-live-ext-"));
 const FN = "live-fn";
 
+/** A certificate authority and a certificate it signed for 127.0.0.1, made with openssl: the wss:// relay's. */
+function testCertificates(dir: string): { key: string; cert: string; caFile: string } {
+  const run = (...args: string[]) => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (r.error || r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed (apt-get install openssl): ${r.error?.message ?? r.stderr}`);
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lambdaship test CA", "-keyout", "ca.key", "-out", "ca.pem");
+  run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "relay.key", "-out", "relay.csr");
+  fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  run("x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "relay.pem");
+  return { key: fs.readFileSync(path.join(dir, "relay.key"), "utf8"), cert: fs.readFileSync(path.join(dir, "relay.pem"), "utf8"), caFile: path.join(dir, "ca.pem") };
+}
+
 const signed = (url: string) => signRequest({ method: "GET", url: url.replace(/^ws/, "http") }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "execute-api" });
 
-describe("runtime-proxy live mode", () => {
+// ws:// as the local gateway serves the relay, and wss:// as API Gateway does (TLS through rustls in the extension).
+describe.each(["ws", "wss"])("runtime-proxy live mode over %s://", (transport) => {
+  const tls = transport === "wss" ? testCertificates(path.join(scratch, "certs")) : undefined;
+  const ca = tls ? fs.readFileSync(tls.caFile) : undefined;
   let relay: RelayStandIn;
   let emulator: RuntimeEmulator;
   const proxyLines = (logs: string) => logs.split("\n").filter((l) => l.includes('"extension":"lambdaship-runtime-proxy"') && l.includes('"requestId"')).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -39,7 +57,7 @@ describe("runtime-proxy live mode", () => {
   };
 
   beforeAll(async () => {
-    relay = await startRelayStandIn();
+    relay = await startRelayStandIn({ tls });
     const proxy: LayerSource = { name: "runtime-proxy", kind: "extension", dir: path.join(PROJECT_ROOT, "lambda-src", "extensions", "runtime-proxy") };
     const layerZip = buildLayer(proxy, "x86_64", { projectRoot: path.join(scratch, "layers") }).zipPath;
     const handlerZip = path.join(scratch, "handler.zip");
@@ -58,7 +76,7 @@ describe("runtime-proxy live mode", () => {
             filename: handlerZip,
             layers: ["${aws_lambda_layer_version.proxy.arn}"],
             timeout: 10,
-            environment: { variables: { AWS_LAMBDA_EXEC_WRAPPER: "/opt/lambdaship-runtime-proxy-wrapper", LAMBDASHIP_PROXY_PORT: "9019", LAMBDASHIP_LIVE_RELAY: relay.url, LAMBDASHIP_LIVE_ACK_MS: "500" } },
+            environment: { variables: { AWS_LAMBDA_EXEC_WRAPPER: "/opt/lambdaship-runtime-proxy-wrapper", LAMBDASHIP_PROXY_PORT: "9019", LAMBDASHIP_LIVE_RELAY: relay.url, LAMBDASHIP_LIVE_ACK_MS: "500", ...(tls ? { LAMBDASHIP_LIVE_CA_FILE: tls.caFile } : {}) } },
           },
         },
       },
@@ -90,6 +108,7 @@ describe("runtime-proxy live mode", () => {
       url: relay.url,
       functions: [FN],
       headers: signed,
+      ca,
       handler: async (_fn, payload, ctx) => {
         seen.push({ payload: payload.toString(), deadlineMs: ctx.deadlineMs, invokedFunctionArn: ctx.invokedFunctionArn });
         const event = JSON.parse(payload.toString()) as { fail?: boolean; big?: number };
@@ -132,7 +151,7 @@ describe("runtime-proxy live mode", () => {
 
   it("a session that says hello but never takes the invocation costs the ack time once, then the deployed code answers", async () => {
     const url = `${relay.url}?room=${relayRoom(FN)}`;
-    const mute = new WebSocket(url, { headers: signed(url) });
+    const mute = new WebSocket(url, { headers: signed(url), ca });
     await new Promise<void>((resolve, reject) => (mute.once("open", () => resolve()), mute.once("error", reject)));
     try {
       mute.send(envelope({ t: "hello", session: "mute", functions: [FN] }));

@@ -18,6 +18,8 @@ export interface LiveSessionOptions {
   readonly handler: LocalHandler;
   /** Headers for each connection's upgrade (a SigV4 signature), from its full URL. */
   readonly headers?: (url: string) => Record<string, string>;
+  /** Certificates to trust for a wss:// relay besides the system's (PEM). @default - the system's */
+  readonly ca?: string | Buffer;
   readonly log?: (line: string) => void;
 }
 
@@ -40,7 +42,7 @@ export class LiveSession {
 
   private async join(fn: string): Promise<void> {
     const url = `${this.opts.url}?room=${encodeURIComponent(relayRoom(fn))}`;
-    const ws = new WebSocket(url, { headers: this.opts.headers?.(url) ?? {} });
+    const ws = new WebSocket(url, { headers: this.opts.headers?.(url) ?? {}, ...(this.opts.ca ? { ca: this.opts.ca } : {}) });
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("unexpected-response", (_req, res) => reject(new Error(`the relay at ${this.opts.url} refused the session for ${fn}: ${res.statusCode}`)));

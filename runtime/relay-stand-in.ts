@@ -1,5 +1,6 @@
 import * as crypto from "crypto";
 import * as http from "http";
+import * as https from "https";
 import type { AddressInfo } from "net";
 import WebSocket, { WebSocketServer } from "ws";
 import { LOCAL_CREDENTIALS, verifySigV4 } from "./sigv4";
@@ -9,6 +10,7 @@ import { LOCAL_CREDENTIALS, verifySigV4 } from "./sigv4";
  * the bench: `$connect` with `?room=` (SigV4-signed upgrades only, checked by the local gateway's
  * verifier; others 403), and every `{"message": ...}` sent to the whole room, its sender included,
  * as `{"room", "from", "message"}`. The real relay is the env's own (websocket_lambda's liveRelay).
+ * With `tls` it serves wss:// (as API Gateway does) with the given key and certificate.
  */
 export interface RelayStandIn {
   readonly url: string;
@@ -19,8 +21,8 @@ export interface RelayStandIn {
   close(): Promise<void>;
 }
 
-export async function startRelayStandIn(): Promise<RelayStandIn> {
-  const server = http.createServer();
+export async function startRelayStandIn(opts: { tls?: { key: string | Buffer; cert: string | Buffer } } = {}): Promise<RelayStandIn> {
+  const server: http.Server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }) : http.createServer();
   const wss = new WebSocketServer({ noServer: true });
   const members = new Set<{ ws: WebSocket; room: string; id: string }>();
   const refused: string[] = [];
@@ -51,7 +53,7 @@ export async function startRelayStandIn(): Promise<RelayStandIn> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
-    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/relay`,
+    url: `${opts.tls ? "wss" : "ws"}://127.0.0.1:${(server.address() as AddressInfo).port}/relay`,
     refused,
     joined,
     close: async () => {

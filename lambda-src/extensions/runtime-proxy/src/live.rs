@@ -2,7 +2,7 @@
 //! through the env's relay (runtime/live-protocol.ts has the protocol).
 //!
 //! On when the function's environment has `LAMBDASHIP_LIVE_RELAY` (the relay's
-//! `ws://` URL). The extension keeps one connection to the function's room
+//! `ws://` or `wss://` URL). The extension keeps one connection to the function's room
 //! (`live-<function name>`) across invocations, signed with SigV4 when the
 //! function has credentials, and reconnects when it drops. It notes the
 //! sessions that say `hello` for its function. For each invocation:

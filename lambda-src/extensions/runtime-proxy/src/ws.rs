@@ -1,12 +1,14 @@
-//! A WebSocket client (RFC 6455) over plain TCP, for the live relay: the
+//! A WebSocket client (RFC 6455) over TCP or TLS, for the live relay: the
 //! upgrade with extra headers (a SigV4 signature), masked text frames split
 //! into frames of at most [`FRAME_LIMIT`] bytes (API Gateway's frame limit),
 //! and a reader that puts fragmented messages together and answers pings.
+//! `wss://` goes through rustls (ring, Mozilla's roots, plus the PEM file in
+//! `LAMBDASHIP_LIVE_CA_FILE` when set).
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::http::read_head;
 
@@ -15,51 +17,130 @@ pub const FRAME_LIMIT: usize = 32 * 1024;
 /// Largest message accepted from the relay (API Gateway's message limit is 128 KB).
 pub const MESSAGE_LIMIT: usize = 1024 * 1024;
 
-/// A `ws://host[:port]/path?query` URL, split.
+/// A `ws://` or `wss://host[:port]/path?query` URL, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsUrl {
     pub host: String,
     pub port: u16,
     /// The path with its query (`/local?room=live-f`).
     pub target: String,
+    /// `wss://`: TLS.
+    pub tls: bool,
 }
 
 impl WsUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
-        if url.starts_with("wss://") {
-            return Err(format!("{url}: wss:// needs TLS, which this extension does not speak yet (the local gateway's ws:// relay works); the deployed code serves every invocation"));
-        }
-        let rest = url.strip_prefix("ws://").ok_or_else(|| format!("{url} is not a ws:// URL"))?;
+        let (tls, rest) = match (url.strip_prefix("wss://"), url.strip_prefix("ws://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            _ => return Err(format!("{url} is not a ws:// or wss:// URL")),
+        };
         let (authority, target) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
             Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
             None => (rest, "/".to_string()),
         };
+        let default_port = if tls { 443 } else { 80 };
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p.parse::<u16>().map_err(|_| format!("{url}: {p} is not a port"))?),
-            None => (authority.to_string(), 80),
+            None => (authority.to_string(), default_port),
         };
         if host.is_empty() {
             return Err(format!("{url} has no host"));
         }
-        Ok(WsUrl { host, port, target })
+        Ok(WsUrl { host, port, target, tls })
     }
 
     /// The Host header's value.
     pub fn authority(&self) -> String {
-        if self.port == 80 { self.host.clone() } else { format!("{}:{}", self.host, self.port) }
+        if self.port == if self.tls { 443 } else { 80 } { self.host.clone() } else { format!("{}:{}", self.host, self.port) }
     }
+}
+
+type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// How long the TLS reader holds the connection before it lets a sender write (the socket's read timeout).
+const TLS_READ_SLICE: Duration = Duration::from_millis(10);
+
+/// The TLS connection's reading side: it takes the shared connection for at most a read slice at a
+/// time, so that senders on other threads get their turn; `deadline` bounds a read (the upgrade).
+struct TlsReader {
+    tls: Arc<Mutex<Tls>>,
+    deadline: Option<Instant>,
+}
+
+impl Read for TlsReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let r = self.tls.lock().unwrap_or_else(|e| e.into_inner()).read(buf);
+            match r {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    if self.deadline.is_some_and(|d| Instant::now() > d) {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"));
+                    }
+                    std::thread::yield_now();
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The connection's writing side: the socket itself, or the shared TLS connection.
+enum WriteSide {
+    Plain(TcpStream),
+    Tls(Arc<Mutex<Tls>>),
+}
+
+impl WriteSide {
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            WriteSide::Plain(s) => s.write_all(data),
+            WriteSide::Tls(t) => {
+                let mut t = t.lock().unwrap_or_else(|e| e.into_inner());
+                t.write_all(data)?;
+                t.flush()
+            }
+        }
+    }
+}
+
+/// The roots a wss:// relay's certificate must chain to: Mozilla's, and the PEM file in LAMBDASHIP_LIVE_CA_FILE.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Ok(file) = std::env::var("LAMBDASHIP_LIVE_CA_FILE") {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let certs = CertificateDer::pem_file_iter(&file).map_err(|e| format!("LAMBDASHIP_LIVE_CA_FILE {file}: {e}"))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("LAMBDASHIP_LIVE_CA_FILE {file}: {e}"))?;
+            roots.add(cert).map_err(|e| format!("LAMBDASHIP_LIVE_CA_FILE {file}: {e}"))?;
+        }
+    }
+    // ring's provider has no post-quantum key exchange (rustls marks it deprecated for that); the
+    // classical X25519/ECDHE it offers is what API Gateway's TLS policies negotiate, and aws-lc-rs
+    // (the provider with it) needs cmake and a C toolchain per target on top of ring's.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// The writing half of a connection, shared by the threads that send.
 #[derive(Clone)]
 pub struct Sender {
-    stream: Arc<Mutex<TcpStream>>,
+    stream: Arc<Mutex<WriteSide>>,
+    /// The socket, to shut it down.
+    socket: Arc<TcpStream>,
 }
 
 /// The reading half.
 pub struct Receiver {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Box<dyn Read + Send>>,
     sender: Sender,
 }
 
@@ -79,7 +160,20 @@ pub fn connect(url: &WsUrl, headers: &[(String, String)], timeout: Duration) -> 
         .ok_or_else(|| format!("{} has no address", url.host))?;
     let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect to {}: {e}", url.authority()))?;
     stream.set_nodelay(true).ok();
-    stream.set_read_timeout(Some(timeout)).ok();
+    let socket = Arc::new(stream.try_clone().map_err(|e| e.to_string())?);
+    let deadline = Instant::now() + timeout;
+    let (mut writer, reader, tls): (WriteSide, Box<dyn Read + Send>, Option<Arc<Mutex<Tls>>>) = if url.tls {
+        let name = rustls::pki_types::ServerName::try_from(url.host.clone()).map_err(|e| format!("{}: {e}", url.host))?;
+        let conn = rustls::ClientConnection::new(tls_config()?, name).map_err(|e| format!("TLS to {}: {e}", url.authority()))?;
+        // Short reads: the reader gives the connection up between them (see TlsReader).
+        stream.set_read_timeout(Some(TLS_READ_SLICE)).ok();
+        let tls = Arc::new(Mutex::new(rustls::StreamOwned::new(conn, stream)));
+        (WriteSide::Tls(tls.clone()), Box::new(TlsReader { tls: tls.clone(), deadline: Some(deadline) }), Some(tls))
+    } else {
+        stream.set_read_timeout(Some(timeout)).ok();
+        let reader = stream.try_clone().map_err(|e| e.to_string())?;
+        (WriteSide::Plain(stream), Box::new(reader), None)
+    };
     let mut request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
         url.target,
@@ -90,9 +184,8 @@ pub fn connect(url: &WsUrl, headers: &[(String, String)], timeout: Duration) -> 
         request.push_str(&format!("{k}: {v}\r\n"));
     }
     request.push_str("\r\n");
-    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
     writer.write_all(request.as_bytes()).map_err(|e| format!("upgrade request to {}: {e}", url.authority()))?;
-    let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    let mut reader = BufReader::new(reader);
     let head = read_head(&mut reader, true)
         .map_err(|e| format!("upgrade answer from {}: {e}", url.authority()))?
         .ok_or_else(|| format!("{} closed the connection during the upgrade", url.authority()))?;
@@ -101,8 +194,20 @@ pub fn connect(url: &WsUrl, headers: &[(String, String)], timeout: Duration) -> 
     }
     // Sec-WebSocket-Accept is not checked: it guards against caches that do not speak WebSocket,
     // and none sits between Lambda and API Gateway (or on loopback).
-    stream.set_read_timeout(None).ok();
-    let sender = Sender { stream: Arc::new(Mutex::new(writer)) };
+    let reader = match tls {
+        // The TLS reader's deadline was the upgrade's: from now on it waits as long as the connection lives.
+        Some(tls) => {
+            let buffered = reader.buffer().to_vec();
+            let mut fresh = BufReader::new(Box::new(io::Cursor::new(buffered).chain(TlsReader { tls, deadline: None })) as Box<dyn Read + Send>);
+            std::mem::swap(&mut reader, &mut fresh);
+            reader
+        }
+        None => {
+            socket.set_read_timeout(None).ok();
+            reader
+        }
+    };
+    let sender = Sender { stream: Arc::new(Mutex::new(writer)), socket };
     Ok((sender.clone(), Receiver { reader, sender }))
 }
 
@@ -129,7 +234,7 @@ impl Sender {
     /// Sends a close frame and shuts the connection down.
     pub fn close(&self) {
         let _ = self.control(0x8, &1000u16.to_be_bytes());
-        let _ = self.stream.lock().unwrap_or_else(|e| e.into_inner()).shutdown(Shutdown::Both);
+        let _ = self.socket.shutdown(Shutdown::Both);
     }
 }
 
@@ -243,10 +348,13 @@ mod tests {
 
     #[test]
     fn parses_relay_urls() {
-        assert_eq!(WsUrl::parse("ws://127.0.0.1:4510/local").unwrap(), WsUrl { host: "127.0.0.1".into(), port: 4510, target: "/local".into() });
+        assert_eq!(WsUrl::parse("ws://127.0.0.1:4510/local").unwrap(), WsUrl { host: "127.0.0.1".into(), port: 4510, target: "/local".into(), tls: false });
         assert_eq!(WsUrl::parse("ws://relay.example/live?room=a").unwrap().target, "/live?room=a");
-        assert_eq!(WsUrl::parse("ws://h?room=a").unwrap(), WsUrl { host: "h".into(), port: 80, target: "/?room=a".into() });
-        assert!(WsUrl::parse("wss://x.execute-api.eu-west-1.amazonaws.com/dev").unwrap_err().contains("TLS"));
+        assert_eq!(WsUrl::parse("ws://h?room=a").unwrap(), WsUrl { host: "h".into(), port: 80, target: "/?room=a".into(), tls: false });
+        let aws = WsUrl::parse("wss://x.execute-api.eu-west-1.amazonaws.com/dev").unwrap();
+        assert_eq!((aws.tls, aws.port, aws.authority()), (true, 443, "x.execute-api.eu-west-1.amazonaws.com".to_string()));
+        assert_eq!(WsUrl::parse("wss://127.0.0.1:8443/s").unwrap().authority(), "127.0.0.1:8443");
+        assert!(WsUrl::parse("https://h/").unwrap_err().contains("not a ws:// or wss:// URL"));
         assert!(WsUrl::parse("http://x/").is_err());
         assert!(WsUrl::parse("ws://h:x/").is_err());
     }
