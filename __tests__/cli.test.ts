@@ -1,4 +1,7 @@
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { EXIT, exitCodesHelp, parseCommandLine, UsageError } from "../lib/cli";
 import { PROJECT_ROOT } from "./helpers";
 
@@ -30,12 +33,25 @@ describe("the commands' one way of arguments, errors and exit codes", () => {
     ["scripts/start.ts", ["--allow-everything"]],
     ["scripts/live.ts", ["prod"]],
     ["scripts/live.ts", ["dev", "report"]],
+    ["scripts/live.ts", ["dev", "backend", "--relay", "https://x.execute-api.eu-west-1.amazonaws.com/live"]],
     ["scripts/dev.ts", ["prod"]],
     ["scripts/dev.ts", ["local", "nope"]],
   ])("%s %j: a usage error is one line and exit 2", (script, args) => {
     const r = spawnSync(process.execPath, ["-r", "./scripts/register.js", script, ...args], { cwd: PROJECT_ROOT, encoding: "utf8" });
     expect({ status: r.status, lines: r.stderr.trim().split("\n").length }).toEqual({ status: 2, lines: 1 });
     expect(r.stderr).toMatch(/\(see --help\)$/m);
+  });
+
+  test("npm run live on an env on AWS with no AWS credentials says where it looked and what to set, and does nothing", () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "no-aws-"));
+    try {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("AWS_")));
+      const r = spawnSync(process.execPath, ["-r", "./scripts/register.js", "scripts/live.ts", "dev", "backend"], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...env, HOME: home } });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`no AWS credentials: neither AWS_ACCESS_KEY_ID nor keys of profile default in ${path.join(home, ".aws", "credentials")} or ${path.join(home, ".aws", "config")}`);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   test.each(["scripts/start.ts", "scripts/emulator.ts", "scripts/providers.ts", "scripts/setup.ts", "scripts/runtime.ts", "scripts/import-commands.ts", "scripts/live.ts", "scripts/dev.ts", "build/cli.ts", "build/layer-cli.ts", "build/function-cli.ts"])("%s --help lists the exit codes", (script) => {

@@ -4,10 +4,10 @@ import { envFile } from "../envs";
 import type { EnvConfig } from "../envs/schema";
 import { isLiveCapable } from "../modules/stack";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
-import { resolveReferences, StackJson, StateValues } from "../runtime/functions";
 import type { InvocationContext } from "../runtime/live-protocol";
 import { LiveSession } from "../runtime/live-session";
 import { signRequest } from "../runtime/sigv4";
+import { AwsCredentials, awsJson, AwsTarget } from "./aws-client";
 import { UsageError } from "./cli";
 import { sourceFunction } from "./local-runtime";
 import { PROJECT_ROOT } from "./toolchain";
@@ -44,17 +44,33 @@ export function liveTargets(env: EnvConfig, keys: readonly string[]): LiveTarget
 /** Variables the proxy layer and the relay set, which a function run here without them must not see. */
 const PROXY_VARIABLES = ["AWS_LAMBDA_EXEC_WRAPPER", "LAMBDASHIP_PROXY_PORT", "LAMBDASHIP_RUNTIME_API_PROXY", "LAMBDASHIP_LIVE_RELAY", "LAMBDASHIP_LIVE_ACK_MS"];
 
-/** The deployed function's variables, references resolved from the state, without the proxy's. */
-export function deployedVariables(stack: StackJson, functionName: string, state?: StateValues): Record<string, string> {
-  const fn = Object.values(stack.resource?.aws_lambda_function ?? {}).find((f) => f.function_name === functionName);
-  const vars = ((fn?.environment as { variables?: Record<string, string> } | undefined)?.variables) ?? {};
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(vars)) {
-    if (PROXY_VARIABLES.includes(k)) continue;
-    const resolved = resolveReferences(v, stack, state);
-    if (resolved !== undefined) out[k] = resolved;
-  }
-  return out;
+/** A deployed function's configuration, as Lambda reports it: its variables (without the proxy's and the relay's) and its role. */
+export async function deployedConfiguration(functionName: string, target: AwsTarget): Promise<{ variables: Record<string, string>; role?: string }> {
+  const c = await awsJson("lambda", "lambda", `/2015-03-31/functions/${encodeURIComponent(functionName)}/configuration`, target);
+  const vars = (c.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
+  return { variables: Object.fromEntries(Object.entries(vars).filter(([k]) => !PROXY_VARIABLES.includes(k))), ...(typeof c.Role === "string" ? { role: c.Role } : {}) };
+}
+
+/** The wss:// URL of the env's relay on API Gateway: the stage of the WebSocket API `<namePrefix>-live`. */
+export async function findRelay(namePrefix: string, target: AwsTarget, envName: string): Promise<string> {
+  type Page = { items?: Array<Record<string, unknown>>; nextToken?: string };
+  const all = async (p: string) => {
+    const items: Array<Record<string, unknown>> = [];
+    for (let token: string | undefined, first = true; first || token; first = false) {
+      const page = (await awsJson("apigateway", "apigateway", `${p}${token ? `?nextToken=${encodeURIComponent(token)}` : ""}`, target)) as Page;
+      items.push(...(page.items ?? []));
+      token = page.nextToken;
+    }
+    return items;
+  };
+  const name = `${namePrefix}-live`;
+  const api = (await all("/v2/apis")).find((a) => a.name === name);
+  const where = `${target.endpoint ?? `AWS ${target.region}`} (as ${target.credentials.source})`;
+  if (!api) throw new UsageError(`no API named ${name} in ${where}: deploy ${envName} with live.enabled first (cdktf deploy ${envName}), or give --relay with the stack's live_relay output`);
+  const stages = await all(`/v2/apis/${String(api.apiId)}/stages`);
+  if (stages.length !== 1) throw new UsageError(`${name} (${String(api.apiId)}) has ${stages.length} stages in ${where}, not the one ${envName} deploys: give --relay with the stack's live_relay output`);
+  // A WebSocket API's endpoint is wss:// on AWS (moto says https://).
+  return `${String(api.apiEndpoint).replace(/^https:\/\//, "wss://")}/${String(stages[0].stageName)}`;
 }
 
 /** Newest modification time and file count under `dir` (skipping build output), for a cheap "did it change". */
@@ -84,7 +100,14 @@ export interface LocalHandlerOptions {
   readonly log: (line: string) => void;
   /** Each line the functions print. */
   readonly console?: (line: string) => void;
+  /** The credentials a function runs with, asked at each build and again before they run out. @default - the local AWS's */
+  readonly credentials?: (target: LiveTarget) => Promise<AwsCredentials>;
+  /** Where the functions' AWS calls go: the local AWS's endpoint, or null for AWS. @default - the local AWS when one runs */
+  readonly awsEndpoint?: string | null;
 }
+
+/** Temporary credentials are renewed (a new sandbox) when they have less than this left. */
+const RENEW_BEFORE_MS = 5 * 60_000;
 
 /**
  * The chosen functions run here from source: built for this machine (a Rust bin natively with
@@ -95,6 +118,8 @@ export interface LocalHandlerOptions {
 export class LocalHandlers {
   readonly emulator: RuntimeEmulator;
   private readonly built = new Map<string, string>();
+  /** When each function's credentials run out (ms). */
+  private readonly expires = new Map<string, number>();
   private readonly building = new Map<string, Promise<void>>();
 
   constructor(
@@ -117,11 +142,13 @@ export class LocalHandlers {
     const t = this.target(functionName);
     const sourceDir = path.resolve(PROJECT_ROOT, t.entry.source);
     const print = fingerprint(sourceDir);
-    if (this.built.get(functionName) === print) return;
+    const renew = (this.expires.get(functionName) ?? Infinity) < Date.now() + RENEW_BEFORE_MS;
+    if (this.built.get(functionName) === print && !renew) return;
     const p = (async () => {
       const started = Date.now();
       const first = !this.built.has(functionName);
-      this.opts.log(`${t.key}: ${first ? "building" : "sources changed, rebuilding"} from ${t.entry.source}${t.entry.bin ? ` (bin ${t.entry.bin})` : ""}`);
+      const from = `from ${t.entry.source}${t.entry.bin ? ` (bin ${t.entry.bin})` : ""}`;
+      this.opts.log(`${t.key}: ${first ? `building ${from}` : this.built.get(functionName) !== print ? `sources changed, rebuilding ${from}` : "its credentials run out within 5 minutes: renewing them (a new sandbox)"}`);
       const spec = await this.spec(t, sourceDir);
       const old = this.emulator.poolOf(functionName);
       this.emulator.add(spec);
@@ -139,7 +166,11 @@ export class LocalHandlers {
 
   private async spec(t: LiveTarget, sourceDir: string): Promise<FunctionSpec> {
     const environment = this.opts.variables.get(t.functionName) ?? {};
-    const common = { name: t.functionName, environment, region: this.opts.region, memoryMiB: t.entry.memoryMiB, timeoutSeconds: t.entry.timeoutSeconds, log: this.opts.log };
+    const credentials = this.opts.credentials ? await this.opts.credentials(t) : undefined;
+    if (credentials?.expiration) this.expires.set(t.functionName, credentials.expiration.getTime());
+    else this.expires.delete(t.functionName);
+    const aws = { ...(credentials ? { credentials } : {}), ...(this.opts.awsEndpoint !== undefined ? { awsEndpoint: this.opts.awsEndpoint } : {}) };
+    const common = { name: t.functionName, environment, region: this.opts.region, memoryMiB: t.entry.memoryMiB, timeoutSeconds: t.entry.timeoutSeconds, log: this.opts.log, ...aws };
     return sourceFunction({ ...common, source: sourceDir, runtime: t.entry.runtime, handler: t.entry.handler, bin: t.entry.bin });
   }
 
@@ -162,7 +193,7 @@ export class LocalHandlers {
 }
 
 /** A session on `relayUrl` whose invocations run in `handlers`; SigV4 with the given credentials. */
-export function liveSession(relayUrl: string, targets: readonly LiveTarget[], handlers: LocalHandlers, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string; region: string }, log: (line: string) => void): LiveSession {
+export function liveSession(relayUrl: string, targets: readonly LiveTarget[], handlers: LocalHandlers, credentials: AwsCredentials & { region: string }, log: (line: string) => void): LiveSession {
   return new LiveSession({
     url: relayUrl,
     functions: targets.map((t) => t.functionName),

@@ -1,20 +1,23 @@
 import { loadEnv } from "../envs";
 import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
-import { deployedVariables, liveSession, liveTargets, LocalHandlers } from "../lib/live";
+import { assumeRole, AwsCredentials, AwsTarget, LOCAL_CREDENTIALS, userCredentials } from "../lib/aws-client";
+import { deployedConfiguration, findRelay, liveSession, LiveTarget, liveTargets, LocalHandlers } from "../lib/live";
+import { recordedEmulator } from "../lib/local-aws";
 import { runningGateway, startGateway } from "../lib/local-gateway";
-import { localState } from "../lib/local-runtime";
-import { readStack, synthAll } from "../lib/synth";
-import type { StackJson } from "../runtime/functions";
 
-const HELP = `Usage: npm run live -- <env> [function ...]
+const HELP = `Usage: npm run live -- <env> [function ...] [--relay URL]
 
 Serves the env's deployed functions from this machine: while it runs, each invocation of a chosen
 function (by key; all that can be served live by default) is handed by the function's runtime-proxy
 extension, through the env's live relay, to this session, which runs the function's handler here
-from its sources, with the deployed function's variables, and sends the answer back. An edit is
-live at the next invocation: the sources are checked before each one and rebuilt when they changed
-(a Rust bin natively with cargo's dev profile; other languages as npm run invoke -- --source
-builds them). A build that fails answers with the error, or keeps the previous build serving.
+from its sources and sends the answer back. An edit is live at the next invocation: the sources
+are checked before each one and rebuilt when they changed (a Rust bin natively with cargo's dev
+profile; other languages as npm run invoke -- --source builds them). A build that fails answers
+with the error, or keeps the previous build serving.
+
+Each function runs with its deployed variables (read from Lambda: lambda:GetFunctionConfiguration)
+and the credentials of its role when yours can assume it (sts:AssumeRole; renewed before they run
+out), else with yours, as the line at start says.
 
 Nothing is deployed or changed in the env: with no session listening, the extension hands each
 invocation to the deployed code at once. Ctrl-C says bye; from the next invocation on, the
@@ -22,30 +25,72 @@ deployed code answers again.
 
 A function can be served live when the env allows it (live: { enabled: true }; prod does not) and
 it is created by the env with a Runtime API proxy layer (an extension layer with proxyPort).
-The relay takes only SigV4-signed connections; locally, with the local AWS's credentials.
-Only the local env for now: the extension reaches the relay over ws://, which the local gateway
-serves (API Gateway's wss:// needs TLS, which the extension does not speak yet).
+The relay takes only SigV4-signed connections, signed with your credentials:
+  local        the local AWS's (npm start first); the relay is the local gateway's
+  on AWS       AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or the keys of
+               AWS_PROFILE in ~/.aws/credentials; the relay is the API <namePrefix>-live, found
+               through API Gateway (apigateway:GET), or --relay
+
+Options:
+  --relay URL  the relay's ws:// or wss:// URL (the stack's live_relay output), instead of finding it
 ${exitCodesHelp()}`;
 
 async function main(): Promise<number | void> {
-  const { positionals, help } = parseCommandLine(process.argv.slice(2), {});
+  const { values, positionals, help } = parseCommandLine(process.argv.slice(2), { relay: { type: "string" } });
   if (help || positionals.length === 0) {
     process.stdout.write(`${HELP}\n`);
     return help ? 0 : 2;
   }
   const env = loadEnv(positionals[0]);
   const targets = liveTargets(env, positionals.slice(1));
-  if (!env.emulator) throw new UsageError(`npm run live serves the local env only for now (the extension speaks ws://, which only the local gateway serves); ${env.name} is on AWS`);
+  if (values.relay !== undefined && !/^wss?:\/\/[^/]+/.test(values.relay)) throw new UsageError(`--relay is ${JSON.stringify(values.relay)}, not a ws:// or wss:// URL: give the stack's live_relay output (terraform output live_relay)`);
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  synthAll(undefined, env.name);
-  const stack = readStack(env.name) as StackJson;
-  const state = env.stateBackend ? undefined : localState(env.name);
-  const gw = runningGateway(env.name) ?? (out(`starting the local gateway of ${env.name} in the background (npm run emulator -- stop stops it)`), await startGateway(env.name, { log: out }));
-  const relay = gw.endpoints.find((e) => e.kind === "websocket" && e.name === `${env.namePrefix}-live`);
-  if (!relay) throw new UsageError(`the local gateway serves no ${env.namePrefix}-live relay: deploy the env with its relay first (npm start)`);
+  // Where the env's AWS is: the local AWS (moto, which npm start leaves running) or AWS itself.
+  let aws: AwsTarget;
+  let relayUrl: string;
+  if (env.emulator) {
+    const moto = recordedEmulator();
+    if (!moto) throw new UsageError(`the local AWS is not running: deploy ${env.name} first (npm start), then npm run live -- ${env.name}`);
+    aws = { region: env.region, credentials: LOCAL_CREDENTIALS, endpoint: moto.endpoint };
+    if (values.relay) relayUrl = values.relay;
+    else {
+      const gw = runningGateway(env.name) ?? (out(`starting the local gateway of ${env.name} in the background (npm run emulator -- stop stops it)`), await startGateway(env.name, { log: out }));
+      const relay = gw.endpoints.find((e) => e.kind === "websocket" && e.name === `${env.namePrefix}-live`);
+      if (!relay) throw new UsageError(`the local gateway serves no ${env.namePrefix}-live relay: deploy the env with its relay first (npm start)`);
+      relayUrl = relay.url;
+    }
+  } else {
+    aws = { region: env.region, credentials: userCredentials() };
+    relayUrl = values.relay ?? (await findRelay(env.namePrefix, aws, env.name));
+  }
+  out(`${env.name}: AWS calls as ${aws.credentials.source}${aws.endpoint ? ` at ${aws.endpoint}` : ` in ${env.region}`}; relay ${relayUrl}`);
+  // Each function as deployed: its variables and its role, from Lambda itself.
+  const deployed = new Map<string, { variables: Record<string, string>; role?: string }>();
+  for (const t of targets) {
+    try {
+      deployed.set(t.functionName, await deployedConfiguration(t.functionName, aws));
+    } catch (e) {
+      throw new UsageError(`${t.key}: cannot read ${t.functionName}'s deployed configuration: ${(e as Error).message}; deploy ${env.name} first${env.emulator ? " (npm start)" : ` (cdktf deploy ${env.name})`}, and let your credentials call lambda:GetFunctionConfiguration`);
+    }
+  }
+  // Each function runs with its role's credentials when they can be had, else with the user's.
+  const credentials = async (t: LiveTarget): Promise<AwsCredentials> => {
+    const role = deployed.get(t.functionName)?.role;
+    if (!role) return aws.credentials;
+    try {
+      const c = await assumeRole(role, aws.credentials, { region: env.region, endpoint: aws.endpoint, sessionName: `lambdaship-live-${t.key}` });
+      out(`${t.key}: runs with the credentials of its role ${role}${c.expiration ? ` (until ${c.expiration.toISOString().slice(11, 16)} UTC, renewed before then)` : ""}`);
+      return c;
+    } catch (e) {
+      out(`${t.key}: runs with your credentials (${aws.credentials.source}), not its role's: ${(e as Error).message}. To run it as it runs deployed, let your principal assume ${role} (its trust policy)`);
+      return aws.credentials;
+    }
+  };
   const handlers = new LocalHandlers(targets, {
     region: env.region,
-    variables: new Map(targets.map((t) => [t.functionName, deployedVariables(stack, t.functionName, state)])),
+    variables: new Map(targets.map((t) => [t.functionName, deployed.get(t.functionName)!.variables])),
+    credentials,
+    awsEndpoint: aws.endpoint ?? null,
     log: out,
     console: out,
   });
@@ -56,9 +101,9 @@ async function main(): Promise<number | void> {
       out(`${t.key}: the build failed; the next invocation tries again:\n${(e as Error).message}`);
     }
   }
-  const session = liveSession(relay.url, targets, handlers, { accessKeyId: "test", secretAccessKey: "test", region: env.region }, out);
+  const session = liveSession(relayUrl, targets, handlers, { ...aws.credentials, region: env.region }, out);
   await session.start();
-  out(`\nlive: ${targets.map((t) => `${t.key} (${t.functionName})`).join(", ")} served from this machine through ${relay.url} (session ${session.id})`);
+  out(`\nlive: ${targets.map((t) => `${t.key} (${t.functionName})`).join(", ")} served from this machine through ${relayUrl} (session ${session.id})`);
   out("each invocation of these functions runs here, with your edits; Ctrl-C hands them back to their deployed code");
   let stopping = false;
   const stop = () => {

@@ -258,6 +258,12 @@ export async function checkLiveCommand(root: string): Promise<string> {
       return r.served === "live" ? r : undefined;
     }, 60_000);
     expect(live.health).toEqual({ status: "ok" });
+    // The handler here has the deployed variables (TABLE_NAME, from Lambda) and its role's credentials
+    // (assumed through the local AWS's STS): a read of the env's table answers 404, not a 500.
+    expect(output).toMatch(/backend: runs with the credentials of its role arn:aws:iam::\d+:role\/\S+ \(until \d\d:\d\d UTC/);
+    const item = JSON.parse(health.toString().replace(/\/health/g, "/items/live-check")) as object;
+    const read = await invokeTail(rec.runtimeUrl, fn, Buffer.from(JSON.stringify(item)));
+    expect([read.served, read.body.statusCode, JSON.parse(String(read.body.body))]).toEqual(["live", 404, { error: "item not found" }]);
     fs.writeFileSync(routes, original.replace('json!({ "status": "ok" })', 'json!({ "status": "edited live" })'));
     const started = Date.now();
     const edited = await invoke();
