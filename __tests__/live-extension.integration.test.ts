@@ -1,4 +1,3 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -9,7 +8,7 @@ import { RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, StackJson } from "../runtime/functions";
 import { envelope, relayRoom } from "../runtime/live-protocol";
 import { LiveSession } from "../runtime/live-session";
-import { startRelayStandIn, RelayStandIn } from "../runtime/relay-stand-in";
+import { relayCertificates, startRelayStandIn, RelayStandIn } from "../runtime/relay-stand-in";
 import { signRequest } from "../runtime/sigv4";
 import { PROJECT_ROOT } from "./helpers";
 
@@ -25,25 +24,11 @@ jest.setTimeout(10 * 60 * 1000);
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-live-ext-"));
 const FN = "live-fn";
 
-/** A certificate authority and a certificate it signed for 127.0.0.1, made with openssl: the wss:// relay's. */
-function testCertificates(dir: string): { key: string; cert: string; caFile: string } {
-  const run = (...args: string[]) => {
-    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
-    if (r.error || r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed (apt-get install openssl): ${r.error?.message ?? r.stderr}`);
-  };
-  fs.mkdirSync(dir, { recursive: true });
-  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lambdaship test CA", "-keyout", "ca.key", "-out", "ca.pem");
-  run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "relay.key", "-out", "relay.csr");
-  fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-  run("x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "relay.pem");
-  return { key: fs.readFileSync(path.join(dir, "relay.key"), "utf8"), cert: fs.readFileSync(path.join(dir, "relay.pem"), "utf8"), caFile: path.join(dir, "ca.pem") };
-}
-
 const signed = (url: string) => signRequest({ method: "GET", url: url.replace(/^ws/, "http") }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "execute-api" });
 
 // ws:// as the local gateway serves the relay, and wss:// as API Gateway does (TLS through rustls in the extension).
 describe.each(["ws", "wss"])("runtime-proxy live mode over %s://", (transport) => {
-  const tls = transport === "wss" ? testCertificates(path.join(scratch, "certs")) : undefined;
+  const tls = transport === "wss" ? relayCertificates(path.join(scratch, "certs")) : undefined;
   const ca = tls ? fs.readFileSync(tls.caFile) : undefined;
   let relay: RelayStandIn;
   let emulator: RuntimeEmulator;

@@ -1,7 +1,10 @@
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import type { AddressInfo } from "net";
+import * as path from "path";
 import WebSocket, { WebSocketServer } from "ws";
 import { LOCAL_CREDENTIALS, verifySigV4 } from "./sigv4";
 
@@ -62,4 +65,22 @@ export async function startRelayStandIn(opts: { tls?: { key: string | Buffer; ce
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A certificate authority and a certificate it signed for 127.0.0.1, made with openssl in `dir`: a
+ * wss:// stand-in's key and certificate, and the CA file the extension trusts through
+ * LAMBDASHIP_LIVE_CA_FILE (and a session through its `ca`).
+ */
+export function relayCertificates(dir: string): { key: string; cert: string; caFile: string } {
+  const run = (...args: string[]) => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (r.error || r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed (apt-get install openssl): ${r.error?.message ?? r.stderr}`);
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lambdaship test CA", "-keyout", "ca.key", "-out", "ca.pem");
+  run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "relay.key", "-out", "relay.csr");
+  fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  run("x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "relay.pem");
+  return { key: fs.readFileSync(path.join(dir, "relay.key"), "utf8"), cert: fs.readFileSync(path.join(dir, "relay.pem"), "utf8"), caFile: path.join(dir, "ca.pem") };
 }

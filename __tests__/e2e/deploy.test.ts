@@ -285,7 +285,7 @@ describe("end to end against the local AWS emulator", () => {
       // Every function answered through the runtime emulator, arm64 under qemu.
       expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023 arm64, under qemu-aarch64, extensions lambdaship-runtime-proxy\s+200 \{"status":"ok"\}/);
       // The layers, one version per architecture, and who uses them.
-      expect(first.stdout).toMatch(/lambdaship-local-runtime-proxy-arm64\s+1\s+arm64\s+any\s+[\d.]+ kB\s+backend/);
+      expect(first.stdout).toMatch(/lambdaship-local-runtime-proxy-arm64\s+1\s+arm64\s+any\s+[\d.]+ [kM]B\s+backend/);
       expect(first.stdout).toMatch(/lambdaship-local-runtime-proxy-x86_64\s+1\s+x86_64\s+any/);
       expect(first.stdout).toMatch(/lambdaship-local-websocket-deps-arm64\s+1\s+arm64\s+python3\.12\s+[\d.]+ MB/);
       expect(first.stdout).toMatch(/lambdaship-local-ws-connect\s+.*200 \{"connected":true\}/);

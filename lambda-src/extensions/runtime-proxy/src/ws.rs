@@ -8,7 +8,7 @@
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::http::read_head;
 
@@ -57,31 +57,49 @@ impl WsUrl {
     }
 }
 
-type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+/// A TLS connection, shared by the reading thread and the senders: rustls's state and the socket.
+struct Tls {
+    conn: rustls::ClientConnection,
+    sock: TcpStream,
+}
 
-/// How long the TLS reader holds the connection before it lets a sender write (the socket's read timeout).
-const TLS_READ_SLICE: Duration = Duration::from_millis(10);
+impl Tls {
+    /// Hands the records rustls has ready to the socket.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut self.sock)?;
+        }
+        Ok(())
+    }
+}
 
-/// The TLS connection's reading side: it takes the shared connection for at most a read slice at a
-/// time, so that senders on other threads get their turn; `deadline` bounds a read (the upgrade).
+fn lock(tls: &Mutex<Tls>) -> std::sync::MutexGuard<'_, Tls> {
+    tls.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The TLS connection's reading side. It waits for bytes on its own handle of the socket (a peek),
+/// without holding the connection, so a sender never waits for a read; then it takes the
+/// connection just long enough to decrypt what came.
 struct TlsReader {
     tls: Arc<Mutex<Tls>>,
-    deadline: Option<Instant>,
+    socket: TcpStream,
 }
 
 impl Read for TlsReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let r = self.tls.lock().unwrap_or_else(|e| e.into_inner()).read(buf);
-            match r {
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    if self.deadline.is_some_and(|d| Instant::now() > d) {
-                        return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"));
-                    }
-                    std::thread::yield_now();
-                }
+            match lock(&self.tls).conn.reader().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // Data, a clean close (0), or the peer gone without close_notify (UnexpectedEof).
                 other => return other,
             }
+            // Until the peer sends something or closes (the socket's read timeout bounds the upgrade).
+            self.socket.peek(&mut [0u8; 1])?;
+            let mut t = lock(&self.tls);
+            let Tls { conn, sock } = &mut *t;
+            conn.read_tls(sock)?;
+            conn.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            t.flush()?;
         }
     }
 }
@@ -97,9 +115,19 @@ impl WriteSide {
         match self {
             WriteSide::Plain(s) => s.write_all(data),
             WriteSide::Tls(t) => {
-                let mut t = t.lock().unwrap_or_else(|e| e.into_inner());
-                t.write_all(data)?;
-                t.flush()
+                let mut t = lock(t);
+                // rustls takes plaintext up to its buffer limit (64 KB of records): hand each part to
+                // the socket before the next.
+                let mut rest = data;
+                while !rest.is_empty() {
+                    let n = t.conn.writer().write(rest)?;
+                    if n == 0 && !t.conn.wants_write() {
+                        return Err(io::Error::new(io::ErrorKind::WriteZero, "the TLS connection takes no more data"));
+                    }
+                    rest = &rest[n..];
+                    t.flush()?;
+                }
+                Ok(())
             }
         }
     }
@@ -161,18 +189,20 @@ pub fn connect(url: &WsUrl, headers: &[(String, String)], timeout: Duration) -> 
     let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("cannot connect to {}: {e}", url.authority()))?;
     stream.set_nodelay(true).ok();
     let socket = Arc::new(stream.try_clone().map_err(|e| e.to_string())?);
-    let deadline = Instant::now() + timeout;
-    let (mut writer, reader, tls): (WriteSide, Box<dyn Read + Send>, Option<Arc<Mutex<Tls>>>) = if url.tls {
+    // Bounds the handshake and the upgrade; lifted once upgraded.
+    stream.set_read_timeout(Some(timeout)).ok();
+    let (mut writer, reader): (WriteSide, Box<dyn Read + Send>) = if url.tls {
         let name = rustls::pki_types::ServerName::try_from(url.host.clone()).map_err(|e| format!("{}: {e}", url.host))?;
         let conn = rustls::ClientConnection::new(tls_config()?, name).map_err(|e| format!("TLS to {}: {e}", url.authority()))?;
-        // Short reads: the reader gives the connection up between them (see TlsReader).
-        stream.set_read_timeout(Some(TLS_READ_SLICE)).ok();
-        let tls = Arc::new(Mutex::new(rustls::StreamOwned::new(conn, stream)));
-        (WriteSide::Tls(tls.clone()), Box::new(TlsReader { tls: tls.clone(), deadline: Some(deadline) }), Some(tls))
+        let mut tls = Tls { conn, sock: stream.try_clone().map_err(|e| e.to_string())? };
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).map_err(|e| format!("TLS handshake with {}: {e}", url.authority()))?;
+        }
+        let tls = Arc::new(Mutex::new(tls));
+        (WriteSide::Tls(tls.clone()), Box::new(TlsReader { tls, socket: stream }))
     } else {
-        stream.set_read_timeout(Some(timeout)).ok();
         let reader = stream.try_clone().map_err(|e| e.to_string())?;
-        (WriteSide::Plain(stream), Box::new(reader), None)
+        (WriteSide::Plain(stream), Box::new(reader))
     };
     let mut request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\n",
@@ -194,19 +224,7 @@ pub fn connect(url: &WsUrl, headers: &[(String, String)], timeout: Duration) -> 
     }
     // Sec-WebSocket-Accept is not checked: it guards against caches that do not speak WebSocket,
     // and none sits between Lambda and API Gateway (or on loopback).
-    let reader = match tls {
-        // The TLS reader's deadline was the upgrade's: from now on it waits as long as the connection lives.
-        Some(tls) => {
-            let buffered = reader.buffer().to_vec();
-            let mut fresh = BufReader::new(Box::new(io::Cursor::new(buffered).chain(TlsReader { tls, deadline: None })) as Box<dyn Read + Send>);
-            std::mem::swap(&mut reader, &mut fresh);
-            reader
-        }
-        None => {
-            socket.set_read_timeout(None).ok();
-            reader
-        }
-    };
+    socket.set_read_timeout(None).ok();
     let sender = Sender { stream: Arc::new(Mutex::new(writer)), socket };
     Ok((sender.clone(), Receiver { reader, sender }))
 }
