@@ -1,8 +1,10 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { buildFunction, defaultFunctionStore } from "../build/function";
 import { defaultArtifactCache } from "../build/rust";
+import { pinBinary } from "../build/rust-dev";
 import { DevLoop, DevTarget } from "../lib/dev";
 import { PROJECT_ROOT } from "../lib/toolchain";
 import { RuntimeEmulator } from "../runtime/emulator";
@@ -145,8 +147,49 @@ describe("npm run dev's loop: an edit is answered by the next invocation, in eve
     expect((await answer("py")).v).toBe("v2");
   });
 
+  it("Java: a removed source's classes go with it (a fresh classes folder), and the function still answers", async () => {
+    const extra = path.join(sources.java, "src", "main", "java", "example", "Extra.java");
+    const served = () => {
+      const base = path.join(PROJECT_ROOT, ".build", "dev", "java");
+      const newest = fs.readdirSync(base).filter((n) => /^g\d+$/.test(n)).sort((a, b) => Number(b.slice(1)) - Number(a.slice(1)))[0];
+      return path.join(base, newest);
+    };
+    let at = lines.length;
+    fs.writeFileSync(extra, "package example;\n\npublic class Extra {\n    static int n() { return 1; }\n}\n");
+    expect(await line("java", /rebuilt|failed/, at)).toMatch(/^java: src\/main\/java\/example\/Extra\.java changed; rebuilt in .* \(javac 1 file\)/);
+    expect(fs.existsSync(path.join(served(), "example", "Extra.class"))).toBe(true);
+    at = lines.length;
+    fs.rmSync(extra);
+    expect(await line("java", /rebuilt|failed/, at)).toMatch(/\(javac \d+ files? into a fresh folder \(src\/main\/java\/example\/Extra\.java removed\)\)/);
+    expect(fs.existsSync(path.join(served(), "example", "Extra.class"))).toBe(false);
+    expect(fs.existsSync(path.join(served(), "example", "Inventory.class"))).toBe(true);
+    expect(await answer("java", { sku: "PEN-2" })).toMatchObject({ inStock: 7 });
+  });
+
   it("writes nothing into the release artifact stores: dev builds live in .build/dev/<key>/", () => {
     expect([...listing(defaultFunctionStore()), ...listing(defaultArtifactCache())]).toEqual(stores);
     for (const key of Object.keys(sources)) expect(fs.existsSync(path.join(PROJECT_ROOT, ".build", "dev", key))).toBe(true);
+  });
+});
+
+describe("a dev build's Rust binary is pinned where it runs", () => {
+  it("stays as built when the shared target folder's binary is rebuilt or cleaned (another checkout's build)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pin-"));
+    try {
+      const built = path.join(dir, "target", "debug", "hello");
+      fs.mkdirSync(path.dirname(built), { recursive: true });
+      fs.writeFileSync(built, "#!/bin/sh\necho one\n", { mode: 0o755 });
+      const pinned = path.join(dir, "g1", "bootstrap");
+      pinBinary(built, pinned);
+      // cargo replaces the binary (a new file) and a clean removes it: the pin keeps what was built.
+      fs.rmSync(built);
+      fs.writeFileSync(built, "#!/bin/sh\necho two\n", { mode: 0o755 });
+      expect(spawnSync(pinned, { encoding: "utf8" }).stdout).toBe("one\n");
+      fs.rmSync(built);
+      expect(spawnSync(pinned, { encoding: "utf8" }).stdout).toBe("one\n");
+      expect(() => pinBinary(built, path.join(dir, "g2", "bootstrap"))).toThrow(/ENOENT/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

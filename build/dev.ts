@@ -360,10 +360,14 @@ class RustDev implements DevBuilder {
   }
 
   async build(): Promise<DevPackage> {
-    const binary = await cargoDevBuild(this.src.dir, this.bin, this.opts.log, "npm run dev again");
     const dir = this.gens.next();
-    // A bootstrap that starts the build in place.
-    fs.writeFileSync(path.join(dir, "bootstrap"), `#!/bin/sh\nexec ${JSON.stringify(binary)} "$@"\n`, { mode: 0o755 });
+    try {
+      // The binary itself is the bootstrap, pinned: no later build (of another checkout too) changes it.
+      await cargoDevBuild(this.src.dir, this.bin, this.opts.log, "npm run dev again", path.join(dir, "bootstrap"));
+    } catch (e) {
+      this.gens.drop(dir);
+      throw e;
+    }
     this.gens.prune();
     return { codeDir: dir, how: `cargo build --bin ${this.bin} (dev profile)` };
   }
@@ -376,8 +380,9 @@ class JavaDev implements DevBuilder {
   readonly key: string;
   readonly root: string;
   readonly kind = "java";
-  private readonly classes: string;
-  private built = false;
+  private readonly gens: Generations;
+  /** The classes folder being served; javac writes changed classes into it. */
+  private classes?: string;
 
   constructor(
     private readonly src: DevSource,
@@ -387,9 +392,7 @@ class JavaDev implements DevBuilder {
   ) {
     this.key = src.key;
     this.root = src.dir;
-    this.classes = path.join(devRoot, "classes");
-    fs.rmSync(devRoot, { recursive: true, force: true });
-    fs.mkdirSync(this.classes, { recursive: true });
+    this.gens = new Generations(devRoot);
   }
 
   readonly differs = "javac of the changed sources only, against the deployed package's class path (the deployed package is mvn compile's)";
@@ -405,23 +408,33 @@ class JavaDev implements DevBuilder {
   async build(changed: readonly string[]): Promise<DevPackage> {
     const all = packageFiles(this.src.dir, "java", this.plan.dependencies);
     const sources = all.filter((f) => f.rel.startsWith("src/main/java/") && f.rel.endsWith(".java"));
-    // The first build and a pom.xml change compile everything; then only what changed.
-    const whole = !this.built || changed.includes("pom.xml");
+    // The first build, a pom.xml change and a removed file (whose classes or resource would stay
+    // behind) compile everything into a fresh folder; otherwise javac compiles what changed in place.
+    const removed = changed.filter((rel) => !fs.existsSync(path.join(this.src.dir, rel)));
+    const whole = !this.classes || changed.includes("pom.xml") || removed.length > 0;
+    const dir = whole ? this.gens.next() : this.classes!;
     const todo = whole ? sources : sources.filter((f) => changed.includes(f.rel));
-    if (todo.length) {
-      const cp = [this.classes, ...(this.src.classpath ? [this.src.classpath] : [])].join(":");
-      await run("javac", ["-d", this.classes, "-cp", cp, "-encoding", "UTF-8", "-nowarn", "-proc:none", ...todo.map((f) => f.abs)], { cwd: this.src.dir, log: this.opts.log, what: "javac" });
+    try {
+      if (todo.length) {
+        const cp = [dir, ...(this.src.classpath ? [this.src.classpath] : [])].join(":");
+        await run("javac", ["-d", dir, "-cp", cp, "-encoding", "UTF-8", "-nowarn", "-proc:none", ...todo.map((f) => f.abs)], { cwd: this.src.dir, log: this.opts.log, what: "javac" });
+      }
+    } catch (e) {
+      if (whole) this.gens.drop(dir);
+      throw e;
     }
     for (const f of all.filter((x) => x.rel.startsWith("src/main/resources/"))) {
-      const to = path.join(this.classes, f.rel.slice("src/main/resources/".length));
+      const to = path.join(dir, f.rel.slice("src/main/resources/".length));
       fs.mkdirSync(path.dirname(to), { recursive: true });
       fs.copyFileSync(f.abs, to);
     }
     // Bundled dependencies: the deployed package's lib/.
     const lib = this.src.releaseCodeDir && path.join(this.src.releaseCodeDir, "lib");
-    if (lib && fs.existsSync(lib) && !fs.existsSync(path.join(this.classes, "lib"))) fs.symlinkSync(lib, path.join(this.classes, "lib"));
-    this.built = true;
-    return { codeDir: this.classes, how: todo.length ? `javac ${todo.length} file${todo.length === 1 ? "" : "s"}` : "resources copied" };
+    if (lib && fs.existsSync(lib) && !fs.existsSync(path.join(dir, "lib"))) fs.symlinkSync(lib, path.join(dir, "lib"));
+    this.classes = dir;
+    if (whole) this.gens.prune();
+    const files = `${todo.length} file${todo.length === 1 ? "" : "s"}`;
+    return { codeDir: dir, how: removed.length ? `javac ${files} into a fresh folder (${removed.join(", ")} removed)` : todo.length ? `javac ${files}` : "resources copied" };
   }
 
   async dispose(): Promise<void> {}

@@ -1,4 +1,5 @@
 import { spawn } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { binsFromMetadata, cargoMetadata, cleanForCheckout, defaultCargoTargetDir, memberNames, recordCheckout } from "./rust";
 
@@ -24,8 +25,40 @@ export function chooseBin(workspace: string, bin: string | undefined, flag = "--
  * Builds `bin` natively with the dev profile and resolves to the binary's path; rejects with the
  * end of cargo's output. Says every 10 s how far it is (a first build compiles the dependencies).
  * `rerun` is the command to name when cargo is missing.
+ *
+ * The target folder is shared with other checkouts, whose builds replace the binary and whose
+ * cleans remove it; so with `pinTo` the binary is hard-linked there (copied across filesystems) at
+ * once and that path is the result: what a bootstrap runs stays as built. A clean that removed it
+ * between cargo's end and the link means one more build.
  */
-export function cargoDevBuild(workspace: string, bin: string, log: (line: string) => void, rerun = "the command again"): Promise<string> {
+export async function cargoDevBuild(workspace: string, bin: string, log: (line: string) => void, rerun = "the command again", pinTo?: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const binary = await cargoDevBuildOnce(workspace, bin, log, rerun);
+    if (!pinTo) return binary;
+    try {
+      pinBinary(binary, pinTo);
+      return pinTo;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || attempt === 2) throw e;
+      log(`  ${binary} was removed by another checkout's build as this one ended: building again`);
+    }
+  }
+}
+
+/** A hard link of `binary` at `to` (a copy across filesystems), executable. */
+export function pinBinary(binary: string, to: string): void {
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.rmSync(to, { force: true });
+  try {
+    fs.linkSync(binary, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw e;
+    fs.copyFileSync(binary, to);
+    fs.chmodSync(to, 0o755);
+  }
+}
+
+function cargoDevBuildOnce(workspace: string, bin: string, log: (line: string) => void, rerun: string): Promise<string> {
   const targetDir = defaultCargoTargetDir();
   // The target folder is shared with other checkouts: build this one's sources (see cleanForCheckout).
   const packages = memberNames(cargoMetadata(workspace));

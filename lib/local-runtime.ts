@@ -186,9 +186,14 @@ export async function sourceFunction(src: SourceFunction): Promise<FunctionSpec>
   if (bin !== undefined) {
     const started = Date.now();
     log(`building ${src.source} (Rust, bin ${bin}) natively with cargo's dev profile; what is deployed is the release profile for the function's architecture`);
-    const binary = await cargoDevBuild(given, bin, log);
+    // Pinned beside the package (a link): what runs stays as built whatever the shared target folder sees next.
+    const pins = path.dirname(scratch(""));
+    const pinPrefix = `${path.basename(scratch(""))}.bin-`;
+    const binary = await cargoDevBuild(given, bin, log, "the command again", scratch(`.bin-${Date.now().toString(36)}`));
+    // The two newest pins stay (a sandbox of the previous build may still be running it).
+    const older = fs.readdirSync(pins).filter((n) => n.startsWith(pinPrefix)).sort().slice(0, -2);
+    for (const n of older) fs.rmSync(path.join(pins, n), { force: true });
     log(`built ${binary} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    // A bootstrap that starts the build in place: a rebuild replaces the binary, not the package.
     zip = scratch(".zip");
     fs.mkdirSync(path.dirname(zip), { recursive: true });
     writeFileAtomic(zip, createZip([{ name: "bootstrap", data: Buffer.from(`#!/bin/sh\nexec ${JSON.stringify(binary)} "$@"\n`), executable: true }]));
