@@ -69,7 +69,7 @@ describe("against the local AWS (moto)", () => {
         Handler: "app.handler",
         Role: roleArn,
         Code: { ZipFile: createZip([{ name: "app.py", data: Buffer.from("def handler(e, c):\n    return 1\n") }]) },
-        Environment: { Variables: { TABLE_NAME: "items", AWS_LAMBDA_EXEC_WRAPPER: "/opt/wrapper", LAMBDASHIP_LIVE_RELAY: "wss://x/live", LAMBDASHIP_PROXY_PORT: "9009" } },
+        Environment: { Variables: { TABLE_NAME: "items", AWS_LAMBDA_EXEC_WRAPPER: "/opt/wrapper", LAMBDASHIP_LIVE_RELAY: "wss://x/live", LAMBDASHIP_LIVE_CA_FILE: "/opt/ca.pem", LAMBDASHIP_PROXY_PORT: "9009" } },
       }),
     );
     // The env's relay: a WebSocket API named <prefix>-live with its stage (API Gateway v2's REST API, signed).

@@ -42,7 +42,7 @@ export function liveTargets(env: EnvConfig, keys: readonly string[]): LiveTarget
 }
 
 /** Variables the proxy layer and the relay set, which a function run here without them must not see. */
-const PROXY_VARIABLES = ["AWS_LAMBDA_EXEC_WRAPPER", "LAMBDASHIP_PROXY_PORT", "LAMBDASHIP_RUNTIME_API_PROXY", "LAMBDASHIP_LIVE_RELAY", "LAMBDASHIP_LIVE_ACK_MS"];
+const PROXY_VARIABLES = ["AWS_LAMBDA_EXEC_WRAPPER", "LAMBDASHIP_PROXY_PORT", "LAMBDASHIP_RUNTIME_API_PROXY", "LAMBDASHIP_LIVE_RELAY", "LAMBDASHIP_LIVE_ACK_MS", "LAMBDASHIP_LIVE_CA_FILE"];
 
 /** A deployed function's configuration, as Lambda reports it: its variables (without the proxy's and the relay's) and its role. */
 export async function deployedConfiguration(functionName: string, target: AwsTarget): Promise<{ variables: Record<string, string>; role?: string }> {
