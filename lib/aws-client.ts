@@ -64,7 +64,8 @@ export function userCredentials(env: NodeJS.ProcessEnv = process.env, home: stri
     if (keys.aws_access_key_id && keys.aws_secret_access_key) {
       return { accessKeyId: keys.aws_access_key_id, secretAccessKey: keys.aws_secret_access_key, ...(keys.aws_session_token ? { sessionToken: keys.aws_session_token } : {}), source: `profile ${profile} in ${file}` };
     }
-    other ??= ["sso_session", "sso_start_url", "credential_process", "role_arn"].find((k) => keys[k]) && `profile ${profile} in ${file} gets its keys through ${["sso_session", "sso_start_url", "credential_process", "role_arn"].find((k) => keys[k])}`;
+    const via = ["sso_session", "sso_start_url", "credential_process", "role_arn"].find((k) => keys[k]);
+    if (via) other ??= `profile ${profile} in ${file} gets its keys through ${via}`;
   }
   const fix = `export them first (aws configure export-credentials --profile ${profile} --format env), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)`;
   if (other) throw new UsageError(`${other}, which this command does not run: ${fix}`);
