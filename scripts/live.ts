@@ -49,9 +49,10 @@ async function main(): Promise<number | void> {
   let aws: AwsTarget;
   let relayUrl: string;
   if (env.emulator) {
-    const moto = recordedEmulator();
-    if (!moto) throw new UsageError(`the local AWS is not running: deploy ${env.name} first (npm start), then npm run live -- ${env.name}`);
-    aws = { region: env.region, credentials: LOCAL_CREDENTIALS, endpoint: moto.endpoint };
+    // The endpoint the env's stack was deployed to, found as the stack finds it.
+    const endpoint = env.emulator.endpoint ?? process.env.LAMBDASHIP_AWS_ENDPOINT ?? recordedEmulator()?.endpoint;
+    if (!endpoint) throw new UsageError(`the local AWS is not running: deploy ${env.name} first (npm start), then npm run live -- ${env.name}`);
+    aws = { region: env.region, credentials: LOCAL_CREDENTIALS, endpoint };
     if (values.relay) relayUrl = values.relay;
     else {
       const gw = runningGateway(env.name) ?? (out(`starting the local gateway of ${env.name} in the background (npm run emulator -- stop stops it)`), await startGateway(env.name, { log: out }));
