@@ -63,6 +63,20 @@ describe.each(["ws", "wss"])("runtime-proxy live mode over %s://", (transport) =
             timeout: 10,
             environment: { variables: { AWS_LAMBDA_EXEC_WRAPPER: "/opt/lambdaship-runtime-proxy-wrapper", LAMBDASHIP_PROXY_PORT: "9019", LAMBDASHIP_LIVE_RELAY: relay.url, LAMBDASHIP_LIVE_ACK_MS: "500", ...(tls ? { LAMBDASHIP_LIVE_CA_FILE: tls.caFile } : {}) } },
           },
+          // The same relay without its CA: a certificate the extension cannot verify.
+          ...(tls
+            ? {
+                untrusted: {
+                  function_name: `${FN}-untrusted`,
+                  runtime: "python3.12",
+                  handler: "handler.lambda_handler",
+                  filename: handlerZip,
+                  layers: ["${aws_lambda_layer_version.proxy.arn}"],
+                  timeout: 10,
+                  environment: { variables: { AWS_LAMBDA_EXEC_WRAPPER: "/opt/lambdaship-runtime-proxy-wrapper", LAMBDASHIP_PROXY_PORT: "9019", LAMBDASHIP_LIVE_RELAY: relay.url, LAMBDASHIP_LIVE_ACK_MS: "500" } },
+                },
+              }
+            : {}),
         },
       },
     };
@@ -86,6 +100,22 @@ describe.each(["ws", "wss"])("runtime-proxy live mode over %s://", (transport) =
     await until("the extension in the relay's room", () => relay.joined.includes(relayRoom(FN)));
     expect(relay.refused).toEqual([]);
   });
+
+  if (transport === "wss") {
+    it("a relay whose certificate does not verify is a connection problem: the deployed code serves, and the log line says why", async () => {
+      let why = "";
+      for (let i = 0; i < 100 && !why.startsWith("no relay connection"); i++) {
+        const r = await emulator.invoke(`${FN}-untrusted`, Buffer.from('{"n": 1}'));
+        expect(JSON.parse(r.payload.toString())).toEqual({ served: "deployed", event: { n: 1 } });
+        const [line] = proxyLines(r.logs);
+        expect(line).toMatchObject({ outcome: "success", served: "deployed" });
+        why = String(line.why);
+        if (!why.startsWith("no relay connection")) await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(why).toMatch(/^no relay connection \(.*(certificate|UnknownIssuer).*\)$/i);
+      expect(relay.joined.filter((r) => r === relayRoom(`${FN}-untrusted`))).toEqual([]);
+    });
+  }
 
   it("with a session listening, the session answers: the deployed code never sees the invocation", async () => {
     const seen: Array<{ payload: string; deadlineMs?: number; invokedFunctionArn?: string }> = [];
