@@ -6,7 +6,7 @@ import * as path from "path";
 import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
 import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { createZip } from "../build/zip";
-import { assumeRole, AwsTarget, LOCAL_CREDENTIALS, parseIni, userCredentials } from "../lib/aws-client";
+import { assumeRole, AwsTarget, LOCAL_AWS_CREDENTIALS, parseIni, userCredentials } from "../lib/aws-client";
 import { UsageError } from "../lib/cli";
 import { deployedConfiguration, findRelay, LiveTarget, LocalHandlers } from "../lib/live";
 import { Emulator, startEmulator } from "../lib/local-aws";
@@ -58,7 +58,7 @@ describe("against the local AWS (moto)", () => {
 
   beforeAll(async () => {
     aws = await startEmulator();
-    target = { region: "us-east-1", credentials: LOCAL_CREDENTIALS, endpoint: aws.endpoint };
+    target = { region: "us-east-1", credentials: LOCAL_AWS_CREDENTIALS, endpoint: aws.endpoint };
     const clients = { region: "us-east-1", endpoint: aws.endpoint, credentials: { accessKeyId: "test", secretAccessKey: "test" } };
     const trust = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] };
     roleArn = (await new IAMClient(clients).send(new CreateRoleCommand({ RoleName: "live-fn-role", AssumeRolePolicyDocument: JSON.stringify(trust) }))).Role!.Arn!;
@@ -76,7 +76,7 @@ describe("against the local AWS (moto)", () => {
     const post = async (p: string, body: object) => {
       const url = `${aws.endpoint}${p}`;
       const text = JSON.stringify(body);
-      const headers = signRequest({ method: "POST", url, headers: { "content-type": "application/json" }, body: text }, { ...LOCAL_CREDENTIALS, region: "us-east-1", service: "apigateway" });
+      const headers = signRequest({ method: "POST", url, headers: { "content-type": "application/json" }, body: text }, { ...LOCAL_AWS_CREDENTIALS, region: "us-east-1", service: "apigateway" });
       delete headers.host;
       return (await (await fetch(url, { method: "POST", headers, body: text })).json()) as Record<string, string>;
     };
@@ -95,7 +95,7 @@ describe("against the local AWS (moto)", () => {
   });
 
   test("the role assumed: temporary credentials with their expiry", async () => {
-    const c = await assumeRole(roleArn, LOCAL_CREDENTIALS, { region: "us-east-1", endpoint: aws.endpoint, sessionName: "lambdaship-live-backend" });
+    const c = await assumeRole(roleArn, LOCAL_AWS_CREDENTIALS, { region: "us-east-1", endpoint: aws.endpoint, sessionName: "lambdaship-live-backend" });
     expect(c.accessKeyId).toMatch(/^ASIA/);
     expect(c.secretAccessKey.length).toBeGreaterThan(20);
     expect(c.sessionToken?.length).toBeGreaterThan(20);
@@ -110,7 +110,7 @@ describe("against the local AWS (moto)", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
       const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      await expect(assumeRole(roleArn, LOCAL_CREDENTIALS, { region: "us-east-1", endpoint, sessionName: "x" })).rejects.toThrow(`sts:AssumeRole ${roleArn}: AccessDenied: User: arn:aws:iam::123456789012:user/dev is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+      await expect(assumeRole(roleArn, LOCAL_AWS_CREDENTIALS, { region: "us-east-1", endpoint, sessionName: "x" })).rejects.toThrow(`sts:AssumeRole ${roleArn}: AccessDenied: User: arn:aws:iam::123456789012:user/dev is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
     } finally {
       server.close();
     }

@@ -21,8 +21,8 @@ export interface AwsCredentials {
   readonly source: string;
 }
 
-/** The local AWS's credentials (moto takes any; `test` is what the env's provider and functions use). */
-export const LOCAL_CREDENTIALS: AwsCredentials = { accessKeyId: "test", secretAccessKey: "test", source: "the local AWS's test credentials" };
+/** The local AWS's credentials, to sign with (moto takes any; `test` is what the env's provider and functions use, and what runtime/sigv4.ts's LOCAL_CREDENTIALS verify). */
+export const LOCAL_AWS_CREDENTIALS: AwsCredentials = { accessKeyId: "test", secretAccessKey: "test", source: "the local AWS's test credentials" };
 
 /** The sections of an AWS shared credentials or config file: `[name]` (or `[profile name]`) to its keys. */
 export function parseIni(text: string): Map<string, Record<string, string>> {
@@ -76,6 +76,17 @@ function xmlValue(xml: string, tag: string): string | undefined {
   return new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1]?.replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'");
 }
 
+/** A signed request with a 10 s limit: the response, or an error naming the request. */
+async function signedFetch(method: string, url: string, service: string, region: string, credentials: AwsCredentials, body?: string, headers: Record<string, string> = {}): Promise<Response> {
+  const signed = signRequest({ method, url, headers, body }, { ...credentials, region, service });
+  delete signed.host; // fetch sets it, to the same value
+  try {
+    return await fetch(url, { method, headers: signed, body, signal: AbortSignal.timeout(10000) });
+  } catch (e) {
+    throw new Error(`${method} ${url}: ${(e as Error).message}`);
+  }
+}
+
 /**
  * sts:AssumeRole with `credentials`: the role's temporary credentials, or an error with STS's code
  * and message (AccessDenied when the role's trust policy does not let the caller in).
@@ -87,24 +98,12 @@ export async function assumeRole(
 ): Promise<AwsCredentials> {
   const url = `${opts.endpoint ?? `https://sts.${opts.region}.amazonaws.com`}/`;
   const body = new URLSearchParams({ Action: "AssumeRole", Version: "2011-06-15", RoleArn: roleArn, RoleSessionName: opts.sessionName.slice(0, 64), DurationSeconds: String(opts.durationSeconds ?? 3600) }).toString();
-  const headers = signRequest({ method: "POST", url, headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" }, body }, { ...credentials, region: opts.region, service: "sts" });
-  delete headers.host;
-  let r: Response;
-  try {
-    r = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(10000) });
-  } catch (e) {
-    throw new Error(`sts:AssumeRole on ${url}: ${(e as Error).message}`);
-  }
+  const r = await signedFetch("POST", url, "sts", opts.region, credentials, body, { "content-type": "application/x-www-form-urlencoded; charset=utf-8" });
   const xml = await r.text();
   if (!r.ok) throw new Error(`sts:AssumeRole ${roleArn}: ${xmlValue(xml, "Code") ?? r.status}: ${xmlValue(xml, "Message") ?? xml.slice(0, 200)}`);
   const [accessKeyId, secretAccessKey, sessionToken, expiration] = ["AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"].map((t) => xmlValue(xml, t));
   if (!accessKeyId || !secretAccessKey) throw new Error(`sts:AssumeRole ${roleArn}: an answer without credentials: ${xml.slice(0, 200)}`);
   return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}), ...(expiration ? { expiration: new Date(expiration) } : {}), source: `role ${roleArn}` };
-}
-
-/** The variables a process gets to use `c` (what Lambda sets from the function's role). */
-export function credentialVariables(c: AwsCredentials): Record<string, string> {
-  return { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, ...(c.sessionToken ? { AWS_SESSION_TOKEN: c.sessionToken } : {}) };
 }
 
 /** Where a call goes: AWS (`https://<service>.<region>.amazonaws.com`) unless an endpoint is given (the local AWS). */
@@ -117,14 +116,7 @@ export interface AwsTarget {
 /** A signed call to a REST-JSON API (Lambda, API Gateway v2): its parsed answer, or an error naming the call and AWS's message. */
 export async function awsJson(service: string, hostPrefix: string, path: string, target: AwsTarget): Promise<Record<string, unknown>> {
   const url = `${target.endpoint ?? `https://${hostPrefix}.${target.region}.amazonaws.com`}${path}`;
-  const headers = signRequest({ method: "GET", url }, { ...target.credentials, region: target.region, service });
-  delete headers.host;
-  let r: Response;
-  try {
-    r = await fetch(url, { headers, signal: AbortSignal.timeout(10000) });
-  } catch (e) {
-    throw new Error(`GET ${url}: ${(e as Error).message}`);
-  }
+  const r = await signedFetch("GET", url, service, target.region, target.credentials);
   const text = await r.text();
   let body: Record<string, unknown> = {};
   try {

@@ -8,7 +8,7 @@ import { collectFiles, createZip, writeFileAtomic } from "../build/zip";
 import type { EnvConfig } from "../envs/schema";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import { functionsFromStack, ResolveOptions, StackJson, StateValues } from "../runtime/functions";
-import { AwsCredentials, credentialVariables, LOCAL_CREDENTIALS } from "./aws-client";
+import type { AwsCredentials } from "./aws-client";
 import { UsageError } from "./cli";
 import { recordedEmulator, sharedEmulator } from "./local-aws";
 import { localStateFile } from "./state-guard";
@@ -232,14 +232,9 @@ export async function sourceFunction(src: SourceFunction): Promise<FunctionSpec>
       },
     },
   };
-  const awsEndpoint = src.awsEndpoint === undefined ? recorded?.endpoint : (src.awsEndpoint ?? undefined);
-  const { functions, problems } = functionsFromStack(stack, { stackDir: PROJECT_ROOT, region: src.region ?? "us-east-1", projectRoot: PROJECT_ROOT, awsEndpoint });
+  const awsEndpoint = src.awsEndpoint === undefined ? recorded?.endpoint : src.awsEndpoint;
+  const { functions, problems } = functionsFromStack(stack, { stackDir: PROJECT_ROOT, region: src.region ?? "us-east-1", projectRoot: PROJECT_ROOT, awsEndpoint, credentials: src.credentials });
   for (const p of problems) log(`note: ${p}`);
-  const fn = functions[0];
-  if (!fn) throw new UsageError(`${src.source}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*, nodejs*, java*)`);
-  if (src.credentials === undefined && src.awsEndpoint !== null) return fn;
-  // Lambda's credential variables come from the role, not from the function's own variables.
-  const { AWS_ACCESS_KEY_ID: _k, AWS_SECRET_ACCESS_KEY: _s, AWS_SESSION_TOKEN: _t, AWS_ENDPOINT_URL: endpoint, ...rest } = fn.runtime.env;
-  const env = { ...rest, ...(src.awsEndpoint === null ? {} : { AWS_ENDPOINT_URL: endpoint }), ...credentialVariables(src.credentials ?? LOCAL_CREDENTIALS) };
-  return { ...fn, runtime: { ...fn.runtime, env } };
+  if (!functions[0]) throw new UsageError(`${src.source}: runtime ${runtime} is not one the emulator runs (provided.*, python3.*, nodejs*, java*)`);
+  return functions[0];
 }

@@ -30,8 +30,13 @@ export interface ResolveOptions {
   readonly region: string;
   /** Project root: `.venv` for Python runtimes, `.build/runtime` for unpacked packages. */
   readonly projectRoot: string;
-  /** Where the functions' AWS SDK calls go (the local AWS emulator); never a real account. */
-  readonly awsEndpoint?: string;
+  /**
+   * Where the functions' AWS SDK calls go: the local AWS emulator; or null for AWS itself, only for
+   * npm run live's handlers of an env on AWS. @default - nowhere (a closed local port)
+   */
+  readonly awsEndpoint?: string | null;
+  /** The credentials the functions run with (npm run live: their role's, or the user's). @default - the local AWS's `test` */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
   readonly state?: StateValues;
   /**
    * Where WebSocket handlers post to connections (MANAGEMENT_API_ENDPOINT): the runtime emulator's
@@ -188,6 +193,7 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
     const handler = String(fn.handler ?? "bootstrap");
     const opt = layersDir(name, Array.isArray(fn.layers) ? (fn.layers as string[]) : [], stack, opts, problems);
     for (const [k, v] of Object.entries(variables)) variables[k] = optPath(v, opt);
+    const credentials = opts.credentials ?? { accessKeyId: "test", secretAccessKey: "test", sessionToken: "test" };
     const env: Record<string, string> = {
       PATH: "/usr/local/bin:/usr/bin:/bin",
       LANG: "en_US.UTF-8",
@@ -204,11 +210,11 @@ export function functionsFromStack(stack: StackJson, opts: ResolveOptions): { fu
       LAMBDA_TASK_ROOT: codeDir,
       LAMBDA_RUNTIME_DIR: codeDir,
       _HANDLER: handler,
-      // The local emulator's credentials and endpoint: a function run here never reaches AWS.
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-      AWS_SESSION_TOKEN: "test",
-      ...(opts.awsEndpoint ? { AWS_ENDPOINT_URL: opts.awsEndpoint } : { AWS_ENDPOINT_URL: "http://127.0.0.1:9" }),
+      // The local emulator's credentials and endpoint unless told otherwise: a function run here reaches AWS only for npm run live.
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
+      ...(opts.awsEndpoint === null ? {} : { AWS_ENDPOINT_URL: opts.awsEndpoint ?? "http://127.0.0.1:9" }),
       ...variables,
       ...(opts.managementEndpoint ? { MANAGEMENT_API_ENDPOINT: opts.managementEndpoint } : {}),
     };

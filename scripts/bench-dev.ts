@@ -229,7 +229,7 @@ export async function benchDev(): Promise<Row[]> {
   const cargoLambda = findCargoLambda();
   const rust = rows.findIndex((x) => x.runtime === "rust");
   if (!cargoLambda) {
-    rows[rust] = { ...rows[rust], cargoLambda: `not measured: cargo-lambda is not installed (${CARGO_LAMBDA_INSTALL} builds it from crates.io, about 15 min on 2 cores)` };
+    rows[rust] = { ...rows[rust], cargoLambda: `not measured: cargo-lambda is not installed (${CARGO_LAMBDA_INSTALL} builds it from crates.io: 16 min here)` };
   } else {
     process.stdout.write(`  ${cargoLambda.version} (${cargoLambda.bin})\n`);
     const times = await benchCargoLambda(cargoLambda.bin, workspace, (n) => edit("backend", n) as { expect: Record<string, unknown>; event: object }, health);

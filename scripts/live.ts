@@ -1,6 +1,6 @@
 import { loadEnv } from "../envs";
 import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
-import { assumeRole, AwsCredentials, AwsTarget, LOCAL_CREDENTIALS, userCredentials } from "../lib/aws-client";
+import { assumeRole, AwsCredentials, AwsTarget, LOCAL_AWS_CREDENTIALS, userCredentials } from "../lib/aws-client";
 import { deployedConfiguration, findRelay, liveSession, LiveTarget, liveTargets, LocalHandlers } from "../lib/live";
 import { recordedEmulator } from "../lib/local-aws";
 import { runningGateway, startGateway } from "../lib/local-gateway";
@@ -52,7 +52,7 @@ async function main(): Promise<number | void> {
     // The endpoint the env's stack was deployed to, found as the stack finds it.
     const endpoint = env.emulator.endpoint ?? process.env.LAMBDASHIP_AWS_ENDPOINT ?? recordedEmulator()?.endpoint;
     if (!endpoint) throw new UsageError(`the local AWS is not running: deploy ${env.name} first (npm start), then npm run live -- ${env.name}`);
-    aws = { region: env.region, credentials: LOCAL_CREDENTIALS, endpoint };
+    aws = { region: env.region, credentials: LOCAL_AWS_CREDENTIALS, endpoint };
     if (values.relay) relayUrl = values.relay;
     else {
       const gw = runningGateway(env.name) ?? (out(`starting the local gateway of ${env.name} in the background (npm run emulator -- stop stops it)`), await startGateway(env.name, { log: out }));
