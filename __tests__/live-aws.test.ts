@@ -8,7 +8,7 @@ import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { createZip } from "../build/zip";
 import { assumeRole, AwsTarget, LOCAL_AWS_CREDENTIALS, parseIni, userCredentials } from "../lib/aws-client";
 import { UsageError } from "../lib/cli";
-import { deployedConfiguration, findRelay, LiveTarget, LocalHandlers } from "../lib/live";
+import { deployedConfiguration, findRelay, LiveTarget, LocalHandlers, roleCredentials } from "../lib/live";
 import { Emulator, startEmulator } from "../lib/local-aws";
 import { sourceFunction } from "../lib/local-runtime";
 import { signRequest } from "../runtime/sigv4";
@@ -101,6 +101,11 @@ describe("against the local AWS (moto)", () => {
     expect(c.sessionToken?.length).toBeGreaterThan(20);
     expect(c.expiration!.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
     expect(c.source).toBe(`role ${roleArn}`);
+    const lines: string[] = [];
+    const t = { key: "backend", functionName: "app-dev-backend", entry: {} as LiveTarget["entry"] };
+    expect((await roleCredentials(t, roleArn, target, (l) => lines.push(l))).accessKeyId).toMatch(/^ASIA/);
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^backend: runs with the credentials of its role ${roleArn} \\(until \\d\\d:\\d\\d UTC, renewed before then\\)$`))]);
+    expect(await roleCredentials(t, undefined, target, (l) => lines.push(l))).toBe(LOCAL_AWS_CREDENTIALS);
   });
 
   test("STS's refusal is an error with its code and message (moto lets anyone in: a stand-in answers as AWS does)", async () => {
@@ -111,6 +116,12 @@ describe("against the local AWS (moto)", () => {
     try {
       const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       await expect(assumeRole(roleArn, LOCAL_AWS_CREDENTIALS, { region: "us-east-1", endpoint, sessionName: "x" })).rejects.toThrow(`sts:AssumeRole ${roleArn}: AccessDenied: User: arn:aws:iam::123456789012:user/dev is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+      // npm run live then runs the function with the user's credentials, and says so and why.
+      const lines: string[] = [];
+      const t = { key: "backend", functionName: "app-dev-backend", entry: {} as LiveTarget["entry"] };
+      const user = { accessKeyId: "AKIDUSER", secretAccessKey: "us", source: "AWS_ACCESS_KEY_ID" };
+      expect(await roleCredentials(t, roleArn, { region: "us-east-1", credentials: user, endpoint }, (l) => lines.push(l))).toBe(user);
+      expect(lines).toEqual([`backend: runs with your credentials (AWS_ACCESS_KEY_ID), not its role's: sts:AssumeRole ${roleArn}: AccessDenied: User: arn:aws:iam::123456789012:user/dev is not authorized to perform: sts:AssumeRole on resource: ${roleArn}. To run it as it runs deployed, let your principal assume ${roleArn} (its trust policy)`]);
     } finally {
       server.close();
     }

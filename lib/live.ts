@@ -7,7 +7,7 @@ import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import type { InvocationContext } from "../runtime/live-protocol";
 import { LiveSession } from "../runtime/live-session";
 import { signRequest } from "../runtime/sigv4";
-import { AwsCredentials, awsJson, AwsTarget } from "./aws-client";
+import { assumeRole, AwsCredentials, awsJson, AwsTarget } from "./aws-client";
 import { UsageError } from "./cli";
 import { sourceFunction } from "./local-runtime";
 import { PROJECT_ROOT } from "./toolchain";
@@ -71,6 +71,22 @@ export async function findRelay(namePrefix: string, target: AwsTarget, envName: 
   if (stages.length !== 1) throw new UsageError(`${name} (${String(api.apiId)}) has ${stages.length} stages in ${where}, not the one ${envName} deploys: give --relay with the stack's live_relay output`);
   // A WebSocket API's endpoint is wss:// on AWS (moto says https://).
   return `${String(api.apiEndpoint).replace(/^https:\/\//, "wss://")}/${String(stages[0].stageName)}`;
+}
+
+/**
+ * The credentials a function served here runs with: its role's, assumed with the user's (`aws`), or
+ * the user's own when the role cannot be assumed; the line it logs says which, and why.
+ */
+export async function roleCredentials(t: LiveTarget, role: string | undefined, aws: AwsTarget, log: (line: string) => void): Promise<AwsCredentials> {
+  if (!role) return aws.credentials;
+  try {
+    const c = await assumeRole(role, aws.credentials, { region: aws.region, endpoint: aws.endpoint, sessionName: `lambdaship-live-${t.key}` });
+    log(`${t.key}: runs with the credentials of its role ${role}${c.expiration ? ` (until ${c.expiration.toISOString().slice(11, 16)} UTC, renewed before then)` : ""}`);
+    return c;
+  } catch (e) {
+    log(`${t.key}: runs with your credentials (${aws.credentials.source}), not its role's: ${(e as Error).message}. To run it as it runs deployed, let your principal assume ${role} (its trust policy)`);
+    return aws.credentials;
+  }
 }
 
 /** Newest modification time and file count under `dir` (skipping build output), for a cheap "did it change". */

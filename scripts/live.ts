@@ -1,7 +1,7 @@
 import { loadEnv } from "../envs";
 import { exitCodesHelp, parseCommandLine, runMain, UsageError } from "../lib/cli";
-import { assumeRole, AwsCredentials, AwsTarget, LOCAL_AWS_CREDENTIALS, userCredentials } from "../lib/aws-client";
-import { deployedConfiguration, findRelay, liveSession, LiveTarget, liveTargets, LocalHandlers } from "../lib/live";
+import { AwsTarget, LOCAL_AWS_CREDENTIALS, userCredentials } from "../lib/aws-client";
+import { deployedConfiguration, findRelay, liveSession, LiveTarget, liveTargets, LocalHandlers, roleCredentials } from "../lib/live";
 import { recordedEmulator } from "../lib/local-aws";
 import { runningGateway, startGateway } from "../lib/local-gateway";
 
@@ -74,19 +74,7 @@ async function main(): Promise<number | void> {
       throw new UsageError(`${t.key}: cannot read ${t.functionName}'s deployed configuration: ${(e as Error).message}; deploy ${env.name} first${env.emulator ? " (npm start)" : ` (cdktf deploy ${env.name})`}, and let your credentials call lambda:GetFunctionConfiguration`);
     }
   }
-  // Each function runs with its role's credentials when they can be had, else with the user's.
-  const credentials = async (t: LiveTarget): Promise<AwsCredentials> => {
-    const role = deployed.get(t.functionName)?.role;
-    if (!role) return aws.credentials;
-    try {
-      const c = await assumeRole(role, aws.credentials, { region: env.region, endpoint: aws.endpoint, sessionName: `lambdaship-live-${t.key}` });
-      out(`${t.key}: runs with the credentials of its role ${role}${c.expiration ? ` (until ${c.expiration.toISOString().slice(11, 16)} UTC, renewed before then)` : ""}`);
-      return c;
-    } catch (e) {
-      out(`${t.key}: runs with your credentials (${aws.credentials.source}), not its role's: ${(e as Error).message}. To run it as it runs deployed, let your principal assume ${role} (its trust policy)`);
-      return aws.credentials;
-    }
-  };
+  const credentials = (t: LiveTarget) => roleCredentials(t, deployed.get(t.functionName)?.role, aws, out);
   const handlers = new LocalHandlers(targets, {
     region: env.region,
     variables: new Map(targets.map((t) => [t.functionName, deployed.get(t.functionName)!.variables])),
