@@ -3,8 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readElfFile } from "../build/elf";
-import { buildFunction, FunctionBuildError, FunctionSource, planFunction } from "../build/function";
-import { unpack } from "../runtime/functions";
+import { buildFunction, FunctionBuildError, FunctionSource, GO_PROXY_BOOTSTRAP, planFunction } from "../build/function";
+import { RuntimeEmulator } from "../runtime/emulator";
+import { FOREIGN_DIR, functionsFromStack, StackJson, unpack } from "../runtime/functions";
 import { PROJECT_ROOT } from "./helpers";
 
 /** Real builds of the example functions per runtime and architecture, as the stacks' builders run them at apply. */
@@ -130,6 +131,35 @@ describe("Go functions", () => {
     const copy = copyOf("greeter");
     const b = buildFunction({ name: "greeter", dir: copy }, arch, { projectRoot: path.dirname(path.dirname(copy)), store: undefined });
     expect(fs.readFileSync(b.zipPath)).toEqual(fs.readFileSync(a.zipPath));
+  });
+
+  it("with a Runtime API proxy layer, start through a bootstrap script that routes the runtime to the proxy, which the runtime emulator runs under qemu", async () => {
+    const plain = planFunction(src("greeter"), "arm64");
+    const plan = planFunction(src("greeter", { runtimeApiProxy: true }), "arm64");
+    expect(plan.runtimeApiProxy).toBe(true);
+    expect(plan.inputHash).not.toBe(plain.inputHash);
+    const built = buildFunction(src("greeter", { runtimeApiProxy: true }), "arm64", { projectRoot: project(), store: undefined }, plan);
+    expect(entries(built.zipPath)).toEqual(["bootstrap", "bootstrap.bin"]);
+    // Lambda runs no exec wrapper for provided.*: the script points aws-lambda-go at the proxy.
+    const root = project();
+    const dir = unpack(built.zipPath, root);
+    expect(fs.readFileSync(path.join(dir, "bootstrap"), "utf8")).toBe(GO_PROXY_BOOTSTRAP);
+    // The emulator's copy: the arm64 binary behind a script that starts it under qemu (no binfmt_misc here).
+    const hidden = path.join(dir, FOREIGN_DIR, "bootstrap.bin");
+    expect(readElfFile(hidden).architecture).toBe("arm64");
+    if (os.arch() !== "arm64") expect(fs.readFileSync(path.join(dir, "bootstrap.bin"), "utf8")).toMatch(/^#!\/bin\/sh\n[\s\S]*qemu-aarch64/);
+    // Without the proxy's variable (the layer removed) the script runs the binary as it is.
+    const stack: StackJson = { resource: { aws_lambda_function: { g: { function_name: "greeter", runtime: "provided.al2023", handler: "bootstrap", filename: built.zipPath, environment: { variables: { GREETING: "Hi" } } } } } };
+    const { functions, problems } = functionsFromStack(stack, { stackDir: root, region: "us-east-1", projectRoot: root });
+    expect(problems).toEqual([]);
+    expect(functions[0].description).toMatch(/^provided\.al2023 script, its arm64 executables under qemu-aarch64/);
+    const emulator = new RuntimeEmulator(functions);
+    try {
+      const r = await emulator.invoke("greeter", Buffer.from('{"name": "proxy"}'));
+      expect(JSON.parse(r.payload.toString())).toEqual({ greeting: "Hi, proxy!", requestId: r.requestId });
+    } finally {
+      await emulator.stop();
+    }
   });
 
   it("fail on a compile error with go's message, writing nothing", () => {

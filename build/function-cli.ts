@@ -10,7 +10,7 @@ import { formatBytes, table } from "./util";
 
 const HELP = `Usage: npm run build:function -- --source DIR [--name KEY] [--arch arm64|x86_64 ...]
                               [--runtime R] [--handler H] [--dependencies layer|bundle]
-                              [--expect ARCH=HASH ...] [--no-cache]
+                              [--runtime-api-proxy] [--expect ARCH=HASH ...] [--no-cache]
        npm run build:function -- --env ENV [--no-cache]
 
 Builds a function from its folder into .build/functions/<key>/<key>-<arch>-<hash16>.zip, once per
@@ -34,6 +34,9 @@ with --expect.
   --runtime R             e.g. python3.12, nodejs22.x, java21, provided.al2023 (default: detected)
   --handler H             e.g. app.lambda_handler, index.handler, example.Fn::handleRequest (default: detected)
   --dependencies D        layer (default) or bundle
+  --runtime-api-proxy     Go: the function has a Runtime API proxy layer, so bootstrap is a script
+                          that routes its runtime through the proxy and runs bootstrap.bin (Lambda
+                          runs no exec wrapper for OS-only runtimes); the other languages ignore it
   --expect ARCH=HASH      fail before building unless the input hash for ARCH starts with HASH
   --no-cache              neither read nor write the machine's store (nor a shared one)
 ${SHARED_STORE_HELP}
@@ -50,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       runtime: { type: "string" },
       handler: { type: "string" },
       dependencies: { type: "string" },
+      "runtime-api-proxy": { type: "boolean" },
       expect: { type: "string", multiple: true },
       "no-cache": { type: "boolean" },
       env: { type: "string" },
@@ -80,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     expect[m[1]] = m[2];
   }
   const dir = path.resolve(values.source);
-  const src = { name: values.name ?? path.basename(dir), dir, runtime: values.runtime, handler: values.handler, dependencies: deps as Dependencies };
+  const src = { name: values.name ?? path.basename(dir), dir, runtime: values.runtime, handler: values.handler, dependencies: deps as Dependencies, runtimeApiProxy: values["runtime-api-proxy"] ?? false };
   const plans = archs.map((arch) => planFunction(src, arch));
   const stale = plans.filter((p) => expect[p.architecture] && !p.inputHash.startsWith(expect[p.architecture]));
   if (stale.length > 0) {
@@ -120,13 +124,14 @@ class UsageError extends Error {}
 /** Every function of an env built from a folder, each skipped when its zip exists. */
 function buildEnv(name: string, noCache: boolean): number {
   const { loadEnv } = require("../envs") as typeof import("../envs");
+  const { proxiesRuntimeApi } = require("../envs/schema") as typeof import("../envs/schema");
   const env = loadEnv(name);
   const projectRoot = process.cwd();
   const rows: string[][] = [];
   for (const [key, entry] of Object.entries(env.functions)) {
     const dir = path.resolve(projectRoot, entry.source);
     if ((entry.deployment?.mode ?? "create") === "existing" || entry.bin !== undefined) continue;
-    const src = { name: key, dir, runtime: entry.runtime ?? env.functionDefaults.runtime, handler: entry.handler, dependencies: entry.dependencies ?? env.functionDefaults.dependencies };
+    const src = { name: key, dir, runtime: entry.runtime ?? env.functionDefaults.runtime, handler: entry.handler, dependencies: entry.dependencies ?? env.functionDefaults.dependencies, runtimeApiProxy: proxiesRuntimeApi(env, key) };
     const arch = entry.architecture ?? env.functionDefaults.architecture ?? "arm64";
     const b = buildFunction(src, arch, { projectRoot, store: noCache ? undefined : defaultFunctionStore(), log: (l) => process.stderr.write(`[build:function] ${l}\n`) });
     rows.push([key, b.architecture, formatBytes(b.zipBytes), b.status, b.status === "built" ? `${b.seconds.toFixed(1)} s` : "-"]);

@@ -37,6 +37,13 @@ export interface FunctionSource {
   readonly handler?: string;
   /** Where dependencies go. @default "layer" */
   readonly dependencies?: Dependencies;
+  /**
+   * The function has a layer that proxies the Runtime API (an extension with proxyPort). Lambda runs
+   * no exec wrapper for OS-only runtimes, so a Go package then starts through a `bootstrap` script
+   * that points the runtime at the proxy and runs the binary, `bootstrap.bin`. Other languages start
+   * through the layer's wrapper and are built the same either way. @default false
+   */
+  readonly runtimeApiProxy?: boolean;
 }
 
 export interface FunctionPlan extends Detected {
@@ -50,6 +57,8 @@ export interface FunctionPlan extends Detected {
   readonly zipName: string;
   /** Node.js: bundled by esbuild. */
   readonly bundled: boolean;
+  /** Go: `bootstrap` is the script that routes the Runtime API through the proxy extension (see FunctionSource.runtimeApiProxy). */
+  readonly runtimeApiProxy: boolean;
   /**
    * The dependency files a dependency layer is built from (`dependencies: "layer"` with
    * dependencies declared); the stack builds that layer.
@@ -113,6 +122,8 @@ export function planFunction(src: FunctionSource, arch: LambdaArchitecture): Fun
   let deployedHandler = detected.handler;
   let dependencyLayer: FunctionPlan["dependencyLayer"];
   const header = ["lambdaship-function-v1", language, detected.runtime, detected.handler, arch, deps];
+  const runtimeApiProxy = language === "go" && (src.runtimeApiProxy ?? false);
+  if (runtimeApiProxy) header.push(GO_PROXY_BOOTSTRAP);
   if (language === "nodejs") {
     const file = detected.handlerFile!;
     const pkg = fs.existsSync(path.join(src.dir, "package.json")) ? (JSON.parse(fs.readFileSync(path.join(src.dir, "package.json"), "utf8")) as { type?: string }) : {};
@@ -144,6 +155,7 @@ export function planFunction(src: FunctionSource, arch: LambdaArchitecture): Fun
     inputHash,
     zipName: `${src.name}-${arch}-${inputHash.slice(0, 16)}.zip`,
     bundled,
+    runtimeApiProxy,
     dependencyLayer,
   };
 }
@@ -193,6 +205,20 @@ export function goVersion(): string {
   return r.stdout.trim();
 }
 
+/**
+ * A proxied Go package's `bootstrap`. The layer gives OS-only runtimes LAMBDASHIP_RUNTIME_API_PROXY
+ * (the extension's address); aws-lambda-go reads only AWS_LAMBDA_RUNTIME_API, so this points that at
+ * the proxy, and runs the binary as it is when the variable is absent (the layer removed).
+ */
+export const GO_PROXY_BOOTSTRAP = `#!/bin/sh
+# Written by lambdaship's Go builder: Lambda runs no AWS_LAMBDA_EXEC_WRAPPER for OS-only runtimes,
+# so this routes the Runtime API through the function's proxy extension and runs bootstrap.bin.
+if [ -n "$LAMBDASHIP_RUNTIME_API_PROXY" ]; then
+  export AWS_LAMBDA_RUNTIME_API="$LAMBDASHIP_RUNTIME_API_PROXY"
+fi
+exec "\${LAMBDA_TASK_ROOT:-\$(dirname "$0")}/bootstrap.bin" "$@"
+`;
+
 function goEntries(src: FunctionSource, plan: FunctionPlan, work: string, log?: (l: string) => void): ZipEntry[] {
   const out = path.join(work, "bootstrap");
   const args = ["build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc", "-ldflags", "-s -w -buildid=", "-o", out, "."];
@@ -207,7 +233,11 @@ function goEntries(src: FunctionSource, plan: FunctionPlan, work: string, log?: 
   const data = fs.readFileSync(out);
   const elf = readElfHeader(data, out);
   if (elf.architecture !== plan.architecture) throw new FunctionBuildError(`${src.name}: ${out} is ${elf.architecture ?? "of another machine"}, not ${plan.architecture}; no package was written`);
-  return [{ name: "bootstrap", data, executable: true }];
+  if (!plan.runtimeApiProxy) return [{ name: "bootstrap", data, executable: true }];
+  return [
+    { name: "bootstrap", data: Buffer.from(GO_PROXY_BOOTSTRAP), executable: true },
+    { name: "bootstrap.bin", data, executable: true },
+  ];
 }
 
 function pythonEntries(src: FunctionSource, plan: FunctionPlan, work: string, opts: FunctionBuildOptions): ZipEntry[] {

@@ -415,6 +415,8 @@ export const functionEntrySchema = z
     triggers: triggersSchema.optional(),
     deployment: deploymentSchema.optional(),
     role: roleSchema.optional(),
+    /** false: never served live (npm run live), and no live.layer added. @default true where live.enabled */
+    live: z.boolean().optional(),
   })
   .strict();
 
@@ -520,12 +522,19 @@ export const envSchema = z
      * env's WebSocket handlers and connections table whose `$connect` takes only SigV4-signed
      * upgrades. Every function created here with a Runtime API proxy layer (an extension layer with
      * proxyPort) gets LAMBDASHIP_LIVE_RELAY and may connect to it; its invocations are served by a
-     * developer's session while one listens, and by its deployed code otherwise. An env that sets
+     * developer's session while one listens, and by its deployed code otherwise. The functions serving
+     * the WebSocket routes are never served live: they are the relay. An env that sets
      * `enabled: false` (prod) deploys no relay: nothing can be served live there. @default { enabled: false }
      */
     live: z
       .object({
         enabled: z.boolean().default(false),
+        /**
+         * A Runtime API proxy layer (of `layers`) that every function created here gets, after its
+         * own layers, so that all of them can be served live: all but the WebSocket route handlers
+         * and those with `live: false`. @default - only the functions that list such a layer themselves
+         */
+        layer: z.string().optional(),
         /** How long an extension waits for a session to take an invocation before the deployed code serves it. @default 1500 */
         ackMs: z.number().int().min(100, "at least 100 ms").max(10_000, "at most 10 000 ms: the deployed code serves the invocation after it").default(1500),
       })
@@ -555,6 +564,14 @@ export const envSchema = z
       });
       if (new Set(names).size !== names.length) ctx.addIssue({ code: "custom", path: at, message: "a layer is listed twice; list each once" });
     }
+    if (env.live.layer !== undefined) {
+      const l = env.layers[env.live.layer];
+      const proxies = Object.entries(env.layers).filter(([, c]) => c.type === "extension" && c.proxyPort !== undefined).map(([n]) => n);
+      const fix = proxies.length ? `name one of ${proxies.join(", ")}` : 'add an extension layer with proxyPort under layers (e.g. runtime-proxy: { mode: "create", type: "extension", source: "lambda-src/extensions/runtime-proxy", proxyPort: 9009 })';
+      if (!l) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `no layer named ${env.live.layer} in layers; ${fix}` });
+      else if (l.type !== "extension" || l.proxyPort === undefined) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `${env.live.layer} is not a Runtime API proxy (an extension layer with proxyPort); ${fix}` });
+      if (!env.live.enabled) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: "live.enabled is false, so no function is served live; remove live.layer or set live.enabled: true" });
+    }
     const keys = Object.keys(env.functions);
     const known = keys.length ? ` (the env has ${keys.join(", ")})` : "";
     const reference = (at: (string | number)[], key: string) => {
@@ -576,6 +593,40 @@ export function websocketRoutes(env: Pick<Env, "websocket" | "functions">): Reco
   const routes: Record<string, string> = { ...env.websocket.routes };
   for (const [key, f] of Object.entries(env.functions)) for (const r of f.triggers?.websocket ?? []) routes[r] ??= key;
   return routes;
+}
+
+/** Whether an env's function is created here (not referenced or adopted as it is). */
+function created(env: Pick<Env, "functions">, key: string): boolean {
+  return (env.functions[key]?.deployment?.mode ?? "create") === "create";
+}
+
+/** The functions the live relay runs on (its WebSocket route handlers): never served live themselves. */
+export function relayFunctions(env: Pick<Env, "websocket" | "functions">): Set<string> {
+  return new Set(Object.values(websocketRoutes(env)));
+}
+
+/** The layers a function of the env gets, by name: its own (else functionDefaults'), then live.layer when it may be served live. */
+export function functionLayers(env: Pick<Env, "websocket" | "functions" | "functionDefaults" | "live">, key: string): string[] {
+  const entry = env.functions[key];
+  const own = entry?.layers ?? env.functionDefaults.layers ?? [];
+  const extra = env.live.enabled && env.live.layer;
+  if (!entry || !extra || own.includes(extra) || entry.live === false || !created(env, key) || relayFunctions(env).has(key)) return own;
+  return [...own, extra];
+}
+
+/** Whether a function of the env has a layer that proxies the Runtime API (an extension layer with proxyPort). */
+export function proxiesRuntimeApi(env: Pick<Env, "websocket" | "functions" | "functionDefaults" | "live" | "layers">, key: string): boolean {
+  return functionLayers(env, key).some((name) => env.layers[name]?.type === "extension" && env.layers[name]?.proxyPort !== undefined);
+}
+
+/**
+ * Whether an env's function can be served live: created here (an adopted or referenced function
+ * keeps its own configuration), not one the relay runs on, not `live: false`, and with a layer that
+ * proxies the Runtime API.
+ */
+export function isLiveCapable(env: Pick<Env, "websocket" | "functions" | "functionDefaults" | "live" | "layers">, key: string): boolean {
+  const entry = env.functions[key];
+  return !!entry && created(env, key) && entry.live !== false && !relayFunctions(env).has(key) && proxiesRuntimeApi(env, key);
 }
 
 /** The route key and auth of an http trigger, written as a string or an object. */

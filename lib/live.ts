@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { envFile } from "../envs";
 import type { EnvConfig } from "../envs/schema";
-import { isLiveCapable } from "../modules/stack";
+import { isLiveCapable, relayFunctions } from "../envs/schema";
 import { FunctionSpec, RuntimeEmulator } from "../runtime/emulator";
 import type { InvocationContext } from "../runtime/live-protocol";
 import { LiveSession } from "../runtime/live-session";
@@ -32,13 +32,22 @@ export function liveTargets(env: EnvConfig, keys: readonly string[]): LiveTarget
   }
   const capable = Object.keys(env.functions).filter((k) => isLiveCapable(env, k));
   if (!capable.length) {
-    throw new UsageError(`${env.name} has no function that can be served live: give a function the Runtime API proxy layer (an extension layer with proxyPort, e.g. layers: ["runtime-proxy"]) in ${envFile(env.name)}`);
+    throw new UsageError(`${env.name} has no function that can be served live: set live.layer to its Runtime API proxy layer (an extension layer with proxyPort, e.g. live: { enabled: true, layer: "runtime-proxy" }) in ${envFile(env.name)}, or list that layer in a function's layers`);
   }
   for (const k of keys) {
     if (!env.functions[k]) throw new UsageError(`${env.name} has no function ${JSON.stringify(k)}; the ones that can be served live are ${capable.join(", ")}`);
-    if (!capable.includes(k)) throw new UsageError(`${k} cannot be served live: it has no Runtime API proxy layer, or it is not created by this env; the ones that can are ${capable.join(", ")}`);
+    if (!capable.includes(k)) throw new UsageError(`${k} cannot be served live: ${whyNotLive(env, k)}; the ones that can are ${capable.join(", ")}`);
   }
   return (keys.length ? keys : capable).map((key) => ({ key, functionName: `${env.namePrefix}-${key}`, entry: env.functions[key] }));
+}
+
+/** Why a function of the env is not live-capable, for the error that names it. */
+function whyNotLive(env: EnvConfig, key: string): string {
+  const entry = env.functions[key];
+  if ((entry.deployment?.mode ?? "create") !== "create") return `it is ${entry.deployment?.mode === "import" ? "adopted" : "referenced"} (deployment mode ${entry.deployment?.mode}), and keeps the configuration it has`;
+  if (relayFunctions(env).has(key)) return "it serves a WebSocket route, and the live relay runs on those handlers";
+  if (entry.live === false) return `its entry sets live: false in ${envFile(env.name)}`;
+  return `it has no Runtime API proxy layer; set live.layer in ${envFile(env.name)}, or list that layer in its layers`;
 }
 
 /** Variables the proxy layer and the relay set, which a function run here without them must not see. */

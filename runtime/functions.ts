@@ -93,8 +93,55 @@ export function unpack(zipPath: string, projectRoot: string): string {
     { encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(`could not unpack ${zipPath}: ${r.stderr}`);
+  shimForeignExecutables(tmp);
   fs.renameSync(tmp, dir);
   return dir;
+}
+
+/** Where an unpacked package's executables of another architecture are kept, behind the scripts that start them under qemu. */
+export const FOREIGN_DIR = ".lambdaship-qemu";
+
+function isElf(file: string): boolean {
+  const head = Buffer.alloc(4);
+  const fd = fs.openSync(file, "r");
+  const n = fs.readSync(fd, head, 0, 4, 0);
+  fs.closeSync(fd);
+  return n === 4 && head.readUInt32BE(0) === 0x7f454c46;
+}
+
+/**
+ * A package whose `bootstrap` is a script that runs one of its binaries (a Go package behind a
+ * Runtime API proxy runs `bootstrap.bin`) needs the kernel to run that binary; here it may be arm64
+ * on an x86_64 machine without a binfmt_misc entry for qemu. So each executable arm64 ELF of such a
+ * package moves to FOREIGN_DIR and a script in its place starts it under qemu-aarch64. Only the
+ * emulator's unpacked copy changes; an ELF bootstrap is run under qemu directly (executableCommand).
+ */
+function shimForeignExecutables(root: string): void {
+  const bootstrap = path.join(root, "bootstrap");
+  if (os.arch() === "arm64" || !fs.existsSync(bootstrap) || isElf(bootstrap)) return;
+  const walk = (rel: string): string[] =>
+    fs.readdirSync(path.join(root, rel), { withFileTypes: true }).flatMap((d) => {
+      const r = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) return walk(r);
+      return d.isFile() && (fs.statSync(path.join(root, r)).mode & 0o111) !== 0 && isElf(path.join(root, r)) && readElfFile(path.join(root, r)).architecture === "arm64" ? [r] : [];
+    });
+  for (const rel of walk("")) {
+    const hidden = path.join(root, FOREIGN_DIR, rel);
+    fs.mkdirSync(path.dirname(hidden), { recursive: true });
+    fs.renameSync(path.join(root, rel), hidden);
+    const target = path.posix.relative(path.posix.dirname(rel), `${FOREIGN_DIR}/${rel}`);
+    fs.writeFileSync(
+      path.join(root, rel),
+      [
+        "#!/bin/sh",
+        `# lambdaship's runtime emulator: ${rel} is arm64 and this machine has no binfmt_misc entry for it, so it runs under qemu-aarch64.`,
+        `q=$(command -v qemu-aarch64 || command -v qemu-aarch64-static) || { echo "${rel} is arm64 and this machine is x86_64: ${QEMU_FIX.replace(/[`"$\\]/g, "")}" >&2; exit 126; }`,
+        `exec "$q" -L /usr/aarch64-linux-gnu "$(dirname "$0")/${target}" "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+  }
 }
 
 /**
@@ -154,11 +201,10 @@ export function bootstrapCommand(codeDir: string): { command: string; args: stri
 
 /** The command that runs an executable here: a script as it is, an ELF natively or under qemu. */
 export function executableCommand(bootstrap: string): { command: string; args: string[]; description: string } {
-  const head = Buffer.alloc(4);
-  const fd = fs.openSync(bootstrap, "r");
-  fs.readSync(fd, head, 0, 4, 0);
-  fs.closeSync(fd);
-  if (head.readUInt32BE(0) !== 0x7f454c46) return { command: bootstrap, args: [], description: "script" };
+  if (!isElf(bootstrap)) {
+    const foreign = fs.existsSync(path.join(path.dirname(bootstrap), FOREIGN_DIR));
+    return { command: bootstrap, args: [], description: foreign ? "script, its arm64 executables under qemu-aarch64" : "script" };
+  }
   const arch = readElfFile(bootstrap).architecture;
   const host = os.arch() === "arm64" ? "arm64" : "x86_64";
   if (arch === host) return { command: bootstrap, args: [], description: `${arch}, native` };

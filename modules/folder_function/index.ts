@@ -117,7 +117,8 @@ export class FolderFunction extends Construct implements IFunction {
       }
       let plan: FunctionPlan;
       try {
-        plan = planFunction({ name: key, dir: props.sourceDir, runtime: props.runtime, handler: props.handler, dependencies: props.dependencies }, architecture);
+        const runtimeApiProxy = (props.layers ?? []).some((l) => l.proxiesRuntimeApi);
+        plan = planFunction({ name: key, dir: props.sourceDir, runtime: props.runtime, handler: props.handler, dependencies: props.dependencies, runtimeApiProxy }, architecture);
       } catch (e) {
         if (e instanceof DetectError) throw new PropError(e.field === "bin" ? "bin" : e.field, e.field === "runtime" ? props.runtime : e.field === "handler" ? props.handler : source, e.message);
         throw e;
@@ -137,7 +138,7 @@ export class FolderFunction extends Construct implements IFunction {
         workingDir: props.projectRootFromStack,
         triggers: () => ({ [architecture]: plan.inputHash }),
         args: () => [
-          `--name ${key} --source ${source} --runtime ${plan.runtime} --handler ${plan.handler} --dependencies ${plan.dependencies}`,
+          `--name ${key} --source ${source} --runtime ${plan.runtime} --handler ${plan.handler} --dependencies ${plan.dependencies}${plan.runtimeApiProxy ? " --runtime-api-proxy" : ""}`,
           `--arch ${architecture} --expect ${architecture}=${plan.inputHash}`,
         ],
       });

@@ -21,6 +21,8 @@ import { MachineProbe, thisMachine } from "../machine";
 export interface ILayer {
   /** The layer's name in the env (`websocket-deps`), for messages. */
   readonly name: string;
+  /** An extension that proxies the Runtime API (proxyPort): a Go package then starts through a script that routes its runtime there. @default false */
+  readonly proxiesRuntimeApi?: boolean;
   /** The version for the function's architecture and the variables it needs; errors name `field`. */
   forFunction(fn: { name: string; runtime: string; architecture: LambdaArchitecture; field: string }): FunctionLayer;
 }
@@ -105,6 +107,10 @@ export class LayerBuilder extends Construct implements ILayer {
 
   public get name(): string {
     return this.props.name;
+  }
+
+  public get proxiesRuntimeApi(): boolean {
+    return this.config.type === "extension" && this.config.proxyPort !== undefined;
   }
 
   private field(rest = ""): string {

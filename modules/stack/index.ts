@@ -6,7 +6,7 @@ import { App, DataResource, Lazy, LocalBackend, S3Backend, TerraformOutput, Terr
 import { Construct } from "constructs";
 import * as fs from "fs";
 import * as path from "path";
-import { httpTriggerRoute, websocketRoutes } from "../../envs/schema";
+import { functionLayers, httpTriggerRoute, isLiveCapable, websocketRoutes } from "../../envs/schema";
 import type { EnvConfig } from "../../envs/schema";
 import { HttpApi, HttpApiRoute } from "../http_api";
 import { ScheduleTrigger, SqsTrigger } from "../triggers";
@@ -361,7 +361,7 @@ export class LambdaStack extends TerraformStack {
         environment: { ...(d.environment ?? {}), ...(entry.environment ?? {}) },
         reservedConcurrency: entry.reservedConcurrency ?? d.reservedConcurrency,
         async: entry.async ?? d.async,
-        layers: entry.layers ?? d.layers ?? [],
+        layers: functionLayers(env, key),
       };
       const tags = { ...(d.tags ?? {}), ...(entry.tags ?? {}) };
       const isRust = entry.bin !== undefined || fs.existsSync(path.join(sourceDir, "Cargo.toml"));
@@ -416,17 +416,6 @@ export class LambdaStack extends TerraformStack {
     if (problems.length > 0) throw new ConfigError(problems);
     return out;
   }
-}
-
-/**
- * Whether an env's function can be served live: created here (an adopted or referenced function
- * keeps its own configuration) with a layer that proxies the Runtime API (an extension with proxyPort).
- */
-export function isLiveCapable(env: EnvConfig, key: string): boolean {
-  const entry = env.functions[key];
-  if (!entry || (entry.deployment?.mode ?? "create") !== "create") return false;
-  const layers = entry.layers ?? env.functionDefaults.layers ?? [];
-  return layers.some((name) => env.layers[name]?.type === "extension" && env.layers[name]?.proxyPort !== undefined);
 }
 
 /**
