@@ -32,7 +32,7 @@ describe("the commands' one way of arguments, errors and exit codes", () => {
     ["scripts/import-commands.ts", ["qa"]],
     ["scripts/start.ts", ["--allow-everything"]],
     ["scripts/live.ts", ["prod"]],
-    ["scripts/live.ts", ["dev", "report"]],
+    ["scripts/live.ts", ["dev", "ws-default"]],
     ["scripts/live.ts", ["dev", "backend", "--relay", "https://x.execute-api.eu-west-1.amazonaws.com/live"]],
     ["scripts/dev.ts", ["prod"]],
     ["scripts/dev.ts", ["local", "nope"]],

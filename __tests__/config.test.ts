@@ -87,7 +87,7 @@ describe("environment config validation", () => {
       "envs/dev.ts: functions.backend.layers is [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\"]; Lambda allows 5 layers per function"],
     ["a dependency layer without its runtime", (e: any) => delete e.layers["websocket-deps"].runtime,
       "envs/dev.ts: layers.websocket-deps.runtime is missing; a dependency layer names the runtime it is installed for, e.g. python3.12"],
-    ["a layer ARN without a version", (e: any) => (e.layers["runtime-proxy"] = { mode: "existing", type: "extension", arns: { arm64: "arn:aws:lambda:eu-west-1:123456789012:layer:proxy" } }),
+    ["a layer ARN without a version", (e: any) => (e.layers["runtime-proxy"] = { mode: "existing", type: "extension", proxyPort: 9009, arns: { arm64: "arn:aws:lambda:eu-west-1:123456789012:layer:proxy" } }),
       `envs/dev.ts: layers.runtime-proxy.arns.arm64 is "arn:aws:lambda:eu-west-1:123456789012:layer:proxy"; a layer version ARN: arn:aws:lambda:<region>:<account>:layer:<name>:<version>`],
     ["an unknown upload", (e: any) => (e.layers["websocket-deps"].upload = "ftp"),
       `envs/dev.ts: layers.websocket-deps.upload is "ftp"; upload is "direct" (at most 50 MB zipped) or "s3"`],
@@ -121,6 +121,17 @@ describe("environment config validation", () => {
       "envs/dev.ts: functions.report.triggers.sqs[0].create.visibilityTimeoutSeconds is 30; Lambda refuses a queue whose visibility timeout is under the function's timeout (60 s)"],
     ["two functions on one WebSocket route", (e: any) => (e.functions.greeter.triggers = { websocket: ["sendmessage"] }),
       `envs/dev.ts: functions.ws-broadcast.triggers.websocket[0] is "sendmessage"; functions.greeter already serves the WebSocket route sendmessage; one function per route`],
+    ["a live layer that is not a Runtime API proxy", (e: any) => (e.live.layer = "websocket-deps"),
+      `envs/dev.ts: live.layer is "websocket-deps"; websocket-deps is not a Runtime API proxy (an extension layer with proxyPort); name one of runtime-proxy`],
+    ["a live layer the env does not define", (e: any) => (e.live.layer = "proxy"),
+      `envs/dev.ts: live.layer is "proxy"; no layer named proxy in layers; name one of runtime-proxy`],
+    ["a live layer where live is off", (e: any) => (e.live.enabled = false),
+      `envs/dev.ts: live.layer is "runtime-proxy"; live.enabled is false, so no function is served live; remove live.layer or set live.enabled: true`],
+    ["5 layers of a function's own and the live layer", (e: any) => {
+      for (const n of ["a", "b", "c", "d", "e"]) e.layers[n] = { mode: "existing", type: "extension", arns: { arm64: `arn:aws:lambda:eu-west-1:123456789012:layer:${n}:1` } };
+      e.functions.greeter.layers = ["a", "b", "c", "d", "e"];
+    },
+      `envs/dev.ts: functions.greeter.layers is ["a","b","c","d","e"]; with live.layer (runtime-proxy) the function has 6 layers, and Lambda allows 5; list at most 4, or set live: false on the function`],
     ["a name that is not the file's", (e: any) => (e.name = "prod"),
       `envs/dev.ts: name is "prod"; it must equal the file name: "dev"`],
   ])("rejects %s, naming the file, field, value and fix", (_label, patch, expected) => {

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import WebSocket from "ws";
+import { buildFunction } from "../build/function";
 import { buildLayer, LayerSource } from "../build/layer";
 import { createZip } from "../build/zip";
 import { RuntimeEmulator } from "../runtime/emulator";
@@ -23,6 +24,7 @@ jest.setTimeout(10 * 60 * 1000);
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-live-ext-"));
 const FN = "live-fn";
+const GO_FN = "live-go";
 
 const signed = (url: string) => signRequest({ method: "GET", url: url.replace(/^ws/, "http") }, { accessKeyId: "test", secretAccessKey: "test", region: "us-east-1", service: "execute-api" });
 
@@ -50,10 +52,21 @@ describe.each(["ws", "wss"])("runtime-proxy live mode over %s://", (transport) =
       handlerZip,
       createZip([{ name: "handler.py", data: Buffer.from('def lambda_handler(event, context):\n    print("deployed code ran")\n    return {"served": "deployed", "event": event}\n') }]),
     );
+    // Go on provided.al2023, arm64 (under qemu here): its bootstrap script routes aws-lambda-go through the proxy.
+    const goZip = buildFunction({ name: "greeter", dir: path.join(PROJECT_ROOT, "lambda-src", "functions", "greeter"), runtimeApiProxy: true }, "arm64", { projectRoot: path.join(scratch, "functions") }).zipPath;
     const stack: StackJson = {
       resource: {
         aws_lambda_layer_version: { proxy: { layer_name: "proxy", filename: layerZip } },
         aws_lambda_function: {
+          go: {
+            function_name: GO_FN,
+            runtime: "provided.al2023",
+            handler: "bootstrap",
+            filename: goZip,
+            layers: ["${aws_lambda_layer_version.proxy.arn}"],
+            timeout: 10,
+            environment: { variables: { LAMBDASHIP_PROXY_PORT: "9021", LAMBDASHIP_RUNTIME_API_PROXY: "127.0.0.1:9021", LAMBDASHIP_LIVE_RELAY: relay.url, LAMBDASHIP_LIVE_ACK_MS: "500", ...(tls ? { LAMBDASHIP_LIVE_CA_FILE: tls.caFile } : {}) } },
+          },
           f: {
             function_name: FN,
             runtime: "python3.12",
@@ -162,6 +175,27 @@ describe.each(["ws", "wss"])("runtime-proxy live mode over %s://", (transport) =
     const after = await emulator.invoke(FN, Buffer.from('{"n": 3}'));
     expect(JSON.parse(after.payload.toString())).toEqual({ served: "deployed", event: { n: 3 } });
     expect(proxyLines(after.logs)).toEqual([expect.objectContaining({ served: "deployed", why: "no live session" })]);
+  });
+
+  it("a Go function on provided.al2023 (no exec wrapper there) is served live through its bootstrap script, and by its binary once the session leaves", async () => {
+    const deployed = await emulator.invoke(GO_FN, Buffer.from('{"name": "go"}'));
+    expect(JSON.parse(deployed.payload.toString())).toEqual({ greeting: "Hello, go!", requestId: deployed.requestId });
+    expect(proxyLines(deployed.logs)).toEqual([expect.objectContaining({ requestId: deployed.requestId, outcome: "success", served: "deployed" })]);
+    const session = new LiveSession({ url: relay.url, functions: [GO_FN], headers: signed, ca, handler: async (_fn, payload) => ({ payload: Buffer.from(JSON.stringify({ greeting: `live ${JSON.parse(payload.toString()).name}` })) }) });
+    await session.start();
+    try {
+      let r = await emulator.invoke(GO_FN, Buffer.from('{"name": "go"}'));
+      for (let i = 0; i < 50 && JSON.parse(r.payload.toString()).greeting !== "live go"; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await emulator.invoke(GO_FN, Buffer.from('{"name": "go"}'));
+      }
+      expect(JSON.parse(r.payload.toString())).toEqual({ greeting: "live go" });
+      expect(proxyLines(r.logs)).toEqual([expect.objectContaining({ requestId: r.requestId, served: "live", session: session.id })]);
+    } finally {
+      await session.stop();
+    }
+    const after = await emulator.invoke(GO_FN, Buffer.from('{"name": "again"}'));
+    expect(JSON.parse(after.payload.toString())).toMatchObject({ greeting: "Hello, again!" });
   });
 
   it("a session that says hello but never takes the invocation costs the ack time once, then the deployed code answers", async () => {

@@ -216,7 +216,7 @@ describe("rust_lambda: create, existing and import modes share one implementatio
   });
 
   it("references an existing function by name, building and creating nothing for it", () => {
-    const env = envWith("dev", { ...pythonWebsocket(), functions: { ...pythonWebsocket().functions, backend: { deployment: { mode: "existing", functionName: "shared-backend" }, url: undefined } } } as never);
+    const env = envWith("dev", { ...pythonWebsocket(), functions: { ...pythonWebsocket().functions, backend: { deployment: { mode: "existing", functionName: "shared-backend" }, layers: ["runtime-proxy"], url: undefined } } } as never);
     for (const key of ["ws-connect", "ws-disconnect", "ws-default", "ws-broadcast"]) delete env.functions[key];
     const { parsed, json, stack } = synthEnv(env);
     expect(json).toHaveDataSourceWithProperties(DataAwsLambdaFunction, { function_name: "shared-backend" });

@@ -288,16 +288,37 @@ describe("the live relay (dev: live.enabled)", () => {
     for (const key of ["ws-connect", "ws-disconnect", "ws-broadcast"]) expect(sids(key)).not.toContain("PostToRelayConnections");
   });
 
-  it("lets in the functions created with a Runtime API proxy layer (backend): its $connect only, and the relay's URL", () => {
-    const backend = policyOf("backend").find((s) => s.sid === "ConnectToLiveRelay")!;
-    expect(backend).toMatchObject({ actions: ["execute-api:Invoke"], resources: [`\${aws_apigatewayv2_api.${relayId}.execution_arn}/dev/$connect`] });
-    const env = (name: string) => (functions[idOf(name)].environment as { variables: Record<string, string> }).variables;
-    expect(env("lambdaship-dev-backend").LAMBDASHIP_LIVE_RELAY).toBe(`\${aws_apigatewayv2_api.${relayId}.api_endpoint}/dev`);
-    expect(env("lambdaship-dev-backend").LAMBDASHIP_LIVE_ACK_MS).toBeUndefined();
-    for (const name of ["lambdaship-dev-orders-api", "lambdaship-dev-ws-default", "lambdaship-dev-report"]) {
-      expect(env(name).LAMBDASHIP_LIVE_RELAY).toBeUndefined();
+  it("gives live.layer to every function created here but the relay's own handlers, and lets each in: its $connect only, and the relay's URL", () => {
+    const live = ["backend", "greeter", "inventory", "orders-api", "report"];
+    const env = (key: string) => (functions[idOf(`lambdaship-dev-${key}`)].environment as { variables: Record<string, string> }).variables;
+    const layers = (key: string) => (functions[idOf(`lambdaship-dev-${key}`)].layers as string[] | undefined) ?? [];
+    const proxyLayer = (arch: string) => Object.entries(resourcesOf(full, "aws_lambda_layer_version")).find(([, l]) => l.layer_name === `lambdaship-dev-runtime-proxy-${arch}`)![0];
+    for (const key of live) {
+      expect(policyOf(key).find((s) => s.sid === "ConnectToLiveRelay")).toMatchObject({ actions: ["execute-api:Invoke"], resources: [`\${aws_apigatewayv2_api.${relayId}.execution_arn}/dev/$connect`] });
+      expect(env(key).LAMBDASHIP_LIVE_RELAY).toBe(`\${aws_apigatewayv2_api.${relayId}.api_endpoint}/dev`);
+      expect(env(key).LAMBDASHIP_LIVE_ACK_MS).toBeUndefined();
+      expect(layers(key)).toContain(`\${aws_lambda_layer_version.${proxyLayer("arm64")}.arn}`);
     }
-    expect(full.output?.live_relay).toMatchObject({ value: { url: `\${aws_apigatewayv2_api.${relayId}.api_endpoint}/dev`, functions: { backend: `\${aws_lambda_function.${idOf("lambdaship-dev-backend")}.function_name}` } } });
+    // Managed runtimes start through the layer's wrapper; OS-only ones are told the proxy's address (Go's bootstrap script reads it).
+    expect(env("report").AWS_LAMBDA_EXEC_WRAPPER).toBe("/opt/lambdaship-runtime-proxy-wrapper");
+    expect(env("greeter")).toMatchObject({ LAMBDASHIP_RUNTIME_API_PROXY: "127.0.0.1:9009" });
+    expect(env("greeter").AWS_LAMBDA_EXEC_WRAPPER).toBeUndefined();
+    expect(JSON.stringify(Object.entries(resourcesOf(full, "terraform_data")).find(([id]) => id.startsWith("fn-greeter_builder"))![1])).toContain("--runtime-api-proxy");
+    for (const key of ["ws-connect", "ws-disconnect", "ws-default", "ws-broadcast"]) {
+      expect(env(key).LAMBDASHIP_LIVE_RELAY).toBeUndefined();
+      expect(layers(key)).toEqual([]);
+    }
+    expect(full.output?.live_relay).toMatchObject({ value: { url: `\${aws_apigatewayv2_api.${relayId}.api_endpoint}/dev` } });
+    expect(Object.keys((full.output?.live_relay as { value: { functions: object } }).value.functions).sort()).toEqual(live);
+  });
+
+  it("leaves out a function whose entry sets live: false, and a referenced one", () => {
+    const base = envWith("dev");
+    const out = synthEnv(envWith("dev", { functions: { ...base.functions, report: { ...base.functions.report, live: false }, greeter: { ...base.functions.greeter, deployment: { mode: "existing", functionName: "team-greeter" } } } } as never)).parsed;
+    const fn = Object.values(resourcesOf(out, "aws_lambda_function")).find((f) => f.function_name === "lambdaship-dev-report")!;
+    expect(fn.layers ?? []).toEqual([expect.stringContaining("function-dependency-layers")]);
+    expect(JSON.stringify(fn.environment)).not.toContain("LAMBDASHIP");
+    expect(Object.keys((out.output?.live_relay as { value: { functions: object } }).value.functions).sort()).toEqual(["backend", "inventory", "orders-api"]);
   });
 
   it("passes a non-default ack time on, and deploys nothing in an env that forbids live mode (prod)", () => {

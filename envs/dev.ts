@@ -54,15 +54,16 @@ export default defineEnv({
     greeter: { source: "lambda-src/functions/greeter", environment: { LOG_LEVEL: "DEBUG", GREETING: "Hello" } }, // Go on aws-lambda-go
     inventory: { source: "lambda-src/functions/inventory", memoryMiB: 512, environment: { LOG_LEVEL: "DEBUG" } }, // Java on aws-lambda-java-core, its jars in its dependency layer
     // The app's own: the Rust REST backend (a bin of the cargo workspace), behind an IAM-auth URL.
-    backend: { source: "lambda-src/rust", bin: "backend", environment: { RUST_LOG: "debug" }, layers: ["runtime-proxy"], url: { authType: "AWS_IAM" } },
+    backend: { source: "lambda-src/rust", bin: "backend", environment: { RUST_LOG: "debug" }, url: { authType: "AWS_IAM" } },
     // The Rust WebSocket handlers, one per route (see websocket.routes).
     ...wsHandlers,
   },
   // The env's HTTP API: routes without their own auth are SigV4-signed (AWS_IAM).
   httpApi: { defaultAuth: "AWS_IAM" },
-  // npm run live: a relay (lambdaship-dev-live, SigV4-signed only) on the WebSocket handlers; the
-  // functions with the runtime-proxy layer (backend) are served by a developer's session while one listens.
-  live: { enabled: true },
+  // npm run live: a relay (lambdaship-dev-live, SigV4-signed only) on the WebSocket handlers. Every
+  // function but those handlers gets the runtime-proxy layer and is served by a developer's session
+  // while one listens, by its deployed code otherwise.
+  live: { enabled: true, layer: "runtime-proxy" },
   // The backend's items table; the function named here gets TABLE_NAME and access to it.
   backend: { function: "backend", table: { pointInTimeRecovery: false, deletionProtection: false } },
   websocket: {

@@ -571,6 +571,12 @@ export const envSchema = z
       if (!l) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `no layer named ${env.live.layer} in layers; ${fix}` });
       else if (l.type !== "extension" || l.proxyPort === undefined) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `${env.live.layer} is not a Runtime API proxy (an extension layer with proxyPort); ${fix}` });
       if (!env.live.enabled) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: "live.enabled is false, so no function is served live; remove live.layer or set live.enabled: true" });
+      for (const key of Object.keys(env.functions)) {
+        const all = functionLayers(env, key);
+        if (all.length > 5 && all.length - 1 <= 5) {
+          ctx.addIssue({ code: "custom", path: ["functions", key, "layers"], message: `with live.layer (${env.live.layer}) the function has ${all.length} layers, and Lambda allows 5; list at most 4, or set live: false on the function` });
+        }
+      }
     }
     const keys = Object.keys(env.functions);
     const known = keys.length ? ` (the env has ${keys.join(", ")})` : "";

@@ -24,7 +24,9 @@ invocation to the deployed code at once. Ctrl-C says bye; from the next invocati
 deployed code answers again.
 
 A function can be served live when the env allows it (live: { enabled: true }; prod does not) and
-it is created by the env with a Runtime API proxy layer (an extension layer with proxyPort).
+it is created by the env with a Runtime API proxy layer (an extension layer with proxyPort): every
+function but the WebSocket handlers (the relay runs on them) when live.layer names that layer, as
+in dev and local, else those listing it in their layers; an entry with live: false never is.
 The relay takes only SigV4-signed connections, signed with your credentials:
   local        the local AWS's (npm start first); the relay is the local gateway's
   on AWS       AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or the keys of

@@ -221,9 +221,11 @@ export async function checkLiveRelay(root: string): Promise<string> {
 }
 
 /**
- * npm run live -- local backend, as a developer runs it after npm start: the backend built here from
- * its sources (natively, cargo's dev profile) answers the deployed function's invocations; an edit of
- * its health route answers at the next invocation; Ctrl-C hands the function back to its deployed code.
+ * npm run live -- local, as a developer runs it after npm start: every function but the relay's
+ * handlers is served, each built here from its sources. The backend (Rust, cargo's dev profile,
+ * natively) and the greeter (Go: deployed for arm64, its bootstrap script routing aws-lambda-go
+ * through the proxy under qemu) answer the deployed functions' invocations; an edit of each answers
+ * at the next invocation; Ctrl-C hands the functions back to their deployed code.
  */
 export async function checkLiveCommand(root: string): Promise<string> {
   const rec = JSON.parse(fs.readFileSync(path.join(root, ".build", "gateway", "local.json"), "utf8")) as { runtimeUrl: string };
@@ -236,7 +238,13 @@ export async function checkLiveCommand(root: string): Promise<string> {
   const routes = path.join(root, "lambda-src", "rust", "crates", "backend", "src", "routes.rs");
   const original = fs.readFileSync(routes, "utf8");
   expect(original).toContain('json!({ "status": "ok" })');
-  const child = spawn(process.execPath, ["-r", "./scripts/register.js", "scripts/live.ts", "local", "backend"], { cwd: root, env: { ...process.env, LAMBDASHIP_STATE_DIR: "" }, stdio: ["ignore", "pipe", "pipe"] });
+  const main = path.join(root, "lambda-src", "functions", "greeter", "main.go");
+  const mainOriginal = fs.readFileSync(main, "utf8");
+  const greet = async () => {
+    const r = await invokeTail(rec.runtimeUrl, "lambdaship-local-greeter", JSON.stringify({ name: "live" }));
+    return { greeting: r.body.greeting, served: r.served };
+  };
+  const child = spawn(process.execPath, ["-r", "./scripts/register.js", "scripts/live.ts", "local"], { cwd: root, env: { ...process.env, LAMBDASHIP_STATE_DIR: "" }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d: Buffer) => (output += d));
   child.stderr.on("data", (d: Buffer) => (output += d));
@@ -253,6 +261,9 @@ export async function checkLiveCommand(root: string): Promise<string> {
   try {
     // The first build of the bin for this machine may compile the workspace's dependencies (dev profile).
     await until("npm run live to listen", () => output.includes("served from this machine through ws://127.0.0.1:"), 15 * 60_000);
+    // All by default: every function but the relay's WebSocket handlers.
+    const served = /\nlive: (.*) served from this machine/.exec(output)![1];
+    expect(served.split(", ").map((f) => f.split(" ")[0]).sort()).toEqual(["backend", "greeter", "inventory", "orders-api", "report"]);
     const live = await until("an invocation served live", async () => {
       const r = await invoke();
       return r.served === "live" ? r : undefined;
@@ -270,14 +281,23 @@ export async function checkLiveCommand(root: string): Promise<string> {
     const ms = Date.now() - started;
     expect([edited.served, edited.health]).toEqual(["live", { status: "edited live" }]);
     expect(output).toMatch(/backend: sources changed, rebuilding from lambda-src\/rust \(bin backend\)/);
+    // Go: Lambda runs no exec wrapper for provided.*; the package's bootstrap script routes it.
+    expect(await until("the greeter served live", async () => ((await greet()).served === "live" ? true : undefined), 60_000)).toBe(true);
+    expect(await greet()).toEqual({ greeting: "Hello, live!", served: "live" });
+    fs.writeFileSync(main, mainOriginal.replace('"%s, %s!"', '"%s, %s, live!"'));
+    const g = Date.now();
+    expect(await greet()).toEqual({ greeting: "Hello, live, live!", served: "live" });
+    const goMs = Date.now() - g;
     child.kill("SIGINT");
     expect(await exited).toBe(0);
-    expect(output).toContain("live mode off: backend answers from its deployed code again");
+    expect(output).toMatch(/live mode off: .*backend.* answer from their deployed code again/);
     const after = await invoke();
     expect([after.served, after.health]).toEqual(["deployed", { status: "ok" }]);
-    return `npm run live answered for the deployed backend, and with an edit of its health route ${ms} ms after the edit (rebuild included)`;
+    expect(await greet()).toEqual({ greeting: "Hello, live!", served: "deployed" });
+    return `npm run live served all 5 functions; the deployed backend answered with an edit of its health route ${ms} ms after the edit, the deployed Go greeter with an edit ${goMs} ms after it (rebuilds included)`;
   } finally {
     fs.writeFileSync(routes, original);
+    fs.writeFileSync(main, mainOriginal);
     if (child.exitCode === null) child.kill("SIGKILL");
   }
 }
