@@ -125,8 +125,6 @@ describe("environment config validation", () => {
       `envs/dev.ts: live.layer is "websocket-deps"; websocket-deps is not a Runtime API proxy (an extension layer with proxyPort); name one of runtime-proxy`],
     ["a live layer the env does not define", (e: any) => (e.live.layer = "proxy"),
       `envs/dev.ts: live.layer is "proxy"; no layer named proxy in layers; name one of runtime-proxy`],
-    ["a live layer where live is off", (e: any) => (e.live.enabled = false),
-      `envs/dev.ts: live.layer is "runtime-proxy"; live.enabled is false, so no function is served live; remove live.layer or set live.enabled: true`],
     ["5 layers of a function's own and the live layer", (e: any) => {
       for (const n of ["a", "b", "c", "d", "e"]) e.layers[n] = { mode: "existing", type: "extension", arns: { arm64: `arn:aws:lambda:eu-west-1:123456789012:layer:${n}:1` } };
       e.functions.greeter.layers = ["a", "b", "c", "d", "e"];

@@ -532,7 +532,8 @@ export const envSchema = z
         /**
          * A Runtime API proxy layer (of `layers`) that every function created here gets, after its
          * own layers, so that all of them can be served live: all but the WebSocket route handlers
-         * and those with `live: false`. @default - only the functions that list such a layer themselves
+         * and those with `live: false`. No function gets it while `enabled` is false (an env made from
+         * another may turn live mode off alone). @default - only the functions that list such a layer themselves
          */
         layer: z.string().optional(),
         /** How long an extension waits for a session to take an invocation before the deployed code serves it. @default 1500 */
@@ -570,7 +571,6 @@ export const envSchema = z
       const fix = proxies.length ? `name one of ${proxies.join(", ")}` : 'add an extension layer with proxyPort under layers (e.g. runtime-proxy: { mode: "create", type: "extension", source: "lambda-src/extensions/runtime-proxy", proxyPort: 9009 })';
       if (!l) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `no layer named ${env.live.layer} in layers; ${fix}` });
       else if (l.type !== "extension" || l.proxyPort === undefined) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `${env.live.layer} is not a Runtime API proxy (an extension layer with proxyPort); ${fix}` });
-      if (!env.live.enabled) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: "live.enabled is false, so no function is served live; remove live.layer or set live.enabled: true" });
       for (const key of Object.keys(env.functions)) {
         const all = functionLayers(env, key);
         if (all.length > 5 && all.length - 1 <= 5) {

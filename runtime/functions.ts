@@ -192,6 +192,18 @@ export const NODE_CLIENT = path.join(__dirname, "clients", "node-ric.cjs");
 
 const QEMU_FIX = "install qemu-user (`npm run setup -- --only rust` installs it with the arm64 toolchain, or apt-get install qemu-user)";
 
+/**
+ * The binary a custom runtime's unpacked package runs: `bootstrap` when it is one, else the binary a
+ * proxied Go package's bootstrap script runs (`bootstrap.bin`, kept under FOREIGN_DIR when a qemu
+ * script stands in its place); undefined when there is neither.
+ */
+export function packageBinary(codeDir: string): string | undefined {
+  const bootstrap = path.join(codeDir, "bootstrap");
+  if (!fs.existsSync(bootstrap)) return undefined;
+  if (isElf(bootstrap)) return bootstrap;
+  return [path.join(codeDir, FOREIGN_DIR, "bootstrap.bin"), path.join(codeDir, "bootstrap.bin")].find((f) => fs.existsSync(f) && isElf(f));
+}
+
 /** The command that runs a custom-runtime `bootstrap` here: natively, or under qemu for another architecture. */
 export function bootstrapCommand(codeDir: string): { command: string; args: string[]; description: string } {
   const bootstrap = path.join(codeDir, "bootstrap");

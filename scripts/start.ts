@@ -6,6 +6,8 @@ import { deployLocal } from "../lib/deploy-local";
 import { stackName } from "../modules/stack";
 import { state } from "../lib/engine";
 import { readElfFile } from "../build/elf";
+import { PROJECT_ROOT } from "../lib/toolchain";
+import { packageBinary, unpack } from "../runtime/functions";
 import { loadEnv } from "../envs";
 import { functionKey, localRuntime, sampleEvent } from "../lib/local-runtime";
 import { formatBytes, table } from "../build/util";
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
         String(f.values.function_name),
         String(f.values.runtime),
         (f.values.architectures as string[]).join(","),
-        binaryArchitecture(path.join(cwd, String(f.values.filename))),
+        binaryArchitecture(path.join(cwd, String(f.values.filename)), String(f.values.runtime)),
         formatBytes(fs.statSync(path.join(cwd, String(f.values.filename)), { throwIfNoEntry: false })?.size),
         `${f.values.memory_size} MB`,
         `${f.values.timeout} s`,
@@ -222,11 +224,11 @@ async function main(): Promise<void> {
   );
 }
 
-/** The ELF machine of a Rust package's bootstrap, `-` for other runtimes or a missing package. */
-function binaryArchitecture(zipPath: string): string {
-  const bootstrap = path.join(path.dirname(zipPath), "bootstrap");
-  if (!zipPath.includes(`${path.sep}target${path.sep}lambda${path.sep}`) || !fs.existsSync(bootstrap)) return "-";
-  return readElfFile(bootstrap).architecture ?? "unknown";
+/** The ELF machine of a custom runtime's binary (Rust's bootstrap, Go's bootstrap or bootstrap.bin), `-` for other runtimes or a missing package. */
+function binaryArchitecture(zipPath: string, runtime: string): string {
+  if (!runtime.startsWith("provided") || !fs.existsSync(zipPath)) return "-";
+  const binary = packageBinary(unpack(zipPath, PROJECT_ROOT));
+  return binary ? (readElfFile(binary).architecture ?? "unknown") : "-";
 }
 
 main().catch((e) => {

@@ -3,7 +3,7 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import * as fs from "fs";
 import * as path from "path";
 import { readElfFile } from "../../build/elf";
-import { unpack } from "../../runtime/functions";
+import { packageBinary, unpack } from "../../runtime/functions";
 import { checkChatPage, checkDevCommand, checkGateway, checkLiveCommand, checkLiveRelay, checkRoomLoad } from "./gateway-checks";
 import { buildRustFunctionsUpFront, run, sdkConfig, Workspace } from "./workspace";
 
@@ -52,10 +52,12 @@ describe("end to end against the local AWS emulator", () => {
         ["lambdaship-local-report", "python3.12"], ["lambdaship-local-ws-broadcast", "provided.al2023"], ["lambdaship-local-ws-connect", "provided.al2023"],
         ["lambdaship-local-ws-default", "provided.al2023"], ["lambdaship-local-ws-disconnect", "provided.al2023"],
       ]);
-      // Rust and Go: the binary in the deployed zip is of the architecture the function declares.
+      // Rust and Go: the binary in the deployed zip is of the architecture the function declares
+      // (Go's behind its bootstrap script, since it has the Runtime API proxy layer).
       for (const fn of fns.filter((r) => r.values.runtime === "provided.al2023")) {
-        const bootstrap = path.join(unpack(path.join(base.stackDir, String(fn.values.filename)), base.root), "bootstrap");
-        expect([readElfFile(bootstrap).architecture]).toEqual(fn.values.architectures);
+        const binary = packageBinary(unpack(path.join(base.stackDir, String(fn.values.filename)), base.root));
+        expect(binary && path.basename(binary)).toBe(fn.values.function_name === "lambdaship-local-greeter" ? "bootstrap.bin" : "bootstrap");
+        expect([readElfFile(binary!).architecture]).toEqual(fn.values.architectures);
       }
       // The functions' dependency layers, built at apply from their own dependency files.
       const layerNames = s.resources.filter((r) => r.type === "aws_lambda_layer_version").map((r) => r.values.layer_name);
@@ -282,6 +284,7 @@ describe("end to end against the local AWS emulator", () => {
       expect(first.code).toBe(0);
       expect(first.stdout).toMatch(/applied: \d+ added, 0 changed, 0 destroyed/);
       expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023\s+arm64\s+arm64\s+\d+\.\d+ MB/);
+      expect(first.stdout).toMatch(/lambdaship-local-greeter\s+provided\.al2023\s+arm64\s+arm64\s+\d+\.\d+ MB/);
       expect(first.stdout).toMatch(/Backend function URL: https:\/\/\w+\.lambda-url\.us-east-1\.on\.aws/);
       // Every function answered through the runtime emulator, arm64 under qemu.
       expect(first.stdout).toMatch(/lambdaship-local-backend\s+provided\.al2023 arm64, under qemu-aarch64, extensions lambdaship-runtime-proxy\s+200 \{"status":"ok"\}/);

@@ -261,9 +261,9 @@ export async function checkLiveCommand(root: string): Promise<string> {
   try {
     // The first build of the bin for this machine may compile the workspace's dependencies (dev profile).
     await until("npm run live to listen", () => output.includes("served from this machine through ws://127.0.0.1:"), 15 * 60_000);
-    // All by default: every function but the relay's WebSocket handlers.
+    // All by default: every function but the relay's WebSocket handlers (hello is the e2e's team function).
     const served = /\nlive: (.*) served from this machine/.exec(output)![1];
-    expect(served.split(", ").map((f) => f.split(" ")[0]).sort()).toEqual(["backend", "greeter", "inventory", "orders-api", "report"]);
+    expect(served.split(", ").map((f) => f.split(" ")[0]).sort()).toEqual(["backend", "greeter", "hello", "inventory", "orders-api", "report"]);
     const live = await until("an invocation served live", async () => {
       const r = await invoke();
       return r.served === "live" ? r : undefined;
@@ -294,7 +294,7 @@ export async function checkLiveCommand(root: string): Promise<string> {
     const after = await invoke();
     expect([after.served, after.health]).toEqual(["deployed", { status: "ok" }]);
     expect(await greet()).toEqual({ greeting: "Hello, live!", served: "deployed" });
-    return `npm run live served all 5 functions; the deployed backend answered with an edit of its health route ${ms} ms after the edit, the deployed Go greeter with an edit ${goMs} ms after it (rebuilds included)`;
+    return `npm run live served all 6 functions; the deployed backend answered with an edit of its health route ${ms} ms after the edit, the deployed Go greeter with an edit ${goMs} ms after it (rebuilds included)`;
   } finally {
     fs.writeFileSync(routes, original);
     fs.writeFileSync(main, mainOriginal);
