@@ -8,7 +8,7 @@ import { CreateFunctionCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { createZip } from "../build/zip";
 import { assumeRole, AwsTarget, LOCAL_AWS_CREDENTIALS, parseIni, userCredentials } from "../lib/aws-client";
 import { UsageError } from "../lib/cli";
-import { deployedConfiguration, findRelay, LiveTarget, LocalHandlers, roleCredentials } from "../lib/live";
+import { deployedConfiguration, findRelay, LiveTarget, LocalHandlers, notProxiedWarning, readsRuntimeApiProxy, roleCredentials } from "../lib/live";
 import { Emulator, startEmulator } from "../lib/local-aws";
 import { sourceFunction } from "../lib/local-runtime";
 import { signRequest } from "../runtime/sigv4";
@@ -49,6 +49,16 @@ describe("the user's credentials, as the AWS SDKs find static ones", () => {
   test("ini sections: [name] and [profile name], comments, spaces", () => {
     expect(parseIni("# c\n[a]\nk = v\n; c\n[profile b] \n K=w x\n")).toEqual(new Map([["a", { k: "v" }], ["b", { k: "w x" }]]));
   });
+});
+
+test("a Rust binary that never reads LAMBDASHIP_RUNTIME_API_PROXY is named, with the lines that fix it", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambdaship-live-bin-"));
+  fs.writeFileSync(path.join(dir, "ours"), Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from("..AWS_LAMBDA_RUNTIME_API..LAMBDASHIP_RUNTIME_API_PROXY..")]));
+  fs.writeFileSync(path.join(dir, "lambda_runtime_only"), Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from("..AWS_LAMBDA_RUNTIME_API..")]));
+  expect(readsRuntimeApiProxy(path.join(dir, "ours"))).toBe(true);
+  expect(readsRuntimeApiProxy(path.join(dir, "lambda_runtime_only"))).toBe(false);
+  const line = notProxiedWarning({ key: "api", functionName: "lambdaship-dev-api", entry: { source: "x", bin: "api" } as LiveTarget["entry"] });
+  expect(line).toMatch(/^api: warning: its binary does not read LAMBDASHIP_RUNTIME_API_PROXY, .* no invocation reaches this session\. Fix: .*std::env::set_var\("AWS_LAMBDA_RUNTIME_API", a\).*then deploy$/);
 });
 
 describe("against the local AWS (moto)", () => {

@@ -41,6 +41,26 @@ export function liveTargets(env: EnvConfig, keys: readonly string[]): LiveTarget
   return (keys.length ? keys : capable).map((key) => ({ key, functionName: `${env.namePrefix}-${key}`, entry: env.functions[key] }));
 }
 
+/**
+ * Whether a Rust binary reads LAMBDASHIP_RUNTIME_API_PROXY (the variable's name is in its data, as
+ * with the workspace's `common` crate). Lambda runs no wrapper for provided.*, so a binary that reads
+ * only AWS_LAMBDA_RUNTIME_API (the `lambda_runtime` crate alone) talks to Lambda's Runtime API
+ * directly and its invocations never reach the proxy, nor a live session.
+ */
+export function readsRuntimeApiProxy(file: string): boolean {
+  return fs.readFileSync(file).includes("LAMBDASHIP_RUNTIME_API_PROXY");
+}
+
+/** The line npm run live prints for a Rust function whose binary would never hand it an invocation. */
+export function notProxiedWarning(t: LiveTarget): string {
+  return (
+    `${t.key}: warning: its binary does not read LAMBDASHIP_RUNTIME_API_PROXY, so its deployed code (provided.*, where Lambda runs no wrapper) ` +
+    `asks Lambda's Runtime API directly and no invocation reaches this session. Fix: first thing in main, ` +
+    `if let Ok(a) = std::env::var("LAMBDASHIP_RUNTIME_API_PROXY") { unsafe { std::env::set_var("AWS_LAMBDA_RUNTIME_API", a) } } ` +
+    `(as lambda-src/rust/crates/common's runtime_api::use_proxy does), then deploy`
+  );
+}
+
 /** Why a function of the env is not live-capable, for the error that names it. */
 function whyNotLive(env: EnvConfig, key: string): string {
   const entry = env.functions[key];
@@ -146,6 +166,8 @@ export class LocalHandlers {
   /** When each function's credentials run out (ms). */
   private readonly expires = new Map<string, number>();
   private readonly building = new Map<string, Promise<void>>();
+  /** Rust functions whose binary was checked for the proxy's variable. */
+  private readonly checked = new Set<string>();
 
   constructor(
     private readonly targets: readonly LiveTarget[],
@@ -196,7 +218,12 @@ export class LocalHandlers {
     else this.expires.delete(t.functionName);
     const aws = { ...(credentials ? { credentials } : {}), ...(this.opts.awsEndpoint !== undefined ? { awsEndpoint: this.opts.awsEndpoint } : {}) };
     const common = { name: t.functionName, environment, region: this.opts.region, memoryMiB: t.entry.memoryMiB, timeoutSeconds: t.entry.timeoutSeconds, log: this.opts.log, ...aws };
-    return sourceFunction({ ...common, source: sourceDir, runtime: t.entry.runtime, handler: t.entry.handler, bin: t.entry.bin });
+    const onBinary = (file: string) => {
+      if (this.checked.has(t.functionName)) return;
+      this.checked.add(t.functionName);
+      if (!readsRuntimeApiProxy(file)) this.opts.log(notProxiedWarning(t));
+    };
+    return sourceFunction({ ...common, source: sourceDir, runtime: t.entry.runtime, handler: t.entry.handler, bin: t.entry.bin, onBinary });
   }
 
   /** Runs one invocation here: the session's handler. */

@@ -152,6 +152,8 @@ export interface SourceFunction {
    * @default - the local AWS when one is running (npm run emulator -- start), else nowhere
    */
   readonly awsEndpoint?: string | null;
+  /** Called with the binary a Rust bin built to, once built. @default - nothing */
+  readonly onBinary?: (file: string) => void;
 }
 
 /**
@@ -194,6 +196,7 @@ export async function sourceFunction(src: SourceFunction): Promise<FunctionSpec>
     const older = fs.readdirSync(pins).filter((n) => n.startsWith(pinPrefix)).sort().slice(0, -2);
     for (const n of older) fs.rmSync(path.join(pins, n), { force: true });
     log(`built ${binary} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    src.onBinary?.(binary);
     zip = scratch(".zip");
     fs.mkdirSync(path.dirname(zip), { recursive: true });
     writeFileAtomic(zip, createZip([{ name: "bootstrap", data: Buffer.from(`#!/bin/sh\nexec ${JSON.stringify(binary)} "$@"\n`), executable: true }]));
