@@ -130,13 +130,14 @@ function shimForeignExecutables(root: string): void {
     fs.mkdirSync(path.dirname(hidden), { recursive: true });
     fs.renameSync(path.join(root, rel), hidden);
     const target = path.posix.relative(path.posix.dirname(rel), `${FOREIGN_DIR}/${rel}`);
+    const quote = (v: string) => `'${v.replace(/'/g, "'\\''")}'`;
     fs.writeFileSync(
       path.join(root, rel),
       [
         "#!/bin/sh",
-        `# lambdaship's runtime emulator: ${rel} is arm64 and this machine has no binfmt_misc entry for it, so it runs under qemu-aarch64.`,
-        `q=$(command -v qemu-aarch64 || command -v qemu-aarch64-static) || { echo "${rel} is arm64 and this machine is x86_64: ${QEMU_FIX.replace(/[`"$\\]/g, "")}" >&2; exit 126; }`,
-        `exec "$q" -L /usr/aarch64-linux-gnu "$(dirname "$0")/${target}" "$@"`,
+        `# lambdaship's runtime emulator: ${rel.replace(/\n/g, " ")} is arm64 and this machine has no binfmt_misc entry for it, so it runs under qemu-aarch64.`,
+        `q=$(command -v qemu-aarch64 || command -v qemu-aarch64-static) || { echo ${quote(`${rel} is arm64 and this machine is x86_64: ${QEMU_FIX}`)} >&2; exit 126; }`,
+        `exec "$q" -L /usr/aarch64-linux-gnu "$(dirname "$0")"/${quote(target)} "$@"`,
         "",
       ].join("\n"),
       { mode: 0o755 },
