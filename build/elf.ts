@@ -14,6 +14,8 @@ export const RUST_TARGETS: Record<LambdaArchitecture, string> = {
   x86_64: "x86_64-unknown-linux-gnu",
 };
 
+const ELF_MAGIC = 0x7f454c46;
+
 export interface ElfInfo {
   /** Lambda architecture, or undefined for a machine Lambda cannot run. */
   readonly architecture?: LambdaArchitecture;
@@ -27,7 +29,7 @@ export interface ElfInfo {
  * Throws, naming the file, when it is not an ELF executable.
  */
 export function readElfHeader(header: Buffer, file = "<buffer>"): ElfInfo {
-  if (header.length < 20 || header.readUInt32BE(0) !== 0x7f454c46) {
+  if (header.length < 20 || header.readUInt32BE(0) !== ELF_MAGIC) {
     throw new Error(`${file} is not an ELF binary (no \\x7fELF magic): Lambda's custom runtime needs a Linux executable named bootstrap`);
   }
   const bits = header[4] === 2 ? 64 : header[4] === 1 ? 32 : undefined;
@@ -35,6 +37,17 @@ export function readElfHeader(header: Buffer, file = "<buffer>"): ElfInfo {
   if (!bits) throw new Error(`${file}: unknown ELF class ${header[4]}`);
   const machine = little ? header.readUInt16LE(18) : header.readUInt16BE(18);
   return { architecture: bits === 64 && little ? MACHINES[machine]?.arch : undefined, machine, bits };
+}
+
+/** Whether a file starts with the ELF magic (an executable to run as it is, or a script if not). */
+export function isElfFile(file: string): boolean {
+  const head = Buffer.alloc(4);
+  const fd = fs.openSync(file, "r");
+  try {
+    return fs.readSync(fd, head, 0, 4, 0) === 4 && head.readUInt32BE(0) === ELF_MAGIC;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function readElfFile(file: string): ElfInfo {

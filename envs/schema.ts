@@ -567,10 +567,10 @@ export const envSchema = z
     }
     if (env.live.layer !== undefined) {
       const l = env.layers[env.live.layer];
-      const proxies = Object.entries(env.layers).filter(([, c]) => c.type === "extension" && c.proxyPort !== undefined).map(([n]) => n);
+      const proxies = Object.entries(env.layers).filter(([, c]) => isRuntimeApiProxy(c)).map(([n]) => n);
       const fix = proxies.length ? `name one of ${proxies.join(", ")}` : 'add an extension layer with proxyPort under layers (e.g. runtime-proxy: { mode: "create", type: "extension", source: "lambda-src/extensions/runtime-proxy", proxyPort: 9009 })';
       if (!l) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `no layer named ${env.live.layer} in layers; ${fix}` });
-      else if (l.type !== "extension" || l.proxyPort === undefined) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `${env.live.layer} is not a Runtime API proxy (an extension layer with proxyPort); ${fix}` });
+      else if (!isRuntimeApiProxy(l)) ctx.addIssue({ code: "custom", path: ["live", "layer"], message: `${env.live.layer} is not a Runtime API proxy (an extension layer with proxyPort); ${fix}` });
       for (const key of Object.keys(env.functions)) {
         const all = functionLayers(env, key);
         if (all.length > 5 && all.length - 1 <= 5) {
@@ -622,7 +622,12 @@ export function functionLayers(env: Pick<Env, "websocket" | "functions" | "funct
 
 /** Whether a function of the env has a layer that proxies the Runtime API (an extension layer with proxyPort). */
 export function proxiesRuntimeApi(env: Pick<Env, "websocket" | "functions" | "functionDefaults" | "live" | "layers">, key: string): boolean {
-  return functionLayers(env, key).some((name) => env.layers[name]?.type === "extension" && env.layers[name]?.proxyPort !== undefined);
+  return functionLayers(env, key).some((name) => isRuntimeApiProxy(env.layers[name]));
+}
+
+/** Whether a layer of the env proxies the Runtime API: an extension layer with proxyPort. */
+export function isRuntimeApiProxy(layer: { type: string; proxyPort?: number } | undefined): boolean {
+  return layer?.type === "extension" && layer.proxyPort !== undefined;
 }
 
 /**

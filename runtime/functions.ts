@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readElfFile } from "../build/elf";
+import { isElfFile, readElfFile } from "../build/elf";
 import { which } from "../build/util";
 import { JAVA_RIC_MAIN, JAVA_RIC_VERSION, javaClientClasspath } from "./clients/java";
 import type { FunctionSpec } from "./emulator";
@@ -101,14 +101,6 @@ export function unpack(zipPath: string, projectRoot: string): string {
 /** Where an unpacked package's executables of another architecture are kept, behind the scripts that start them under qemu. */
 export const FOREIGN_DIR = ".lambdaship-qemu";
 
-function isElf(file: string): boolean {
-  const head = Buffer.alloc(4);
-  const fd = fs.openSync(file, "r");
-  const n = fs.readSync(fd, head, 0, 4, 0);
-  fs.closeSync(fd);
-  return n === 4 && head.readUInt32BE(0) === 0x7f454c46;
-}
-
 /**
  * A package whose `bootstrap` is a script that runs one of its binaries (a Go package behind a
  * Runtime API proxy runs `bootstrap.bin`) needs the kernel to run that binary; here it may be arm64
@@ -118,12 +110,12 @@ function isElf(file: string): boolean {
  */
 function shimForeignExecutables(root: string): void {
   const bootstrap = path.join(root, "bootstrap");
-  if (os.arch() === "arm64" || !fs.existsSync(bootstrap) || isElf(bootstrap)) return;
+  if (os.arch() === "arm64" || !fs.existsSync(bootstrap) || isElfFile(bootstrap)) return;
   const walk = (rel: string): string[] =>
     fs.readdirSync(path.join(root, rel), { withFileTypes: true }).flatMap((d) => {
       const r = rel ? `${rel}/${d.name}` : d.name;
       if (d.isDirectory()) return walk(r);
-      return d.isFile() && (fs.statSync(path.join(root, r)).mode & 0o111) !== 0 && isElf(path.join(root, r)) && readElfFile(path.join(root, r)).architecture === "arm64" ? [r] : [];
+      return d.isFile() && (fs.statSync(path.join(root, r)).mode & 0o111) !== 0 && isElfFile(path.join(root, r)) && readElfFile(path.join(root, r)).architecture === "arm64" ? [r] : [];
     });
   for (const rel of walk("")) {
     const hidden = path.join(root, FOREIGN_DIR, rel);
@@ -201,8 +193,8 @@ const QEMU_FIX = "install qemu-user (`npm run setup -- --only rust` installs it 
 export function packageBinary(codeDir: string): string | undefined {
   const bootstrap = path.join(codeDir, "bootstrap");
   if (!fs.existsSync(bootstrap)) return undefined;
-  if (isElf(bootstrap)) return bootstrap;
-  return [path.join(codeDir, FOREIGN_DIR, "bootstrap.bin"), path.join(codeDir, "bootstrap.bin")].find((f) => fs.existsSync(f) && isElf(f));
+  if (isElfFile(bootstrap)) return bootstrap;
+  return [path.join(codeDir, FOREIGN_DIR, "bootstrap.bin"), path.join(codeDir, "bootstrap.bin")].find((f) => fs.existsSync(f) && isElfFile(f));
 }
 
 /** The command that runs a custom-runtime `bootstrap` here: natively, or under qemu for another architecture. */
@@ -214,7 +206,7 @@ export function bootstrapCommand(codeDir: string): { command: string; args: stri
 
 /** The command that runs an executable here: a script as it is, an ELF natively or under qemu. */
 export function executableCommand(bootstrap: string): { command: string; args: string[]; description: string } {
-  if (!isElf(bootstrap)) {
+  if (!isElfFile(bootstrap)) {
     const foreign = fs.existsSync(path.join(path.dirname(bootstrap), FOREIGN_DIR));
     return { command: bootstrap, args: [], description: foreign ? "script, its arm64 executables under qemu-aarch64" : "script" };
   }
